@@ -1,0 +1,52 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Every target is built with FMA code generation: without a target CPU Swift SIMD code lowers
+// `addingProduct` to calls to `fmaf` (see PERF-NOTES). `haswell` (AVX2 + FMA) runs on any x86-64
+// machine of the last decade; it is applied only when building for x86-64.
+let simd: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"], .when(platforms: [.linux])),
+]
+
+let package = Package(
+    name: "EvoSearch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "EvoSearch", targets: ["TensorCore", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds"]),
+        .executable(name: "evosearch", targets: ["EvoSearchCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: simd),
+        .target(name: "RandomStreams", dependencies: ["TensorCore"], swiftSettings: simd),
+        .target(name: "Schedulers", dependencies: ["TensorCore"], swiftSettings: simd),
+        .target(name: "Models", dependencies: ["TensorCore", "Schedulers"], swiftSettings: simd),
+        .target(name: "Rewards", dependencies: ["TensorCore"], swiftSettings: simd),
+        .target(name: "Sampling", dependencies: ["TensorCore", "RandomStreams", "Schedulers", "Models"], swiftSettings: simd),
+        .target(name: "Search", dependencies: ["TensorCore", "RandomStreams", "Sampling", "Rewards"], swiftSettings: simd),
+        .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling"], swiftSettings: simd),
+        .executableTarget(
+            name: "EvoSearchCLI",
+            dependencies: [
+                "TensorCore", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: simd
+        ),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams", "TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Rewards", "Schedulers", "TensorCore"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
+        .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "Models", "Rewards", "Schedulers", "TensorCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

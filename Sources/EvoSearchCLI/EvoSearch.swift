@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct EvoSearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evosearch",
+        abstract: "Test-time evolutionary search over diffusion and flow-matching trajectories.",
+        subcommands: []
+    )
+}

@@ -1,0 +1,10 @@
+import TensorCore
+
+/// A network (or an exact formula) that the sampler calls once per step.
+///
+/// `predict` takes a batch `[N, …]` of (scaled) model inputs, all at the same timestep, and returns what
+/// the paired scheduler's prediction type expects (ε, v, x0 or flow velocity), same shape. The timestep is
+/// the scheduler's float timestep, exactly as diffusers passes it to the model. One call on N rows is N NFE.
+public protocol Denoiser: Sendable {
+    func predict(_ x: Tensor, timestep: Float) -> Tensor
+}

@@ -1,0 +1,28 @@
+import Foundation
+
+/// Splits independent work over the machine's cores.
+///
+/// Work is cut into at most `activeProcessorCount` contiguous chunks, each run on its own thread via
+/// `DispatchQueue.concurrentPerform`; a chunk is skipped in favour of inline execution when the total is
+/// too small to pay for a thread hop. Results must not depend on how work is split (callers write to
+/// disjoint ranges), so outputs are identical for any core count.
+public enum Parallel {
+    /// Number of worker chunks used for `count` items of roughly `costPerItem` scalar operations each.
+    public static func chunkCount(_ count: Int, costPerItem: Int) -> Int {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if count < 2 || cores < 2 || count * Swift.max(costPerItem, 1) < 32_768 { return 1 }
+        return Swift.min(cores, count)
+    }
+
+    /// Calls `body(range)` for disjoint ranges covering `0..<count`, concurrently where worthwhile.
+    public static func forRanges(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunks = chunkCount(count, costPerItem: costPerItem)
+        if chunks <= 1 { if count > 0 { body(0..<count) }; return }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = count * c / chunks, hi = count * (c + 1) / chunks
+                if lo < hi { body(lo..<hi) }
+            }
+        }
+    }
+}
