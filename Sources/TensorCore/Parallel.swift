@@ -15,14 +15,12 @@ public enum Parallel {
     }
 
     /// Calls `body(range)` for disjoint ranges covering `0..<count`, concurrently where worthwhile.
-    public static func forRanges(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+    public static func forRanges(_ count: Int, costPerItem: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
         let chunks = chunkCount(count, costPerItem: costPerItem)
         if chunks <= 1 { if count > 0 { body(0..<count) }; return }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = count * c / chunks, hi = count * (c + 1) / chunks
-                if lo < hi { body(lo..<hi) }
-            }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = count * c / chunks, hi = count * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
         }
     }
 }

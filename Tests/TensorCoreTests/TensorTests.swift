@@ -32,7 +32,7 @@ import Testing
 
     @Test func parallelRangesCoverEverythingOnce() {
         let n = 100_003
-        let counts = UnsafeMutableBufferPointer<Int32>.allocate(capacity: n)
+        nonisolated(unsafe) let counts = UnsafeMutableBufferPointer<Int32>.allocate(capacity: n)
         counts.initialize(repeating: 0)
         defer { counts.deallocate() }
         Parallel.forRanges(n, costPerItem: 100) { r in for i in r { counts[i] += 1 } }
