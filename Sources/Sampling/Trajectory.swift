@@ -1,0 +1,47 @@
+import TensorCore
+
+/// Something a search strategy can step: the one interface between strategies and models.
+///
+/// State indices run `0...stepCount`: index 0 is the initial noise, index `stepCount` the clean sample.
+/// A model evaluation (`evaluate`) is the only call that costs compute (one NFE per row); the update
+/// (`advance`) is the sampler's arithmetic and is free, which lets a strategy reuse one evaluation for
+/// several children with different noise. All rows of a batch are at the same state index.
+/// Strategies never see a model or a scheduler directly.
+public protocol Trajectory: Sendable {
+    /// Number of denoising steps T.
+    var stepCount: Int { get }
+    /// Shape of one individual's state (without the batch axis).
+    var stateShape: [Int] { get }
+    /// Forward passes per NFE (2 when classifier-free guidance runs a conditional/unconditional pair).
+    var passesPerNFE: Int { get }
+    /// Whether the stochastic form of a step adds noise at all.
+    var isStochastic: Bool { get }
+
+    /// Initial states at index 0 from standard normal draws `[N] + stateShape`.
+    func initialState(noise: Tensor) -> Tensor
+    /// The model output for states at `index` (< stepCount). Costs one NFE per row.
+    func evaluate(_ states: Tensor, at index: Int) -> Tensor
+    /// The sampler update from `index` to `index + 1` given the model output there. `noise` (standard
+    /// normals, same shape) selects the stochastic form; `nil` the deterministic (η = 0 / ODE) form.
+    func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep
+    /// Std of the noise the stochastic step from `index` to `index + 1` adds (the mutation scale of
+    /// EvoSearch at state index `index + 1`).
+    func noiseStd(stepIndex: Int) -> Float
+    /// Forward-noises states at index `from` to the noisier index `to < from` with fresh standard normals.
+    func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor
+    /// Turns final states (or x0 predictions) into what the reward scores.
+    func decode(_ states: Tensor) -> Tensor
+}
+
+/// The result of one sampler update.
+public struct TrajectoryStep: Sendable {
+    /// States at `index + 1`.
+    public var states: Tensor
+    /// The clean-sample estimate made at `index` (before the update).
+    public var predictedOriginal: Tensor
+
+    public init(states: Tensor, predictedOriginal: Tensor) {
+        self.states = states
+        self.predictedOriginal = predictedOriginal
+    }
+}
