@@ -129,8 +129,9 @@ public struct EvoSearch: SearchStrategy {
         return engine.finish(method: Self.methodName, population: lastScored)
     }
 
-    /// The mutation of DESIGN.md §3 step 4 applied to parents at state index `index`.
-    func mutate(_ parents: Tensor, at index: Int, noise: Tensor, trajectory: any Trajectory) -> Tensor {
+    /// The mutation of DESIGN.md §3 step 4 applied to parents at state index `index`, with standard
+    /// normal `noise` of the same shape.
+    public func mutate(_ parents: Tensor, at index: Int, noise: Tensor, trajectory: any Trajectory) -> Tensor {
         if index == 0 {
             let beta = initialMutationRate
             // Scale ε like the initial noise itself so that the mix keeps the initial distribution.

@@ -1,0 +1,33 @@
+import Foundation
+
+extension SearchResult {
+    /// The result as a JSON-ready dictionary with snake_case keys: method, budget, nfe, forward_passes,
+    /// reward_calls, wall_seconds, best {id, generation, parent, origin, reward, nfe, sample}, population,
+    /// curve [{nfe, best_reward}], settings, warnings, interrupted, and (when asked) history.
+    /// Non-finite rewards (NaN-scored samples) are written as null.
+    public func jsonObject(includeHistory: Bool = false, extra: [String: Any] = [:]) -> [String: Any] {
+        func reward(_ r: Float) -> Any { r.isFinite ? Double(r) : NSNull() }
+        func sample(_ s: ScoredSample) -> [String: Any] {
+            var o: [String: Any] = ["id": s.id, "generation": s.generation, "origin": s.origin,
+                                    "reward": reward(s.reward), "nfe": s.nfe, "sample": s.sample.map(Double.init)]
+            o["parent"] = s.parent ?? NSNull()
+            return o
+        }
+        var o: [String: Any] = [
+            "method": method, "budget": budget, "nfe": nfe, "forward_passes": forwardPasses,
+            "reward_calls": rewardCalls, "wall_seconds": wallSeconds, "best": sample(best),
+            "population": population.map(sample),
+            "curve": curve.map { ["nfe": $0.nfe, "best_reward": reward($0.bestReward)] as [String: Any] },
+            "settings": settings, "warnings": warnings, "interrupted": interrupted,
+        ]
+        if includeHistory { o["history"] = history.map(sample) }
+        for (k, v) in extra { o[k] = v }
+        return o
+    }
+
+    /// `jsonObject` serialised, pretty-printed with sorted keys.
+    public func jsonData(includeHistory: Bool = false, extra: [String: Any] = [:]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: jsonObject(includeHistory: includeHistory, extra: extra),
+                                   options: [.prettyPrinted, .sortedKeys])
+    }
+}

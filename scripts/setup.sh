@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what EvoSearch needs to build on a fresh Debian 12 machine: OpenBLAS (cblas) and pkg-config.
+# Swift 6 itself must already be on PATH. Idempotent: does nothing when everything is present.
+set -euo pipefail
+missing=()
+pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH; install Swift 6 (https://swift.org/install)" >&2; exit 1; }
