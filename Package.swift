@@ -44,9 +44,9 @@ let package = Package(
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Rewards", "Schedulers", "TensorCore"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "RandomStreams", "Rewards", "Schedulers", "TensorCore"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
-        .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "Models", "Rewards", "Schedulers", "TensorCore"]),
+        .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "RandomStreams", "Models", "Rewards", "Schedulers", "TensorCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

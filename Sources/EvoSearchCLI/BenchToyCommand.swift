@@ -18,7 +18,8 @@ struct BenchToy: ParsableCommand {
         discussion: """
         For each scenario, method and budget: mean ± sd over seeds of the best reward, the fraction of the reward-tilted \
         target's modes (weight ≥ 5%) that the final population reaches, and the total-variation distance between the \
-        population's mode histogram and the target's mode weights. The last column compares EvoSearch with the row's \
+        population's mode histogram and the target's mode weights, and the mean number of reward calls (look-ahead and \
+        resampling scores count; the budget limits NFE only). The last column compares EvoSearch with the row's \
         method: the ratio of mean best rewards when both are positive, else their difference. Methods run with their \
         default settings derived from the budget.
         """)
@@ -101,8 +102,8 @@ struct BenchToy: ParsableCommand {
 
     func printTable(world: ToyScenario, runs: [Run], methods: [String]) {
         print("\n### \(world.name) (d = \(world.dimension), \(world.path.rawValue), \(world.steps) steps, \(seeds) seeds)\n")
-        print("| method | rollouts | best reward (mean ± sd) | mode coverage | mode TV | EvoSearch vs method |")
-        print("|---|---|---|---|---|---|")
+        print("| method | rollouts | best reward (mean ± sd) | mode coverage | mode TV | reward calls | EvoSearch vs method |")
+        print("|---|---|---|---|---|---|---|")
         for r in rollouts.values {
             let evo = runs.filter { $0.method == MethodName.evosearch.rawValue && $0.rollouts == r }.map(\.best)
             for m in methods {
@@ -111,12 +112,13 @@ struct BenchToy: ParsableCommand {
                 let (mean, sd) = meanSD(rows.map(\.best))
                 let cov = meanSD(rows.map(\.coverage)).0
                 let tv = meanSD(rows.map(\.tv)).0
+                let calls = meanSD(rows.map { Double($0.rewardCalls) }).0
                 var compare = "—"
                 if m != MethodName.evosearch.rawValue && !evo.isEmpty {
                     let e = meanSD(evo).0
                     compare = (e > 0 && mean > 0) ? String(format: "×%.2f", e / mean) : String(format: "%+.3f", e - mean)
                 }
-                print(String(format: "| %@ | %d | %.4f ± %.4f | %.2f | %.3f | %@ |", m, r, mean, sd, cov, tv, compare))
+                print(String(format: "| %@ | %d | %.4f ± %.4f | %.2f | %.3f | %.0f | %@ |", m, r, mean, sd, cov, tv, calls, compare))
             }
         }
     }

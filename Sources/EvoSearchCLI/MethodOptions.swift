@@ -100,7 +100,7 @@ struct MethodOptions: ParsableArguments {
             if evolutionSteps != nil || populations != nil || elites != nil {
                 let derived = EvolutionSchedule.derived(budget: budget, stepCount: stepCount)
                 if (evolutionSteps == nil) != (populations == nil) {
-                    throw ValidationError("--evolution-steps and --populations go together: give both (populations has one more entry)")
+                    throw CLIError("--evolution-steps and --populations go together: give both (populations has one more entry)")
                 }
                 schedule = EvolutionSchedule(evolutionSteps: evolutionSteps?.values ?? derived.evolutionSteps,
                                              populations: populations?.values ?? derived.populations,
@@ -111,10 +111,10 @@ struct MethodOptions: ParsableArguments {
             return BestOfN(samples: samples)
         case .particle:
             guard let p = ParticleFilter.Potential(rawValue: potential) else {
-                throw ValidationError("--potential: unknown \"\(potential)\"; use one of \(ParticleFilter.Potential.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw CLIError("--potential: unknown \"\(potential)\"; use one of \(ParticleFilter.Potential.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard let r = ParticleFilter.Resampling(rawValue: resampling) else {
-                throw ValidationError("--resampling: unknown \"\(resampling)\"; use multinomial or systematic")
+                throw CLIError("--resampling: unknown \"\(resampling)\"; use multinomial or systematic")
             }
             return ParticleFilter(particles: particles, potential: p, lambda: lambda, resampling: r, interval: resampleInterval,
                                   startStep: resampleStart, endStep: resampleEnd, adaptive: adaptive)

@@ -62,7 +62,8 @@ public struct NoiseKey: Hashable, Sendable {
 
     /// A tensor of standard normal draws of this stream.
     public func gaussianTensor(shape: [Int]) -> Tensor {
-        Tensor(shape: shape, scalars: gaussians(shape.reduce(1, *)))
+        var s = PhiloxStream(self)
+        return s.gaussianTensor(shape: shape)
     }
 }
 
@@ -124,6 +125,17 @@ public struct PhiloxStream: Sendable {
             i += 2
         }
         return out
+    }
+
+    /// One standard normal (Box–Muller, double precision; the pair's second value is discarded).
+    public mutating func nextGaussian() -> Double {
+        let u1 = nextUniform(), u2 = nextUniform()
+        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
+    }
+
+    /// The next `shape.reduce(1, *)` standard normals of this stream as a tensor.
+    public mutating func gaussianTensor(shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: gaussians(shape.reduce(1, *)))
     }
 
     /// A random permutation-free sample of `k` distinct indices from 0..<n (partial Fisher–Yates).

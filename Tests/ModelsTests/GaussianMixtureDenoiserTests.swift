@@ -1,4 +1,5 @@
 import Foundation
+import RandomStreams
 import Testing
 @testable import Models
 import TensorCore
@@ -116,9 +117,9 @@ let probePoints: [[Float]] = [[0.25, -0.5], [-2.125, 0.25], [1.75, 0.875], [0, 2
 
     @Test func posteriorMeanMatchesSelfNormalisedImportanceSampling() {
         // E[x₀ | x] = ∫ x₀ p(x₀) N(x; a x₀, s²) dx₀ / ∫ p(x₀) N(x; a x₀, s²) dx₀, estimated with prior samples.
-        var rng = TestRandom(seed: 7)
+        var rng = PhiloxStream(NoiseKey(seed: 7, purpose: .initialNoise))
         let n = 200_000
-        let x0 = mixture.sample(componentUniforms: rng.uniforms(n), normals: rng.normals(rows: n, columns: 2))
+        let x0 = mixture.sample(componentUniforms: (0..<n).map { _ in Float(rng.nextUniform()) }, normals: rng.gaussianTensor(shape: [n, 2]))
         for (den, t) in [(GaussianMixtureDenoiser(mixture: mixture, path: .flow()), Float(600)),
                          (GaussianMixtureDenoiser(mixture: mixture, path: .vp(alphasCumprod: table)), Float(400))] {
             let (a, s) = den.noiseLevel(timestep: t)
@@ -147,9 +148,9 @@ let probePoints: [[Float]] = [[0.25, -0.5], [-2.125, 0.25], [1.75, 0.875], [0, 2
     /// the flow ODE. With the exact denoiser both must reproduce the mixture's mode weights.
     @Test(arguments: ["vp", "flow"])
     func samplingWithTheExactDenoiserReproducesTheMixture(path: String) {
-        var rng = TestRandom(seed: 11)
+        var rng = PhiloxStream(NoiseKey(seed: 11, purpose: .initialNoise))
         let n = 4000, steps = 60
-        var x = rng.normals(rows: n, columns: 2)
+        var x = rng.gaussianTensor(shape: [n, 2])
         if path == "vp" {
             let den = GaussianMixtureDenoiser(mixture: mixture, path: .vp(alphasCumprod: table))
             let ts = (0..<steps).map { 999 - $0 * 1000 / steps }  // 999, 983, …
@@ -183,14 +184,14 @@ let probePoints: [[Float]] = [[0.25, -0.5], [-2.125, 0.25], [1.75, 0.875], [0, 2
     }
 
     @Test func largeBatchesSplitAcrossCoresGiveTheSameRows() {
-        var rng = TestRandom(seed: 3)
+        var rng = PhiloxStream(NoiseKey(seed: 3, purpose: .initialNoise))
         let d = 64
         let comps = (0..<8).map { k in
-            GaussianMixture.Component(weight: Double(k + 1), mean: (0..<d).map { _ in rng.normal() }, std: .isotropic(0.5 + 0.1 * Double(k)))
+            GaussianMixture.Component(weight: Double(k + 1), mean: (0..<d).map { _ in rng.nextGaussian() }, std: .isotropic(0.5 + 0.1 * Double(k)))
         }
         let m = try! GaussianMixture(dimension: d, components: comps)
         let den = GaussianMixtureDenoiser(mixture: m, path: .flow())
-        let x = rng.normals(rows: 600, columns: d).reshaped([600, 1, d])
+        let x = rng.gaussianTensor(shape: [600, d]).reshaped([600, 1, d])
         let batch = den.predict(x, timestep: 350)
         #expect(batch.shape == [600, 1, d])
         for i in stride(from: 0, to: 600, by: 37) {

@@ -1,4 +1,5 @@
 import Foundation
+import RandomStreams
 import Testing
 import Models
 import Rewards
@@ -72,9 +73,9 @@ func gridTargetModeWeights(_ target: TiltedTarget, box: ClosedRange<Double>, h: 
     @Test(arguments: [("rare-mode-bump", 0.5), ("twin-rare-modes-flow", 0.4), ("d64-linear-vp", 2.0), ("d64-bump-flow", 0.3)])
     func highRewardRegionIsRareUnderThePrior(name: String, threshold: Double) throws {
         let s = try ToyScenario.builtin(named: name)
-        var rng = TestRandom(seed: 99)
+        var rng = PhiloxStream(NoiseKey(seed: 99, purpose: .initialNoise))
         let n = 40_000
-        let x = s.makeMixture().sample(componentUniforms: rng.uniforms(n), normals: rng.normals(rows: n, columns: s.dimension))
+        let x = s.makeMixture().sample(componentUniforms: (0..<n).map { _ in Float(rng.nextUniform()) }, normals: rng.gaussianTensor(shape: [n, s.dimension]))
         let scores = s.makeReward().scores(x)
         let p = Double(scores.filter { Double($0) >= threshold }.count) / Double(n)
         let bestOf4 = 1 - pow(1 - p, 4), bestOf64 = 1 - pow(1 - p, 64)

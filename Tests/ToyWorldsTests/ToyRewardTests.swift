@@ -1,4 +1,5 @@
 import Foundation
+import RandomStreams
 import Testing
 import Rewards
 import TensorCore
@@ -66,15 +67,15 @@ func gridLogTiltedMass(_ r: any ToyReward, mean: [Double], std: [Double], alpha:
     }
 
     @Test func bumpTiltedMassInSixteenDimensionsMatchesMonteCarlo() {
-        var rng = TestRandom(seed: 5)
+        var rng = PhiloxStream(NoiseKey(seed: 5, purpose: .initialNoise))
         let d = 16
-        let mean = (0..<d).map { _ in 0.3 * rng.normal() }, std = (0..<d).map { _ in 0.3 + 0.2 * rng.uniform() }
+        let mean = (0..<d).map { _ in 0.3 * rng.nextGaussian() }, std = (0..<d).map { _ in 0.3 + 0.2 * rng.nextUniform() }
         let r = GaussianBumpReward(center: [Double](repeating: 0, count: d), width: 1.5, scale: 1)
         let alpha = 0.5
         let n = 200_000
         var sum = 0.0, sumSq = 0.0
         for _ in 0..<n {
-            let x = (0..<d).map { mean[$0] + std[$0] * rng.normal() }
+            let x = (0..<d).map { mean[$0] + std[$0] * rng.nextGaussian() }
             let f = exp(r.value(at: x) / alpha)
             sum += f
             sumSq += f * f
