@@ -124,11 +124,13 @@ struct Toy: ParsableCommand {
                                         "mode_coverage": ["coverage": coverage.coverage, "total_variation": coverage.totalVariation,
                                                           "target_weights": coverage.targetWeights, "sample_fractions": coverage.sampleFractions]]
             try write(try result.jsonData(extra: extra), to: json)
+            print("wrote \(json)")
         }
         if let plot {
             let svg = renderToyPlotSVG(scenario: world, samples: populationTensor(result), best: result.best.sample,
                                        title: "\(result.method) · \(world.name) · \(result.nfe) NFE · best \(format(result.best.reward))")
             try write(Data(svg.utf8), to: plot)
+            print("wrote \(plot)")
         }
     }
 }
