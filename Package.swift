@@ -12,7 +12,7 @@ let package = Package(
     name: "EvoSearch",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "EvoSearch", targets: ["TensorCore", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds"]),
+        .library(name: "EvoSearch", targets: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds"]),
         .executable(name: "evosearch", targets: ["EvoSearchCLI"]),
     ],
     dependencies: [
@@ -26,9 +26,10 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: simd),
+        .target(name: "ModelIO", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "RandomStreams", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "Schedulers", dependencies: ["TensorCore"], swiftSettings: simd),
-        .target(name: "Models", dependencies: ["TensorCore", "Schedulers"], swiftSettings: simd),
+        .target(name: "Models", dependencies: ["TensorCore", "Schedulers", "ModelIO"], swiftSettings: simd),
         .target(name: "Rewards", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "Sampling", dependencies: ["TensorCore", "RandomStreams", "Schedulers", "Models"], swiftSettings: simd),
         .target(name: "Search", dependencies: ["TensorCore", "RandomStreams", "Sampling", "Rewards"], swiftSettings: simd),
@@ -41,10 +42,11 @@ let package = Package(
             ],
             swiftSettings: simd
         ),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "RandomStreams", "Rewards", "Schedulers", "TensorCore"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelIO", "RandomStreams", "Rewards", "Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
         .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "RandomStreams", "Models", "Rewards", "Schedulers", "TensorCore"]),
     ],

@@ -1,0 +1,1 @@
+// ModelIO: safetensors, diffusers/transformers config.json, strict weight store.
