@@ -12,7 +12,7 @@ let package = Package(
     name: "EvoSearch",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "EvoSearch", targets: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds"]),
+        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds"]),
         .executable(name: "evosearch", targets: ["EvoSearchCLI"]),
     ],
     dependencies: [
@@ -25,6 +25,8 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Imaging", dependencies: ["TensorCore", "CZlib"], swiftSettings: simd),
         .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: simd),
         .target(name: "ModelIO", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "RandomStreams", dependencies: ["TensorCore"], swiftSettings: simd),
@@ -37,12 +39,13 @@ let package = Package(
         .executableTarget(
             name: "EvoSearchCLI",
             dependencies: [
-                "TensorCore", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds",
+                "TensorCore", "Imaging", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: simd
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),

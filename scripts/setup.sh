@@ -4,6 +4,7 @@
 set -euo pipefail
 missing=()
 pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
+pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}" >&2
