@@ -1,1 +1,0 @@
-// ModelIO: safetensors, diffusers/transformers config.json, strict weight store.

@@ -1,0 +1,94 @@
+import ModelIO
+import TensorCore
+
+/// `torch.nn.Conv2d` with square kernel, symmetric stride and padding; weights `[out, in, k, k]` (+ bias).
+public struct Conv2d: Sendable {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int
+    public let padding: Int
+
+    public init(_ store: WeightStore, _ name: String, in cin: Int, out cout: Int, kernel: Int, stride: Int = 1,
+                padding: Int? = nil, bias: Bool = true) throws {
+        weight = try store.take("\(name).weight", shape: [cout, cin, kernel, kernel])
+        self.bias = bias ? try store.take("\(name).bias", shape: [cout]) : nil
+        self.stride = stride
+        self.padding = padding ?? kernel / 2
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    }
+}
+
+/// `torch.nn.Linear`: weight `[out, in]` (+ bias), applied to the last axis.
+public struct Linear: Sendable {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(_ store: WeightStore, _ name: String, in cin: Int, out cout: Int, bias: Bool = true) throws {
+        weight = try store.take("\(name).weight", shape: [cout, cin])
+        self.bias = bias ? try store.take("\(name).bias", shape: [cout]) : nil
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { NN.linear(x, weight: weight, bias: bias) }
+}
+
+/// `torch.nn.GroupNorm` (affine), optionally fused with the SiLU that follows it in every diffusers block.
+public struct GroupNorm: Sendable {
+    public let groups: Int
+    public let eps: Float
+    public let weight: Tensor
+    public let bias: Tensor
+
+    public init(_ store: WeightStore, _ name: String, groups: Int, channels: Int, eps: Float) throws {
+        self.groups = groups
+        self.eps = eps
+        weight = try store.take("\(name).weight", shape: [channels])
+        bias = try store.take("\(name).bias", shape: [channels])
+    }
+
+    public func callAsFunction(_ x: Tensor, silu: Bool = false) -> Tensor {
+        NN.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps, silu: silu)
+    }
+}
+
+/// `torch.nn.LayerNorm` over the last axis (affine).
+public struct LayerNorm: Sendable {
+    public let eps: Float
+    public let weight: Tensor
+    public let bias: Tensor
+
+    public init(_ store: WeightStore, _ name: String, channels: Int, eps: Float) throws {
+        self.eps = eps
+        weight = try store.take("\(name).weight", shape: [channels])
+        bias = try store.take("\(name).bias", shape: [channels])
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { NN.layerNorm(x, weight: weight, bias: bias, eps: eps) }
+}
+
+/// A typed error for a model config that our implementation cannot run, naming the file and the key.
+public struct ModelConfigError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var description: String
+    public init(_ file: String, _ problem: String) { description = "\(file): \(problem)" }
+}
+
+/// Pads the right and bottom edges of `[N, C, H, W]` with one row/column of zeros
+/// (`F.pad(x, (0, 1, 0, 1))`, as diffusers' `Downsample2D` does before an unpadded stride-2 convolution).
+func padRightBottom(_ x: Tensor) -> Tensor {
+    let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+    var out = [Float](repeating: 0, count: n * c * (h + 1) * (w + 1))
+    x.scalars.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+            for plane in 0..<(n * c) {
+                for y in 0..<h {
+                    let s = plane * h * w + y * w
+                    let d = plane * (h + 1) * (w + 1) + y * (w + 1)
+                    for xx in 0..<w { dst[d + xx] = src[s + xx] }
+                }
+            }
+        }
+    }
+    return Tensor(shape: [n, c, h + 1, w + 1], scalars: out)
+}

@@ -1,0 +1,138 @@
+import COpenBLAS
+
+extension NN {
+    /// `torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation=1, groups)` with symmetric
+    /// stride and padding. See `conv2d(_:weight:bias:stride:padding:groups:)` with tuples for the details.
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                              groups: Int = 1) -> Tensor {
+        conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding), groups: groups)
+    }
+
+    /// `torch.nn.functional.conv2d` (dilation 1, zero padding) on NCHW input `[N, C, H, W]` with a weight in
+    /// PyTorch's layout `[O, C/groups, KH, KW]` and an optional bias `[O]`; returns `[N, O, OH, OW]` with
+    /// `OH = (H + 2·padding.h − KH) / stride.h + 1` (likewise OW). Any kernel size, stride, padding and group count.
+    ///
+    /// A 1×1 stride-1 unpadded convolution is one `cblas_sgemm` per image and group (no copies). Everything else
+    /// is im2col + GEMM, tiled over output rows so the column buffer stays ≤ 16 MB; the im2col copy is split
+    /// over the cores and OpenBLAS threads each GEMM. The bias initialises the output (GEMM with β = 1).
+    /// Results differ from PyTorch (oneDNN) only by float summation order.
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                              groups: Int = 1) -> Tensor {
+        precondition(x.rank == 4, "NN.conv2d: input must be [N, C, H, W], got \(x.shape)")
+        precondition(weight.rank == 4, "NN.conv2d: weight must be [O, C/groups, KH, KW], got \(weight.shape)")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        let (sh, sw) = stride, (ph, pw) = padding
+        precondition(groups >= 1 && c == cg * groups && o % groups == 0,
+                     "NN.conv2d: input \(x.shape), weight \(weight.shape) and groups \(groups) do not match")
+        precondition(sh >= 1 && sw >= 1 && ph >= 0 && pw >= 0, "NN.conv2d: bad stride \(stride) or padding \(padding)")
+        let oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1
+        precondition(h + 2 * ph >= kh && w + 2 * pw >= kw, "NN.conv2d: kernel \(kh)×\(kw) larger than padded input \(h)×\(w)")
+        if let b = bias { precondition(b.count == o, "NN.conv2d: bias has \(b.count) values for \(o) output channels") }
+        let og = o / groups
+        let plane = oh * ow
+        let k = cg * kh * kw
+        return read(x) { src in
+            read(weight) { wt in
+                makeTensor(shape: [n, o, oh, ow]) { dst in
+                    if plane == 0 { return }
+                    let beta: Float = bias == nil ? 0 : 1
+                    if let bias { fillChannels(dst, bias: bias, images: n, channels: o, plane: plane) }
+                    if k == 0 {
+                        if bias == nil { dst.base.update(repeating: 0, count: n * o * plane) }
+                        return
+                    }
+                    if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
+                        for img in 0..<n {
+                            for g in 0..<groups {
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                            Int32(og), Int32(plane), Int32(cg), 1,
+                                            wt.base + g * og * cg, Int32(cg),
+                                            src.base + (img * c + g * cg) * h * w, Int32(plane),
+                                            beta, dst.base + (img * o + g * og) * plane, Int32(plane))
+                            }
+                        }
+                        return
+                    }
+                    let tileRows = Swift.max(1, Swift.min(oh, Tuning.im2colTileFloats / Swift.max(1, k * ow)))
+                    let col = UnsafeMutablePointer<Float>.allocate(capacity: k * tileRows * ow)
+                    defer { col.deallocate() }
+                    let geometry = Im2Col(channels: cg, height: h, width: w, kernelH: kh, kernelW: kw,
+                                          strideH: sh, strideW: sw, padH: ph, padW: pw, outW: ow)
+                    for img in 0..<n {
+                        for g in 0..<groups {
+                            let input = src + (img * c + g * cg) * h * w
+                            var row0 = 0
+                            while row0 < oh {
+                                let rows = Swift.min(tileRows, oh - row0)
+                                let cols = rows * ow
+                                geometry.fill(SendablePointer(col), from: input, firstRow: row0, rows: rows)
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                            Int32(og), Int32(cols), Int32(k), 1,
+                                            wt.base + g * og * k, Int32(k),
+                                            col, Int32(cols),
+                                            beta, dst.base + (img * o + g * og) * plane + row0 * ow, Int32(plane))
+                                row0 += rows
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes bias[ch] over each `[plane]` block of an `[images, channels, plane]` buffer.
+    static func fillChannels(_ dst: SendablePointer, bias: Tensor, images: Int, channels: Int, plane: Int) {
+        read(bias) { b in
+            parallel(images * channels, cost: plane) { r in
+                for i in r { (dst.base + i * plane).update(repeating: b[i % channels], count: plane) }
+            }
+        }
+    }
+}
+
+/// The im2col unfolding of one image (one group's channels) for a band of output rows: row
+/// `(ch·KH + i)·KW + j` of the column matrix holds input[ch, oh·sh − ph + i, ow·sw − pw + j] (0 outside) for the
+/// band's output positions (oh, ow), in row-major order.
+struct Im2Col: Sendable {
+    let channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, outW: Int
+
+    func fill(_ col: SendablePointer, from input: SendablePointer, firstRow: Int, rows: Int) {
+        let k = channels * kernelH * kernelW
+        let cols = rows * outW
+        let this = self
+        NN.parallel(k, cost: cols) { range in
+            for r in range { this.fillRow(r, col.base + r * cols, input, firstRow: firstRow, rows: rows) }
+        }
+    }
+
+    /// ⌊a / b⌋ for b > 0.
+    @inline(__always)
+    private func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
+
+    @inline(__always)
+    private func fillRow(_ r: Int, _ out: UnsafeMutablePointer<Float>, _ input: SendablePointer, firstRow: Int, rows: Int) {
+        let j = r % kernelW, i = (r / kernelW) % kernelH, ch = r / (kernelW * kernelH)
+        let plane = input.base + ch * height * width
+        // Valid output columns: 0 ≤ ow·sw − padW + j < width.
+        let lo = Swift.min(outW, Swift.max(0, -floorDiv(j - padW, strideW)))
+        let hi = Swift.max(lo, Swift.min(outW, floorDiv(width - 1 + padW - j, strideW) + 1))
+        var d = out
+        for t in 0..<rows {
+            let ih = (firstRow + t) * strideH - padH + i
+            if ih < 0 || ih >= height {
+                d.update(repeating: 0, count: outW)
+            } else {
+                let s = plane + ih * width - padW + j
+                if lo > 0 { d.update(repeating: 0, count: lo) }
+                if strideW == 1 {
+                    (d + lo).update(from: s + lo, count: hi - lo)
+                } else {
+                    for ow in lo..<hi { d[ow] = s[ow * strideW] }
+                }
+                if hi < outW { (d + hi).update(repeating: 0, count: outW - hi) }
+            }
+            d += outW
+        }
+    }
+}

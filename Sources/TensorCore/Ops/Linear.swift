@@ -1,0 +1,34 @@
+import COpenBLAS
+
+extension NN {
+    /// `torch.nn.functional.linear(x, weight, bias)`: `x @ weightᵀ + bias` over the last axis, with `x` of
+    /// shape `[..., in]`, `weight` `[out, in]` (PyTorch's layout), `bias` `[out]` or nil; returns `[..., out]`.
+    /// One `cblas_sgemm` (transposed B) over all leading rows; the bias initialises the output (β = 1).
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        precondition(x.rank >= 1 && weight.rank == 2, "NN.linear: needs x [..., in] and weight [out, in], got \(x.shape), \(weight.shape)")
+        let inF = weight.shape[1], outF = weight.shape[0]
+        precondition(x.shape[x.rank - 1] == inF, "NN.linear: x \(x.shape) has last axis ≠ \(inF) (weight \(weight.shape))")
+        if let b = bias { precondition(b.count == outF, "NN.linear: bias has \(b.count) values for \(outF) outputs") }
+        let m = x.shape.dropLast().reduce(1, *)
+        return read(x) { src in
+            read(weight) { wt in
+                makeTensor(shape: Array(x.shape.dropLast()) + [outF]) { dst in
+                    if let bias {
+                        read(bias) { b in
+                            parallel(m, cost: outF) { r in
+                                for row in r { (dst.base + row * outF).update(from: b.base, count: outF) }
+                            }
+                        }
+                    } else if inF == 0 {
+                        dst.base.update(repeating: 0, count: m * outF)
+                    }
+                    if m == 0 || outF == 0 || inF == 0 { return }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                Int32(m), Int32(outF), Int32(inF), 1,
+                                src.base, Int32(inF), wt.base, Int32(inF),
+                                bias == nil ? 0 : 1, dst.base, Int32(outF))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Neural-network operators for the Stable Diffusion UNet, VAE and CLIP text encoder, on `Tensor`, matching
+/// PyTorch's fp32 CPU numerics (checked against fixtures from `tools/fixtures/make_op_fixtures.py`).
+///
+/// Layouts follow PyTorch: activations are NCHW for convolutions and normalisations, `[B, L, C]` for
+/// transformer tokens; weights keep PyTorch's layout (conv `[out, in/groups, kh, kw]`, linear `[out, in]`), so
+/// checkpoint tensors can be used unchanged. Every operator allocates its result. Large operators split their
+/// work over the cores (`Parallel.forRanges`; OpenBLAS threads its own GEMMs).
+public enum NN {
+    /// Performance knobs. They change only how work is tiled, not what is computed; set them before running
+    /// operators (they are plain globals, not synchronised).
+    public enum Tuning {
+        /// Floats of im2col scratch per convolution tile (default 4 Mi floats = 16 MB): large enough for
+        /// efficient GEMMs, small enough to bound memory for big images (the VAE decoder at 512×512).
+        nonisolated(unsafe) public static var im2colTileFloats = 4 << 20
+        /// Query rows per block in attention: a block's `rows × Lk` scores stay in cache between the two GEMMs
+        /// and the softmax.
+        nonisolated(unsafe) public static var attentionRowBlock = 256
+    }
+}
+
+// MARK: - Internal helpers shared by the operator files
+
+/// A raw pointer that may be captured by the `@Sendable` closures of `Parallel.forRanges`. Callers guarantee
+/// that concurrent users touch disjoint elements (or only read).
+struct SendablePointer: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    init(_ base: UnsafeMutablePointer<Float>) { self.base = base }
+    init(_ base: UnsafePointer<Float>) { self.base = UnsafeMutablePointer(mutating: base) }
+    subscript(i: Int) -> Float {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
+    }
+    static func + (p: SendablePointer, offset: Int) -> SendablePointer { SendablePointer(p.base + offset) }
+}
+
+extension NN {
+    /// A tensor of `shape` whose scalars are all written by `body` (the memory starts uninitialised).
+    static func makeTensor(shape: [Int], _ body: (SendablePointer) -> Void) -> Tensor {
+        let n = shape.reduce(1, *)
+        let scalars = [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
+            if n > 0 { body(SendablePointer(buffer.baseAddress!)) }
+            initialized = n
+        }
+        return Tensor(shape: shape, scalars: scalars)
+    }
+
+    /// Calls `body` with a pointer to the tensor's scalars (read-only use).
+    @inline(__always)
+    static func read<R>(_ t: Tensor, _ body: (SendablePointer) -> R) -> R {
+        t.scalars.withUnsafeBufferPointer { b in
+            // An empty array may have no base address; no operator reads through it then.
+            body(SendablePointer(b.baseAddress ?? UnsafePointer(bitPattern: 16)!))
+        }
+    }
+
+    /// Splits `0..<count` over the cores when `count * costPerItem` is large enough (see `Parallel`).
+    @inline(__always)
+    static func parallel(_ count: Int, cost costPerItem: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        Parallel.forRanges(count, costPerItem: costPerItem, body)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import TensorCore
+
+/// Larger shapes that take the operators' tiled and multi-core paths, against naive double-precision
+/// references written out loop by loop.
+@Suite struct OpsLargeTests {
+    /// Naive conv2d in Double (NCHW, OIHW, groups).
+    static func naiveConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: Int, padding: Int, groups: Int) -> Tensor {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        let oh = (h + 2 * padding - kh) / stride + 1, ow = (wd + 2 * padding - kw) / stride + 1
+        let og = o / groups
+        var out = [Float](repeating: 0, count: n * o * oh * ow)
+        for img in 0..<n { for oc in 0..<o { for y in 0..<oh { for xx in 0..<ow {
+            var s = Double(b?.scalars[oc] ?? 0)
+            let g = oc / og
+            for ic in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+                let iy = y * stride - padding + i, ix = xx * stride - padding + j
+                if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
+                s += Double(x.scalars[((img * c + g * cg + ic) * h + iy) * wd + ix]) * Double(w.scalars[((oc * cg + ic) * kh + i) * kw + j])
+            } } }
+            out[((img * o + oc) * oh + y) * ow + xx] = Float(s)
+        } } } }
+        return Tensor(shape: [n, o, oh, ow], scalars: out)
+    }
+
+    @Test func convLargeAndTiledMatchesNaive() {
+        let x = testTensor([2, 16, 33, 30], seed: 1)
+        let w = testTensor([12, 16, 3, 3], seed: 2, scale: 0.2)
+        let b = testTensor([12], seed: 3)
+        for (stride, padding) in [(1, 1), (2, 1)] {
+            let ref = Self.naiveConv(x, w, b, stride: stride, padding: padding, groups: 1)
+            expectClose(NN.conv2d(x, weight: w, bias: b, stride: stride, padding: padding), ref, "conv large s\(stride)")
+        }
+        let w1 = testTensor([12, 16, 1, 1], seed: 4)
+        expectClose(NN.conv2d(x, weight: w1, bias: b), Self.naiveConv(x, w1, b, stride: 1, padding: 0, groups: 1), "conv 1x1 large")
+        let wg = testTensor([12, 4, 3, 3], seed: 5)
+        expectClose(NN.conv2d(x, weight: wg, bias: nil, stride: 1, padding: 1, groups: 4),
+                    Self.naiveConv(x, wg, nil, stride: 1, padding: 1, groups: 4), "conv groups 4 large")
+    }
+
+    /// Naive attention in Double.
+    static func naiveAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, mask: Tensor?) -> Tensor {
+        let (b, lq, e) = (q.shape[0], q.shape[1], q.shape[2]), lk = k.shape[1], ev = v.shape[2]
+        let d = e / heads, dv = ev / heads
+        let scale = 1 / Double(d).squareRoot()
+        var out = [Float](repeating: 0, count: b * lq * ev)
+        for bi in 0..<b { for h in 0..<heads { for i in 0..<lq {
+            var s = [Double](repeating: 0, count: lk)
+            for j in 0..<lk {
+                var acc = 0.0
+                for t in 0..<d { acc += Double(q.scalars[(bi * lq + i) * e + h * d + t]) * Double(k.scalars[(bi * lk + j) * e + h * d + t]) }
+                s[j] = acc * scale + Double(mask?.scalars[i * lk + j] ?? 0)
+            }
+            let m = s.max()!
+            let ex = s.map { Foundation.exp($0 - m) }
+            let z = ex.reduce(0, +)
+            for t in 0..<dv {
+                var acc = 0.0
+                for j in 0..<lk { acc += ex[j] / z * Double(v.scalars[(bi * lk + j) * ev + h * dv + t]) }
+                out[(bi * lq + i) * ev + h * dv + t] = Float(acc)
+            }
+        } } }
+        return Tensor(shape: [b, lq, ev], scalars: out)
+    }
+
+    @Test func attentionLargePathsMatchNaive() {
+        // Large path (one pair, Lq·Lk·d > 2^22): row blocks of 256 with the softmax split over the cores.
+        let q = testTensor([1, 600, 16], seed: 10, scale: 2), k = testTensor([1, 500, 16], seed: 11, scale: 2)
+        let v = testTensor([1, 500, 16], seed: 12)
+        expectClose(NN.attention(query: q, key: k, value: v, heads: 1), Self.naiveAttention(q, k, v, heads: 1, mask: nil), "attention large")
+        // Small path, many (batch, head) pairs spread over the cores, causal mask.
+        let x = testTensor([3, 77, 64], seed: 13, scale: 2)
+        let mask = NN.causalMask(77)
+        expectClose(NN.attention(query: x, key: x, value: x, heads: 4, mask: mask),
+                    Self.naiveAttention(x, x, x, heads: 4, mask: mask), "attention clip-like")
+    }
+
+    @Test func normsAndActivationsLargeMatchNaive() {
+        let x = testTensor([2, 64, 24, 24], seed: 20, scale: 3)
+        let w = testTensor([64], seed: 21), b = testTensor([64], seed: 22)
+        let y = NN.groupNorm(x, groups: 32, weight: w, bias: b, eps: 1e-5)
+        let ys = NN.groupNorm(x, groups: 32, weight: w, bias: b, eps: 1e-5, silu: true)
+        let plane = 24 * 24, size = 2 * plane
+        var ref = [Float](repeating: 0, count: x.count)
+        for item in 0..<(2 * 32) {
+            let vals = x.scalars[(item * size)..<((item + 1) * size)].map(Double.init)
+            let mean = vals.reduce(0, +) / Double(size)
+            let variance = vals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(size)
+            for (idx, v) in vals.enumerated() {
+                let ch = (item % 32) * 2 + idx / plane
+                ref[item * size + idx] = Float((v - mean) / (variance + 1e-5).squareRoot() * Double(w.scalars[ch]) + Double(b.scalars[ch]))
+            }
+        }
+        let refT = Tensor(shape: x.shape, scalars: ref)
+        expectClose(y, refT, "group norm large")
+        expectClose(ys, refT.map { $0 / (1 + Foundation.exp(-$0)) }, "group norm + silu large")
+        let big = testTensor([1 << 16], seed: 23, scale: 8)
+        expectClose(NN.silu(big), big.map { $0 / (1 + Foundation.exp(-$0)) }, "silu large")
+        expectClose(NN.gelu(big), big.map { Float(0.5 * Double($0) * (1 + erf(Double($0) / 2.0.squareRoot()))) }, "gelu large")
+        let rows = testTensor([300, 333], seed: 24, scale: 10)
+        let sm = NN.softmax(rows)
+        for r in [0, 150, 299] {
+            let vals = rows.scalars[(r * 333)..<((r + 1) * 333)].map(Double.init)
+            let m = vals.max()!, z = vals.map { Foundation.exp($0 - m) }.reduce(0, +)
+            for j in 0..<333 { #expect(abs(Double(sm.scalars[r * 333 + j]) - Foundation.exp(vals[j] - m) / z) < 1e-6) }
+        }
+    }
+
+    @Test func layoutLargeRoundTrips() {
+        let x = testTensor([2, 70, 33, 35], seed: 30)
+        let t = NN.nchwToTokens(x)
+        #expect(t.shape == [2, 33 * 35, 70])
+        let hw = 33 * 35
+        let tokenIndex: Int = (hw + 100) * 70 + 69, nchwIndex: Int = (70 + 69) * hw + 100
+        #expect(t.scalars[tokenIndex] == x.scalars[nchwIndex])
+        #expect(NN.tokensToNCHW(t, height: 33, width: 35) == x)
+        #expect(NN.permute(x, [0, 2, 3, 1]) == t.reshaped([2, 33, 35, 70]))
+        let u = NN.upsampleNearest2x(x)
+        let upIndex: Int = ((70 + 5) * 66 + 13) * 70 + 41, srcIndex: Int = ((70 + 5) * 33 + 6) * 35 + 20
+        #expect(u.scalars[upIndex] == x.scalars[srcIndex])
+        #expect(NN.add(x, x) == x + x)
+        let c = NN.concatChannels([x, x, x])
+        #expect(c.shape == [2, 210, 33, 35])
+        let catIndex: Int = ((210 + 140 + 7) * 33 + 2) * 35 + 3, origIndex: Int = ((70 + 7) * 33 + 2) * 35 + 3
+        #expect(c.scalars[catIndex] == x.scalars[origIndex])
+    }
+}
