@@ -1,0 +1,163 @@
+import Foundation
+import ModelIO
+import Models
+import RandomStreams
+import Schedulers
+import TensorCore
+
+/// Samplers a Stable Diffusion pipeline can run.
+public enum SchedulerKind: String, CaseIterable, Sendable {
+    case ddim, ddpm, euler
+
+    /// The kind diffusers names in `scheduler_config.json`'s `_class_name`, if we implement it.
+    public init?(className: String) {
+        switch className {
+        case "DDIMScheduler": self = .ddim
+        case "DDPMScheduler": self = .ddpm
+        case "EulerDiscreteScheduler": self = .euler
+        default: return nil
+        }
+    }
+}
+
+/// A Stable Diffusion 1.x/2.x pipeline loaded from a diffusers directory (model_index.json, unet/, vae/,
+/// text_encoder/, tokenizer/, scheduler/), as diffusers' `StableDiffusionPipeline` runs it: CLIP text
+/// embeddings, classifier-free guidance with the unconditional and conditional halves in one UNet batch, the
+/// scheduler from `scheduler_config.json` (or another built from the same config, as `from_config` does),
+/// VAE decoding to images in [0, 1]. No safety checker.
+public struct StableDiffusionPipeline: Sendable {
+    public let directory: URL
+    public let tokenizer: CLIPTokenizer
+    public let textEncoder: CLIPTextModel
+    public let unet: UNet2DConditionModel
+    public let vae: AutoencoderKL
+    /// `scheduler/scheduler_config.json` as text, and the class it names.
+    public let schedulerConfig: Data
+    public let schedulerClassName: String
+
+    public init(directory: URL) throws {
+        let pipeline = try PipelineDirectory(directory)
+        self.directory = directory
+        tokenizer = try CLIPTokenizer(directory: pipeline.directory(of: "tokenizer"))
+        textEncoder = try CLIPTextModel(directory: pipeline.directory(of: "text_encoder"))
+        unet = try UNet2DConditionModel(directory: pipeline.directory(of: "unet"))
+        vae = try AutoencoderKL(directory: pipeline.directory(of: "vae"))
+        let configURL = try pipeline.directory(of: "scheduler").appendingPathComponent("scheduler_config.json")
+        guard let data = FileManager.default.contents(atPath: configURL.path) else {
+            throw ModelConfigError(configURL.path, "cannot be read")
+        }
+        schedulerConfig = data
+        schedulerClassName = try ConfigFile(parsing: String(decoding: data, as: UTF8.self), displayName: "scheduler/scheduler_config.json").className ?? "(no _class_name)"
+        let cross = unet.config.crossAttentionDim
+        if cross.contains(where: { $0 != textEncoder.config.hiddenSize }) {
+            throw ModelConfigError("unet/config.json", "cross_attention_dim \(cross) does not match the text encoder's hidden_size \(textEncoder.config.hiddenSize)")
+        }
+    }
+
+    /// Spatial factor between images and latents.
+    public var vaeScaleFactor: Int { vae.config.downsamplingFactor }
+
+    /// diffusers' default image size: the UNet's sample_size × the VAE factor (512 for SD 1.x, 768 for 2.x).
+    public var defaultSize: Int { (unet.config.sampleSize ?? 64) * vaeScaleFactor }
+
+    /// The scheduler `kind` (default: the one the pipeline names) built from the pipeline's scheduler config.
+    public func scheduler(_ kind: SchedulerKind?, steps: Int, eta: Float) throws -> any DenoisingScheduler {
+        guard let kind = kind ?? SchedulerKind(className: schedulerClassName) else {
+            throw ModelConfigError("scheduler/scheduler_config.json", "\(schedulerClassName) is not implemented; choose one of \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")) (--scheduler)")
+        }
+        switch kind {
+        case .ddim: return DDIMScheduler(config: try DDIMConfig(json: schedulerConfig), numInferenceSteps: steps, eta: eta)
+        case .ddpm: return DDPMScheduler(config: try DDPMConfig(json: schedulerConfig), numInferenceSteps: steps)
+        case .euler: return EulerDiscreteScheduler(config: try EulerDiscreteConfig(json: schedulerConfig), numInferenceSteps: steps)
+        }
+    }
+
+    /// Text embeddings `[1, 77, D]` of a prompt, tokenised with padding to the tokenizer's max length.
+    public func encode(prompt: String) throws -> Tensor {
+        let ids = tokenizer(prompt).ids
+        return try textEncoder([ids]).lastHiddenState
+    }
+
+    /// The denoiser for one prompt: classifier-free guidance with `guidance` (no guidance pair when ≤ 1).
+    public func denoiser(prompt: String, negativePrompt: String = "", guidance: Float) throws -> StableDiffusionDenoiser {
+        let cond = try encode(prompt: prompt)
+        let uncond = guidance > 1 ? try encode(prompt: negativePrompt) : nil
+        return StableDiffusionDenoiser(unet: unet, conditional: cond, unconditional: uncond, guidance: guidance)
+    }
+
+    /// Images `[N, 3, H, W]` in [0, 1] from final latents, as diffusers' `vae.decode(latents / scaling_factor)`
+    /// then `(x / 2 + 0.5).clamp(0, 1)`.
+    public func decode(latents: Tensor) -> Tensor {
+        let scale = vae.config.scalingFactor, shift = vae.config.shiftFactor ?? 0
+        return vae.decode(latents.map { $0 / scale + shift }).map { Swift.min(Swift.max($0 / 2 + 0.5, 0), 1) }
+    }
+
+    /// Latent shape for one image of `height × width` pixels.
+    public func latentShape(height: Int, width: Int) throws -> [Int] {
+        let f = vaeScaleFactor
+        let blocks = 1 << (unet.config.blockOutChannels.count - 1)
+        guard height > 0, width > 0, height % (f * blocks) == 0, width % (f * blocks) == 0 else {
+            throw ModelConfigError(directory.lastPathComponent, "image size \(width)×\(height) must be a positive multiple of \(f * blocks) (VAE factor \(f) × UNet downsampling \(blocks))")
+        }
+        return [unet.config.inChannels, height / f, width / f]
+    }
+
+    /// Text-to-image exactly as diffusers' `StableDiffusionPipeline.__call__` with
+    /// `generator=torch.Generator("cpu").manual_seed(seed)`: the same random draws in the same order (initial
+    /// latents, then each step's noise where the scheduler draws it). Returns `[1, 3, H, W]` in [0, 1].
+    public func generate(prompt: String, negativePrompt: String = "", steps: Int = 50, guidance: Float = 7.5, eta: Float = 0,
+                         seed: UInt64, height: Int? = nil, width: Int? = nil, scheduler kind: SchedulerKind? = nil,
+                         progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
+        let scheduler = try self.scheduler(kind, steps: steps, eta: eta)
+        let shape = try latentShape(height: height ?? defaultSize, width: width ?? defaultSize)
+        let denoiser = try self.denoiser(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance)
+        var generator = TorchGenerator(seed: seed)
+        var latents = generator.randn(shape: [1] + shape)
+        if scheduler.initNoiseSigma != 1 { latents = latents * scheduler.initNoiseSigma }
+        for i in 0..<scheduler.stepCount {
+            let input = scheduler.scaleModelInput(latents, stepIndex: i)
+            let output = denoiser.predict(input, timestep: scheduler.timesteps[i])
+            // Draw from the generator exactly where diffusers' step does.
+            var noise: Tensor? = nil
+            switch scheduler {
+            case is DDIMScheduler:
+                if eta > 0 { noise = generator.randn(shape: latents.shape) }
+            case is DDPMScheduler:
+                // t = 0 adds no noise but is still the stochastic form (posterior mean), not the η = 0 update.
+                noise = scheduler.timesteps[i] > 0 ? generator.randn(shape: latents.shape) : Tensor(zeros: latents.shape)
+            default:
+                _ = generator.randn(shape: latents.shape)  // Euler draws every step; unused with s_churn = 0
+            }
+            latents = scheduler.step(modelOutput: output, stepIndex: i, sample: latents, noise: noise).sample
+            progress?(i + 1, scheduler.stepCount)
+        }
+        return decode(latents: latents)
+    }
+}
+
+/// The Stable Diffusion UNet bound to one prompt's text embeddings, with classifier-free guidance: the
+/// unconditional and conditional halves run in one UNet batch (uncond first, as diffusers orders them) and
+/// combine as uncond + g·(cond − uncond). One call on N latents is N NFE and 2N forward passes.
+public struct StableDiffusionDenoiser: Denoiser {
+    public let unet: UNet2DConditionModel
+    public let conditional: Tensor
+    public let unconditional: Tensor?
+    public let guidance: Float
+
+    public var passesPerNFE: Int { unconditional == nil ? 1 : 2 }
+
+    public func predict(_ x: Tensor, timestep: Float) -> Tensor {
+        let n = x.shape[0]
+        let cond = Tensor.concatenate([Tensor](repeating: conditional, count: n))
+        guard let unconditional else {
+            return unet(x, timesteps: [Float](repeating: timestep, count: n), context: cond)
+        }
+        let uncond = Tensor.concatenate([Tensor](repeating: unconditional, count: n))
+        let out = unet(Tensor.concatenate([x, x]), timesteps: [Float](repeating: timestep, count: 2 * n),
+                       context: Tensor.concatenate([uncond, cond]))
+        let half = out.count / 2
+        let u = Tensor(shape: x.shape, scalars: Array(out.scalars[..<half]))
+        let c = Tensor(shape: x.shape, scalars: Array(out.scalars[half...]))
+        return u.scaled(1, plus: guidance, times: c - u)
+    }
+}

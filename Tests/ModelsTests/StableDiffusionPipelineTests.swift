@@ -1,0 +1,43 @@
+import Foundation
+import ModelIO
+import Models
+import Sampling
+import TensorCore
+import Testing
+
+@Suite struct StableDiffusionPipelineTests {
+    struct Run: Decodable {
+        var prompt: String
+        var negative_prompt: String?
+        var num_inference_steps: Int
+        var guidance_scale: Float
+        var eta: Float
+        var seed: UInt64
+    }
+
+    /// The same image diffusers' StableDiffusionPipeline gives with torch.Generator("cpu").manual_seed(seed),
+    /// with η = 0 (only the initial latents drawn) and η = 1 (fresh noise drawn at every step).
+    @Test(arguments: ["eta0", "eta1"])
+    func imageMatchesDiffusers(label: String) throws {
+        let runs = try JSONDecoder().decode([String: Run].self, from: Data(contentsOf: SDFixtures.url("pipeline-tiny-runs.json")))
+        let run = try #require(runs[label])
+        let pipeline = try StableDiffusionPipeline(directory: SDFixtures.url("pipeline-tiny"))
+        #expect(pipeline.schedulerClassName == "DDIMScheduler")
+        #expect(pipeline.defaultSize == 16)
+        let image = try pipeline.generate(prompt: run.prompt, negativePrompt: run.negative_prompt ?? "", steps: run.num_inference_steps,
+                                          guidance: run.guidance_scale, eta: run.eta, seed: run.seed)
+        // diffusers returns [N, H, W, 3]; ours is [N, 3, H, W].
+        let reference = try SDFixtures.io("pipeline-tiny-\(label)").tensor(named: "image")
+        let h = reference.shape[1], w = reference.shape[2]
+        var nchw = [Float](repeating: 0, count: 3 * h * w)
+        for y in 0..<h { for x in 0..<w { for c in 0..<3 { nchw[c * h * w + y * w + x] = reference.scalars[(y * w + x) * 3 + c] } } }
+        let err = image.maxAbsDifference(Tensor(shape: [1, 3, h, w], scalars: nchw))
+        #expect(err < 1e-4, "\(label): max abs pixel error \(err)")
+    }
+
+    @Test func wrongSizesAndSchedulersAreRefused() throws {
+        let pipeline = try StableDiffusionPipeline(directory: SDFixtures.url("pipeline-tiny"))
+        #expect(throws: ModelConfigError.self) { try pipeline.latentShape(height: 17, width: 16) }
+        #expect(throws: (any Error).self) { try StableDiffusionPipeline(directory: SDFixtures.url("unet-sd1")) }
+    }
+}
