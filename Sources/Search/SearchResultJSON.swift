@@ -4,12 +4,14 @@ extension SearchResult {
     /// The result as a JSON-ready dictionary with snake_case keys: method, budget, nfe, forward_passes,
     /// reward_calls, wall_seconds, best {id, generation, parent, origin, reward, nfe, sample}, population,
     /// curve [{nfe, best_reward}], settings, warnings, interrupted, and (when asked) history.
-    /// Non-finite rewards (NaN-scored samples) are written as null.
-    public func jsonObject(includeHistory: Bool = false, extra: [String: Any] = [:]) -> [String: Any] {
+    /// Non-finite rewards (NaN-scored samples) are written as null. `includeSamples: false` leaves out the
+    /// decoded samples (images are written as files instead).
+    public func jsonObject(includeHistory: Bool = false, includeSamples: Bool = true, extra: [String: Any] = [:]) -> [String: Any] {
         func reward(_ r: Float) -> Any { r.isFinite ? Double(r) : NSNull() }
         func sample(_ s: ScoredSample) -> [String: Any] {
             var o: [String: Any] = ["id": s.id, "generation": s.generation, "origin": s.origin,
-                                    "reward": reward(s.reward), "nfe": s.nfe, "sample": s.sample.map(Double.init)]
+                                    "reward": reward(s.reward), "nfe": s.nfe]
+            if includeSamples { o["sample"] = s.sample.map(Double.init) }
             o["parent"] = s.parent ?? NSNull()
             return o
         }
@@ -26,8 +28,8 @@ extension SearchResult {
     }
 
     /// `jsonObject` serialised, pretty-printed with sorted keys.
-    public func jsonData(includeHistory: Bool = false, extra: [String: Any] = [:]) throws -> Data {
-        try JSONSerialization.data(withJSONObject: jsonObject(includeHistory: includeHistory, extra: extra),
+    public func jsonData(includeHistory: Bool = false, includeSamples: Bool = true, extra: [String: Any] = [:]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: jsonObject(includeHistory: includeHistory, includeSamples: includeSamples, extra: extra),
                                    options: [.prettyPrinted, .sortedKeys])
     }
 }

@@ -87,7 +87,7 @@ struct AttentionJob: Sendable {
         if small && pairs > 1 {
             let this = self
             NN.parallel(pairs, cost: lq * lk * (d + dv)) { r in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * lk)
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * (lk + 1))
                 defer { scores.deallocate() }
                 for pair in r {
                     var row0 = 0
@@ -100,7 +100,7 @@ struct AttentionJob: Sendable {
             }
             return
         }
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * lk)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * (lk + 1))
         defer { scores.deallocate() }
         for pair in 0..<pairs {
             var row0 = 0
@@ -112,7 +112,8 @@ struct AttentionJob: Sendable {
         }
     }
 
-    /// Rows `row0 ..< row0 + rows` of head `pair % heads` of batch `pair / heads`.
+    /// Rows `row0 ..< row0 + rows` of head `pair % heads` of batch `pair / heads`. `scratch` holds
+    /// `rows × lk` scores followed by `rows` reciprocal row sums.
     func block(pair: Int, row0: Int, rows: Int, scores: UnsafeMutablePointer<Float>, parallelSoftmax: Bool) {
         let bi = pair / heads, h = pair % heads
         let qBase = q.base + (bi * lq + row0) * e + h * d
@@ -121,18 +122,61 @@ struct AttentionJob: Sendable {
         let oBase = out.base + (bi * lq + row0) * ev + h * dv
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(lk), Int32(d), scale,
                     qBase, Int32(e), kBase, Int32(e), 0, scores, Int32(lk))
+        // Unnormalised softmax in place (e^(s − max), with the mask added first); the division by the row sum
+        // is applied to the much smaller output rows after the second GEMM.
         let n = lk
-        let maskBase = mask.map { $0.base + bi * maskBatchStride + h * maskHeadStride + row0 * n }
-        let sp = SendablePointer(scores), mp = maskBase.map { SendablePointer($0) }
+        let maskBase = mask.map { SendablePointer($0.base + bi * maskBatchStride + h * maskHeadStride + row0 * n) }
+        let sp = SendablePointer(scores), inv = SendablePointer(scores + rows * n)
         let body: @Sendable (Range<Int>) -> Void = { r in
             for i in r {
-                let row = sp.base + i * n
-                if let mp { VMath.map2(row, mp.base + i * n, row, n) { a, m in a + m } }
-                NN.softmaxRow(row, row, n)
+                inv[i] = 1 / NN.expShiftedRow(sp.base + i * n, mask: maskBase.map { $0.base + i * n }, n)
             }
         }
-        if parallelSoftmax { NN.parallel(rows, cost: lk * 12, body) } else { body(0..<rows) }
+        if parallelSoftmax { NN.parallel(rows, cost: n * 12, body) } else { body(0..<rows) }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(dv), Int32(lk), 1,
                     scores, Int32(lk), vBase, Int32(ev), 0, oBase, Int32(ev))
+        for i in 0..<rows {
+            let o = oBase + i * ev, f = inv[i]
+            for j in 0..<dv { o[j] *= f }
+        }
+    }
+}
+
+extension NN {
+    /// In place over one row of `n` scores: adds `mask` (if any), then replaces x by e^(x − max) and returns
+    /// Σ e^(x − max). A row that is all −∞ yields zeros and sum 0 (so the caller's 1/sum gives NaN, as PyTorch).
+    static func expShiftedRow(_ row: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>?, _ n: Int) -> Float {
+        var mv = VFloat(repeating: -.infinity)
+        var i = 0
+        if let mask {
+            while i + 16 <= n {
+                let v = VMath.load(row + i) + VMath.load(mask + i)
+                VMath.store(v, row + i)
+                mv.replace(with: v, where: v .> mv)
+                i += 16
+            }
+            for j in i..<n { row[j] += mask[j] }
+        } else {
+            while i + 16 <= n { let v = VMath.load(row + i); mv.replace(with: v, where: v .> mv); i += 16 }
+        }
+        var m = mv.max()
+        for j in i..<n where row[j] > m { m = row[j] }
+        if m == -.infinity { m = 0 }
+        let mvec = VFloat(repeating: m)
+        var acc = VFloat()
+        i = 0
+        while i + 16 <= n {
+            let ex = VMath.exp(VMath.load(row + i) - mvec)
+            VMath.store(ex, row + i)
+            acc += ex
+            i += 16
+        }
+        var s = acc.sum()
+        if i < n {
+            let ex = VMath.exp(VMath.loadPartial(row + i, n - i) - mvec)
+            VMath.storePartial(ex, row + i, n - i)
+            for j in 0..<(n - i) { s += ex[j] }
+        }
+        return s
     }
 }

@@ -13,8 +13,10 @@ extension NN {
     /// `OH = (H + 2·padding.h − KH) / stride.h + 1` (likewise OW). Any kernel size, stride, padding and group count.
     ///
     /// A 1×1 stride-1 unpadded convolution is one `cblas_sgemm` per image and group (no copies). Everything else
-    /// is im2col + GEMM, tiled over output rows so the column buffer stays ≤ 16 MB; the im2col copy is split
-    /// over the cores and OpenBLAS threads each GEMM. The bias initialises the output (GEMM with β = 1).
+    /// is im2col + GEMM, tiled over output rows so the column buffer stays ≤ 16 MB (`Tuning.im2colTileFloats`);
+    /// the im2col copy is split over the cores and OpenBLAS threads each GEMM. The bias initialises the output
+    /// (GEMM with β = 1). Small images (≤ 512 output positions, several images, no groups) are unfolded side by
+    /// side into one GEMM.
     /// Results differ from PyTorch (oneDNN) only by float summation order.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
                               groups: Int = 1) -> Tensor {
@@ -42,6 +44,34 @@ extension NN {
                         if bias == nil { dst.base.update(repeating: 0, count: n * o * plane) }
                         return
                     }
+                    let geometry = Im2Col(channels: cg, height: h, width: w, kernelH: kh, kernelW: kw,
+                                          strideH: sh, strideW: sw, padH: ph, padW: pw, outW: ow)
+                    // Small images (the UNet's 8×8 and 16×16 levels): all images side by side in one GEMM,
+                    // whose N = images·plane keeps OpenBLAS efficient; the result is scattered to [N, O, plane].
+                    if n > 1 && groups == 1 && plane <= 512 && k * n * plane <= Tuning.im2colTileFloats {
+                        let cols = n * plane
+                        let col = UnsafeMutablePointer<Float>.allocate(capacity: k * cols + o * cols)
+                        defer { col.deallocate() }
+                        let tmp = SendablePointer(col + k * cols)
+                        for img in 0..<n {
+                            geometry.fill(SendablePointer(col + img * plane), rowStride: cols,
+                                          from: src + img * c * h * w, firstRow: 0, rows: oh)
+                        }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(o), Int32(cols), Int32(k), 1,
+                                    wt.base, Int32(k), col, Int32(cols), 0, tmp.base, Int32(cols))
+                        parallel(n * o, cost: plane) { r in
+                            for item in r {
+                                let img = item / o, ch = item % o
+                                let d = dst.base + item * plane, s = tmp.base + ch * cols + img * plane
+                                if beta == 0 {
+                                    d.update(from: s, count: plane)
+                                } else {
+                                    VMath.map2(s, d, d, plane) { $0 + $1 }
+                                }
+                            }
+                        }
+                        return
+                    }
                     if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
                         for img in 0..<n {
                             for g in 0..<groups {
@@ -57,8 +87,6 @@ extension NN {
                     let tileRows = Swift.max(1, Swift.min(oh, Tuning.im2colTileFloats / Swift.max(1, k * ow)))
                     let col = UnsafeMutablePointer<Float>.allocate(capacity: k * tileRows * ow)
                     defer { col.deallocate() }
-                    let geometry = Im2Col(channels: cg, height: h, width: w, kernelH: kh, kernelW: kw,
-                                          strideH: sh, strideW: sw, padH: ph, padW: pw, outW: ow)
                     for img in 0..<n {
                         for g in 0..<groups {
                             let input = src + (img * c + g * cg) * h * w
@@ -66,7 +94,7 @@ extension NN {
                             while row0 < oh {
                                 let rows = Swift.min(tileRows, oh - row0)
                                 let cols = rows * ow
-                                geometry.fill(SendablePointer(col), from: input, firstRow: row0, rows: rows)
+                                geometry.fill(SendablePointer(col), rowStride: cols, from: input, firstRow: row0, rows: rows)
                                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
                                             Int32(og), Int32(cols), Int32(k), 1,
                                             wt.base + g * og * k, Int32(k),
@@ -97,12 +125,12 @@ extension NN {
 struct Im2Col: Sendable {
     let channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, outW: Int
 
-    func fill(_ col: SendablePointer, from input: SendablePointer, firstRow: Int, rows: Int) {
+    /// Writes the `K = channels·KH·KW` rows of the band's columns, row r at `col + r·rowStride`.
+    func fill(_ col: SendablePointer, rowStride: Int, from input: SendablePointer, firstRow: Int, rows: Int) {
         let k = channels * kernelH * kernelW
-        let cols = rows * outW
         let this = self
-        NN.parallel(k, cost: cols) { range in
-            for r in range { this.fillRow(r, col.base + r * cols, input, firstRow: firstRow, rows: rows) }
+        NN.parallel(k, cost: rows * outW) { range in
+            for r in range { this.fillRow(r, col.base + r * rowStride, input, firstRow: firstRow, rows: rows) }
         }
     }
 
