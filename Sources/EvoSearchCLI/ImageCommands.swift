@@ -142,12 +142,17 @@ struct SearchCommand: ParsableCommand {
                                              passesPerNFE: denoiser.passesPerNFE, decoder: { pipeline.decode(latents: $0) })
         } catch { throw CLIError("\(error)") }
         let printer = ProgressPrinter(quiet: quiet)
+        let interrupt = InterruptFlag()
         let result: SearchResult
         do {
             result = try strategy.search(trajectory, reward: ImageStatisticReward(kind), budget: budget,
-                                         options: SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) }))
+                                         options: SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) },
+                                                                isCancelled: { interrupt.isRaised }))
         } catch { throw CLIError(error.description) }
         printer.finish()
+        if result.history.isEmpty {
+            throw CLIError("no image was finished before the search stopped; nothing written")
+        }
         let f = pipeline.vaeScaleFactor
         let imageShape = [3, trajectory.stateShape[1] * f, trajectory.stateShape[2] * f]
         try writePNG(Tensor(shape: imageShape, scalars: result.best.sample), to: outputDir + "/best.png")
@@ -158,5 +163,6 @@ struct SearchCommand: ParsableCommand {
         print("\(result.method): best \(reward) \(format(result.best.reward)) after \(result.nfe)/\(budget) NFE (\(result.forwardPasses) UNet passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
         for w in result.warnings { print("warning: \(w)") }
         print("wrote \(outputDir)/best.png and \(outputDir)/result.json")
+        if result.interrupted { throw ExitCode(130) }
     }
 }

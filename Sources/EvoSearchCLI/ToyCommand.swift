@@ -109,7 +109,9 @@ struct Toy: ParsableCommand {
         let strategy = try method.strategy(stepCount: world.steps, budget: budget)
         let trajectory = try world.makeTrajectory()
         let printer = ProgressPrinter(quiet: quiet)
-        let options = SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) })
+        let interrupt = InterruptFlag()
+        let options = SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) },
+                                    isCancelled: { interrupt.isRaised })
         let result: SearchResult
         do { result = try strategy.search(trajectory, reward: world.makeReward(), budget: budget, options: options) } catch {
             throw CLIError(error.description)
@@ -132,6 +134,7 @@ struct Toy: ParsableCommand {
             try write(Data(svg.utf8), to: plot)
             print("wrote \(plot)")
         }
+        if result.interrupted { throw ExitCode(130) }
     }
 }
 
