@@ -83,9 +83,9 @@ struct SearchCommand: ParsableCommand {
         abstract: "Search over a Stable Diffusion pipeline's denoising trajectory for images a reward prefers.",
         discussion: """
         The sampler defaults to DDIM with η = 1, whose per-step noise is what EvoSearch mutates at intermediate \
-        steps. Rewards for now: \(ImageStatisticReward.Kind.allCases.map(\.rawValue).joined(separator: ", ")) \
-        (image statistics; model-based rewards come with their own commands). Writes best.png and result.json \
-        to --output-dir.
+        steps. Rewards: \(RewardRegistry.names.joined(separator: ", ")) or weighted sums of them (see --reward); \
+        model-based ones load --reward-model once, before the search, and embed --prompt once. Writes best.png and \
+        result.json to --output-dir.
         """)
 
     @Option(name: .long, help: "Pipeline directory (diffusers layout).")
@@ -95,8 +95,10 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Negative prompt.")
     var negativePrompt: String = ""
     @OptionGroup var method: MethodOptions
-    @Option(name: .long, help: "Reward: \(ImageStatisticReward.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(name: .long, help: ArgumentHelp(rewardHelp))
     var reward: String
+    @Option(name: .long, help: ArgumentHelp(rewardModelHelp))
+    var rewardModel: [String] = []
     @Option(name: .long, help: "Compute budget in NFE (one guided UNet evaluation of one latent).")
     var budget: Int
     @Option(name: .long, help: "Denoising steps.")
@@ -121,9 +123,8 @@ struct SearchCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        guard let kind = ImageStatisticReward.Kind(rawValue: reward) else {
-            throw CLIError("--reward: unknown reward \"\(reward)\"; known: \(ImageStatisticReward.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        // Parse the reward first (cheap, catches typos); load its models after the other checks.
+        do { _ = try RewardRegistry.parse(reward) } catch { throw CLIError("--reward: \(error.description)") }
         if steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
         if maxBatch < 1 { throw CLIError("--max-batch: \(maxBatch) must be at least 1") }
         let strategy = try method.strategy(stepCount: steps, budget: budget)
@@ -132,6 +133,7 @@ struct SearchCommand: ParsableCommand {
             try strategy.validate(stepCount: steps, budget: budget)
         } catch { throw CLIError(error.description) }
         try checkWritable(outputDir + "/result.json", option: "--output-dir")
+        let scorer = try buildReward(reward, modelArguments: rewardModel, prompt: prompt)
         let pipeline = try loadPipeline(model)
         let trajectory: DenoisingTrajectory
         do {
@@ -145,7 +147,7 @@ struct SearchCommand: ParsableCommand {
         let interrupt = InterruptFlag()
         let result: SearchResult
         do {
-            result = try strategy.search(trajectory, reward: ImageStatisticReward(kind), budget: budget,
+            result = try strategy.search(trajectory, reward: scorer, budget: budget,
                                          options: SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) },
                                                                 isCancelled: { interrupt.isRaised }))
         } catch { throw CLIError(error.description) }
@@ -157,6 +159,7 @@ struct SearchCommand: ParsableCommand {
         let imageShape = [3, trajectory.stateShape[1] * f, trajectory.stateShape[2] * f]
         try writePNG(Tensor(shape: imageShape, scalars: result.best.sample), to: outputDir + "/best.png")
         let extra: [String: Any] = ["prompt": prompt, "negative_prompt": negativePrompt, "model": model, "reward": reward,
+                                    "reward_model": rewardModel,
                                     "seed": seed, "steps": steps, "guidance": Double(guidance), "eta": Double(eta),
                                     "scheduler": scheduler.rawValue]
         try write(try result.jsonData(includeSamples: false, extra: extra), to: outputDir + "/result.json")

@@ -7,9 +7,12 @@ import Foundation
 /// too small to pay for a thread hop. Results must not depend on how work is split (callers write to
 /// disjoint ranges), so outputs are identical for any core count.
 public enum Parallel {
+    /// Cores available, read once: on Linux `activeProcessorCount` reads cgroup files (~17 µs a call), which
+    /// would put a floor under every small operator.
+    public static let cores = ProcessInfo.processInfo.activeProcessorCount
+
     /// Number of worker chunks used for `count` items of roughly `costPerItem` scalar operations each.
     public static func chunkCount(_ count: Int, costPerItem: Int) -> Int {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
         if count < 2 || cores < 2 || count * Swift.max(costPerItem, 1) < 32_768 { return 1 }
         return Swift.min(cores, count)
     }

@@ -70,7 +70,18 @@ import TensorCore
         let q = testTensor([1, 600, 16], seed: 10, scale: 2), k = testTensor([1, 500, 16], seed: 11, scale: 2)
         let v = testTensor([1, 500, 16], seed: 12)
         expectClose(NN.attention(query: q, key: k, value: v, heads: 1), Self.naiveAttention(q, k, v, heads: 1, mask: nil), "attention large")
-        // Small path, many (batch, head) pairs spread over the cores, causal mask.
+        // Many key blocks (16 keys each) under a mask that hides the first 40 keys from the first 30 query rows
+        // (their running max starts at −∞) and everything from row 7 (zeros, as PyTorch's SDPA).
+        var blockMask = Tensor(zeros: [600, 500])
+        for i in 0..<30 { for j in 0..<40 { blockMask.scalars[i * 500 + j] = -.infinity } }
+        for j in 0..<500 { blockMask.scalars[7 * 500 + j] = -.infinity }
+        let masked = NN.Tuning.$attentionKeyBlock.withValue(16) {
+            NN.attention(query: q, key: k, value: v, heads: 1, mask: blockMask)
+        }
+        var reference = Self.naiveAttention(q, k, v, heads: 1, mask: blockMask)
+        for c in 0..<16 { #expect(masked.scalars[7 * 16 + c] == 0); reference.scalars[7 * 16 + c] = 0 }
+        expectClose(masked, reference, "attention masked key blocks")
+        // Many (batch, head) pairs spread over the cores, causal mask.
         let x = testTensor([3, 77, 64], seed: 13, scale: 2)
         let mask = NN.causalMask(77)
         expectClose(NN.attention(query: x, key: x, value: x, heads: 4, mask: mask),
@@ -125,5 +136,36 @@ import TensorCore
         #expect(c.shape == [2, 210, 33, 35])
         let catIndex: Int = ((210 + 140 + 7) * 33 + 2) * 35 + 3, origIndex: Int = ((70 + 7) * 33 + 2) * 35 + 3
         #expect(c.scalars[catIndex] == x.scalars[origIndex])
+    }
+}
+
+/// The vectorised transcendental functions behind the activations, swept against Double references.
+@Suite struct OpsActivationAccuracyTests {
+    @Test func activationsSweepAgainstDouble() {
+        let n = 200_001
+        let x = Tensor((0..<n).map { Float(-20 + 40 * Double($0) / Double(n - 1)) })
+        func worst(_ y: Tensor, _ f: (Double) -> Double) -> Double {
+            var m = 0.0
+            for (xi, yi) in zip(x.scalars, y.scalars) {
+                let r = f(Double(xi))
+                m = max(m, abs(Double(yi) - r) / max(1, abs(r)))
+            }
+            return m
+        }
+        let errors: [(String, Double, Double)] = [
+            ("sigmoid", worst(NN.sigmoid(x)) { 1 / (1 + Foundation.exp(-$0)) }, 1.5e-7),
+            ("silu", worst(NN.silu(x)) { $0 / (1 + Foundation.exp(-$0)) }, 3e-7),
+            ("gelu", worst(NN.gelu(x)) { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }, 3e-7),
+            ("gelu tanh", worst(NN.gelu(x, approximate: .tanh)) { 0.5 * $0 * (1 + tanh(0.7978845608028654 * ($0 + 0.044715 * $0 * $0 * $0))) }, 3e-7),
+            ("quickGELU", worst(NN.quickGELU(x)) { $0 / (1 + Foundation.exp(-1.702 * $0)) }, 3e-7),
+        ]
+        for (name, e, tol) in errors {
+            if ProcessInfo.processInfo.environment["OPS_PRINT_ERRORS"] != nil { print("ops-error sweep \(name): \(e)") }
+            #expect(e <= tol, "\(name): \(e)")
+        }
+        // Softmax rows with huge spreads: exact zeros for underflow, ones for dominant entries.
+        let s = NN.softmax(Tensor(shape: [2, 3], scalars: [0, -200, -.infinity, 1000, 0, 999]))
+        #expect(s.scalars[1] == 0 && s.scalars[2] == 0 && s.scalars[0] == 1)
+        #expect(abs(s.scalars[3] - Float(1 / (1 + Foundation.exp(-1.0)))) < 1e-7)
     }
 }

@@ -20,10 +20,9 @@ import TensorCore
     @Test func conv2dTiledOverOutputRowsMatchesTorch() throws {
         // A column buffer of 200 floats forces one output row per tile (K = 144 rows of 10 columns).
         let c = try OpFixtures.named("conv_k3_s1_p1_tiled")
-        let saved = NN.Tuning.im2colTileFloats
-        NN.Tuning.im2colTileFloats = 200
-        defer { NN.Tuning.im2colTileFloats = saved }
-        let y = NN.conv2d(try c.t("x"), weight: try c.t("weight"), bias: try c.t("bias"), stride: 1, padding: 1)
+        let y = try NN.Tuning.$im2colTileFloats.withValue(200) {
+            NN.conv2d(try c.t("x"), weight: try c.t("weight"), bias: try c.t("bias"), stride: 1, padding: 1)
+        }
         expectClose(y, try c.t("out"), "conv tiled")
     }
 
@@ -67,11 +66,17 @@ import TensorCore
     @Test func activationsMatchTorch() throws {
         let c = try OpFixtures.named("activations")
         let x = try c.t("x")
-        expectClose(NN.silu(x), try c.t("silu"), "silu")
-        expectClose(NN.sigmoid(x), try c.t("sigmoid"), "sigmoid")
-        expectClose(NN.gelu(x), try c.t("gelu"), "gelu")
-        expectClose(NN.gelu(x, approximate: .tanh), try c.t("gelu_tanh"), "gelu tanh")
-        expectClose(NN.quickGELU(x), try c.t("quick_gelu"), "quickGELU")
+        // All 1000 values (up to ±1e4), and the 980 N(0, 9) ones alone so that the scale is ~10, not 1e4.
+        let bulk = Array(0..<980)
+        func head(_ t: Tensor) -> Tensor { Tensor(bulk.map { t.scalars[$0] }) }
+        let cases: [(String, Tensor, String)] = [
+            ("silu", NN.silu(x), "silu"), ("sigmoid", NN.sigmoid(x), "sigmoid"), ("gelu", NN.gelu(x), "gelu"),
+            ("gelu tanh", NN.gelu(x, approximate: .tanh), "gelu_tanh"), ("quickGELU", NN.quickGELU(x), "quick_gelu"),
+        ]
+        for (label, y, key) in cases {
+            expectClose(y, try c.t(key), label)
+            expectClose(head(y), head(try c.t(key)), label + " (N(0,9) inputs)")
+        }
         // Around zero the absolute error must also be small relative to the value itself.
         let small = Tensor([1e-8, -1e-8, 1e-3, -1e-3])
         for (v, y) in zip(small.scalars, NN.gelu(small).scalars) {
@@ -95,7 +100,7 @@ import TensorCore
 
     @Test func attentionMatchesTorch() throws {
         let cases = try OpFixtures.prefixed("attention")
-        #expect(cases.count == 5)
+        #expect(cases.count == 6)
         for (name, c) in cases {
             let heads = try c.i("heads")
             let scale = c.params["scale"].map { Float($0) }
@@ -103,6 +108,13 @@ import TensorCore
             let y = NN.attention(query: try c.t("q"), key: try c.t("k"), value: try c.t("v"), heads: heads,
                                  mask: mask, scale: scale)
             expectClose(y, try c.t("out"), name)
+            // Smallest tiles: 6 query rows and 16 keys per step (the online softmax rescales across key blocks).
+            let tiny = try NN.Tuning.$attentionRowBlock.withValue(6) {
+                try NN.Tuning.$attentionKeyBlock.withValue(16) {
+                    NN.attention(query: try c.t("q"), key: try c.t("k"), value: try c.t("v"), heads: heads, mask: mask, scale: scale)
+                }
+            }
+            expectClose(tiny, try c.t("out"), name + " (tiny tiles)")
             // The upcast flag changes nothing in fp32.
             let u = NN.attention(query: try c.t("q"), key: try c.t("k"), value: try c.t("v"), heads: heads,
                                  mask: mask, scale: scale, upcast: true)

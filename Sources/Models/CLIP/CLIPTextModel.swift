@@ -11,7 +11,7 @@ public struct CLIPTextConfig: Sendable, Equatable {
     public var layers: Int
     public var heads: Int
     public var maxPositions: Int
-    public var activation: String
+    public var activation: CLIPActivation
     public var layerNormEps: Float
     public var eosTokenID: Int
     public var projectionDim: Int?
@@ -23,7 +23,7 @@ public struct CLIPTextConfig: Sendable, Equatable {
         layers = try c.int("num_hidden_layers", default: 12)
         heads = try c.int("num_attention_heads", default: 8)
         maxPositions = try c.int("max_position_embeddings", default: 77)
-        activation = try c.string("hidden_act", default: "quick_gelu", oneOf: ["quick_gelu", "gelu", "gelu_new", "gelu_pytorch_tanh"])
+        activation = try CLIPActivation.read(c)
         layerNormEps = Float(try c.double("layer_norm_eps", default: 1e-5))
         eosTokenID = try c.int("eos_token_id", default: 49407)
         projectionDim = try c.optionalInt("projection_dim")
@@ -40,12 +40,9 @@ public struct CLIPTextConfig: Sendable, Equatable {
 public struct CLIPTextModel: Sendable {
     public let config: CLIPTextConfig
 
-    struct Layer: Sendable {
-        let norm1: LayerNorm, q: Linear, k: Linear, v: Linear, out: Linear, norm2: LayerNorm, fc1: Linear, fc2: Linear
-    }
     let tokenEmbedding: Tensor
     let positionEmbedding: Tensor
-    let layers: [Layer]
+    let encoder: CLIPEncoder
     let finalNorm: LayerNorm
 
     /// Loads `directory` (config.json + model.safetensors). Keys may carry transformers 4's `text_model.`
@@ -65,17 +62,8 @@ public struct CLIPTextModel: Sendable {
         let d = c.hiddenSize
         tokenEmbedding = try s.take("embeddings.token_embedding.weight", shape: [c.vocabSize, d])
         positionEmbedding = try s.take("embeddings.position_embedding.weight", shape: [c.maxPositions, d])
-        layers = try (0..<c.layers).map { i in
-            let l = s.scope("encoder.layers.\(i)")
-            return Layer(norm1: try LayerNorm(l, "layer_norm1", channels: d, eps: c.layerNormEps),
-                         q: try Linear(l, "self_attn.q_proj", in: d, out: d),
-                         k: try Linear(l, "self_attn.k_proj", in: d, out: d),
-                         v: try Linear(l, "self_attn.v_proj", in: d, out: d),
-                         out: try Linear(l, "self_attn.out_proj", in: d, out: d),
-                         norm2: try LayerNorm(l, "layer_norm2", channels: d, eps: c.layerNormEps),
-                         fc1: try Linear(l, "mlp.fc1", in: d, out: c.intermediateSize),
-                         fc2: try Linear(l, "mlp.fc2", in: c.intermediateSize, out: d))
-        }
+        encoder = try CLIPEncoder(s.scope("encoder"), count: c.layers, hiddenSize: d, intermediateSize: c.intermediateSize,
+                                  heads: c.heads, eps: c.layerNormEps, activation: c.activation)
         finalNorm = try LayerNorm(s, "final_layer_norm", channels: d, eps: c.layerNormEps)
     }
 
@@ -104,14 +92,7 @@ public struct CLIPTextModel: Sendable {
                 for j in 0..<d { x[o + j] = tokenEmbedding.scalars[id * d + j] + positionEmbedding.scalars[t * d + j] }
             }
         }
-        var h = Tensor(shape: [b, l, d], scalars: x)
-        let mask = NN.causalMask(l)
-        for layer in layers {
-            let n = layer.norm1(h)
-            h = NN.add(h, layer.out(NN.attention(query: layer.q(n), key: layer.k(n), value: layer.v(n), heads: config.heads, mask: mask)))
-            h = NN.add(h, layer.fc2(activation(layer.fc1(layer.norm2(h)))))
-        }
-        h = finalNorm(h)
+        let h = finalNorm(encoder(Tensor(shape: [b, l, d], scalars: x), mask: NN.causalMask(l)))
         var pooled = [Float]()
         pooled.reserveCapacity(b * d)
         for (bi, seq) in ids.enumerated() {
@@ -125,13 +106,5 @@ public struct CLIPTextModel: Sendable {
             pooled += h.scalars[o..<(o + d)]
         }
         return (h, Tensor(shape: [b, d], scalars: pooled))
-    }
-
-    func activation(_ x: Tensor) -> Tensor {
-        switch config.activation {
-        case "quick_gelu": return NN.quickGELU(x)
-        case "gelu": return NN.gelu(x)
-        default: return NN.gelu(x, approximate: .tanh)
-        }
     }
 }

@@ -5,26 +5,36 @@ extension NN {
         case tanh
     }
 
-    /// Applies a vector function elementwise, split over the cores for large tensors.
-    static func elementwise(_ x: Tensor, cost: Int, _ f: @escaping @Sendable (VFloat) -> VFloat) -> Tensor {
+    /// Applies `kernel(src, dst, n)` to contiguous chunks of the tensor, split over the cores for large
+    /// tensors. Kernels are concrete functions around `VMath.map` with a concrete `VectorUnary`, so the vector
+    /// function is inlined into the loop (a generic or closure-typed function here was left unspecialised).
+    static func elementwise(_ x: Tensor, cost: Int,
+                            _ kernel: @escaping (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         read(x) { src in
             makeTensor(shape: x.shape) { dst in
-                parallel(x.count, cost: cost) { r in
-                    VMath.map(src.base + r.lowerBound, dst.base + r.lowerBound, r.count, f)
-                }
+                parallel(x.count, cost: cost) { r in kernel(src.base + r.lowerBound, dst.base + r.lowerBound, r.count) }
             }
         }
+    }
+
+    static func siluKernel(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { VMath.map(s, d, n, SiLU()) }
+    static func sigmoidKernel(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { VMath.map(s, d, n, Sigmoid()) }
+    static func geluKernel(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { VMath.map(s, d, n, GELU()) }
+    static func geluTanhKernel(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { VMath.map(s, d, n, GELUTanh()) }
+    static func quickGELUKernel(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) { VMath.map(s, d, n, QuickGELU()) }
+    static func gegluKernel(_ h: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
+        VMath.map2(h, g, d, n, GEGLU())
     }
 
     /// `torch.nn.functional.silu` (SiLU / swish): x · sigmoid(x), computed as x / (1 + e^−x) like PyTorch's
     /// vectorised kernel. Any shape.
     public static func silu(_ x: Tensor) -> Tensor {
-        elementwise(x, cost: 16) { v in v / (1 + VMath.exp(-v)) }
+        elementwise(x, cost: 16, siluKernel)
     }
 
     /// `torch.sigmoid`: 1 / (1 + e^−x). Any shape.
     public static func sigmoid(_ x: Tensor) -> Tensor {
-        elementwise(x, cost: 16) { v in VMath.sigmoid(v) }
+        elementwise(x, cost: 16, sigmoidKernel)
     }
 
     /// `torch.nn.functional.gelu(x, approximate=...)`. `.none` (default) is the exact form
@@ -32,14 +42,14 @@ extension NN {
     /// Abramowitz–Stegun form); `.tanh` is 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). Any shape.
     public static func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor {
         switch approximate {
-        case .none: return elementwise(x, cost: 24) { v in geluExact(v) }
-        case .tanh: return elementwise(x, cost: 24) { v in geluTanh(v) }
+        case .none: return elementwise(x, cost: 24, geluKernel)
+        case .tanh: return elementwise(x, cost: 24, geluTanhKernel)
         }
     }
 
     /// CLIP's `QuickGELUActivation` (transformers): x · sigmoid(1.702·x). Any shape.
     public static func quickGELU(_ x: Tensor) -> Tensor {
-        elementwise(x, cost: 16) { v in v * VMath.sigmoid(1.702 * v) }
+        elementwise(x, cost: 16, quickGELUKernel)
     }
 
     /// The activation part of diffusers' `GEGLU`: the last axis (even length 2n) is split into halves
@@ -54,7 +64,7 @@ extension NN {
                 parallel(rows, cost: n * 24) { r in
                     for row in r {
                         let s = src.base + row * twoN
-                        VMath.map2(s, s + n, dst.base + row * n, n) { h, g in h * geluExact(g) }
+                        gegluKernel(s, s + n, dst.base + row * n, n)
                     }
                 }
             }
@@ -78,17 +88,6 @@ extension NN {
 
     // MARK: kernels
 
-    @inline(__always)
-    static func geluExact(_ v: VFloat) -> VFloat {
-        0.5 * v * (1 + VMath.erf(v * 0.70710678118654752440))
-    }
-
-    @inline(__always)
-    static func geluTanh(_ v: VFloat) -> VFloat {
-        let inner = 0.79788456080286535588 * v.addingProduct(0.044715 * v, v * v)
-        return 0.5 * v * (1 + VMath.tanh(inner))
-    }
-
     /// Softmax of one row of `n` floats from `src` into `dst` (may alias).
     @inline(__always)
     static func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -102,14 +101,14 @@ extension NN {
         var acc = VFloat()
         i = 0
         while i + 16 <= n {
-            let e = VMath.exp(VMath.load(src + i) - mvec)
+            let e = VMath.expNonPositive(VMath.load(src + i) - mvec)
             VMath.store(e, dst + i)
             acc += e
             i += 16
         }
         var s = acc.sum()
         if i < n {
-            let e = VMath.exp(VMath.loadPartial(src + i, n - i) - mvec)
+            let e = VMath.expNonPositive(VMath.loadPartial(src + i, n - i) - mvec)
             VMath.storePartial(e, dst + i, n - i)
             for j in 0..<(n - i) { s += e[j] }
         }
@@ -118,4 +117,34 @@ extension NN {
         while i + 16 <= n { VMath.store(VMath.load(dst + i) * inv, dst + i); i += 16 }
         while i < n { dst[i] *= inv[0]; i += 1 }
     }
+}
+
+struct SiLU: VectorUnary {
+    @inline(__always) func callAsFunction(_ v: VFloat) -> VFloat { v / (1 + VMath.expClamped(-v)) }
+}
+
+struct Sigmoid: VectorUnary {
+    @inline(__always) func callAsFunction(_ v: VFloat) -> VFloat { VMath.sigmoid(v) }
+}
+
+struct QuickGELU: VectorUnary {
+    @inline(__always) func callAsFunction(_ v: VFloat) -> VFloat { v * VMath.sigmoid(1.702 * v) }
+}
+
+/// 0.5·x·(1 + erf(x/√2)).
+struct GELU: VectorUnary {
+    @inline(__always) func callAsFunction(_ v: VFloat) -> VFloat { 0.5 * v * (1 + VMath.erf(v * 0.70710678118654752440)) }
+}
+
+/// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+struct GELUTanh: VectorUnary {
+    @inline(__always) func callAsFunction(_ v: VFloat) -> VFloat {
+        let inner = 0.79788456080286535588 * v.addingProduct(0.044715 * v, v * v)
+        return 0.5 * v * (1 + VMath.tanh(inner))
+    }
+}
+
+/// hidden · gelu(gate).
+struct GEGLU: VectorBinary {
+    @inline(__always) func callAsFunction(_ h: VFloat, _ g: VFloat) -> VFloat { h * GELU()(g) }
 }

@@ -1,5 +1,3 @@
-import COpenBLAS
-import Foundation
 
 extension NN {
     /// Multi-head scaled dot-product attention as diffusers' `Attention` (with `AttnProcessor2_0`, i.e.
@@ -11,12 +9,14 @@ extension NN {
     /// - `scale`: default 1/√d.
     /// - `mask`: additive, added to the scaled scores before the softmax: `[Lq, Lk]` shared by all batches and
     ///   heads (CLIP's causal mask; see `causalMask`), `[B, Lq, Lk]` per batch, or `[B, heads, Lq, Lk]`.
-    ///   Use −∞ (or a large negative number) to mask. A fully masked row gives NaN, as in PyTorch.
+    ///   Use −∞ (or a large negative number) to mask. A query row whose keys are all −∞ gives zeros, as
+    ///   `F.scaled_dot_product_attention` does on the CPU (a plain softmax would give NaN).
     /// - `upcast`: diffusers' `upcast_attention`/`upcast_softmax`; computation is fp32 throughout, so it is a no-op.
     ///
-    /// Returns `[B, Lq, heads·dv]`. Per (batch, head) and block of query rows: scores = scale·Q·Kᵀ
-    /// (`cblas_sgemm`), + mask, row softmax, then ·V straight into the output's head slice. Score memory is one
-    /// block per worker, never all heads' `Lq × Lk` at once.
+    /// Returns `[B, Lq, heads·dv]`. Computed flash-attention style (see `FusedAttention`): per (batch, head) and
+    /// block of query rows, keys are visited in blocks with an online softmax, so scores never exceed one
+    /// `rows × keyBlock` tile per worker (no `Lq × Lk` matrix is ever allocated); the blocks are spread over
+    /// the cores. Results differ from PyTorch only by float summation order.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, mask: Tensor? = nil,
                                  scale: Float? = nil, upcast: Bool = false) -> Tensor {
         precondition(query.rank == 3 && key.rank == 3 && value.rank == 3,
@@ -49,11 +49,11 @@ extension NN {
                     read(maskTensor) { mp in
                         makeTensor(shape: [b, lq, ev]) { op in
                             if lq == 0 || b == 0 { return }
-                            if lk == 0 { op.base.update(repeating: .nan, count: b * lq * ev); return }
-                            let job = AttentionJob(q: qp, k: kp, v: vp, mask: hasMask ? mp : nil, out: op,
-                                                   lq: lq, lk: lk, e: e, ev: ev, d: d, dv: dv, heads: heads, scale: s,
-                                                   maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride)
-                            job.run(batches: b)
+                            if lk == 0 { op.base.update(repeating: 0, count: b * lq * ev); return }
+                            let job = FusedAttention(q: qp, k: kp, v: vp, mask: hasMask ? mp : nil, out: op,
+                                                     batches: b, lq: lq, lk: lk, e: e, ev: ev, d: d, dv: dv, heads: heads,
+                                                     scale: s, maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride)
+                            job.run()
                         }
                     }
                 }
@@ -69,114 +69,3 @@ extension NN {
     }
 }
 
-/// One attention call's geometry and pointers.
-struct AttentionJob: Sendable {
-    let q, k, v: SendablePointer
-    let mask: SendablePointer?
-    let out: SendablePointer
-    let lq, lk, e, ev, d, dv, heads: Int
-    let scale: Float
-    let maskBatchStride, maskHeadStride: Int
-
-    func run(batches: Int) {
-        let pairs = batches * heads
-        let rowBlock = Swift.max(1, Swift.min(lq, NN.Tuning.attentionRowBlock))
-        // Small problems (CLIP, cross-attention on few tokens): one worker per (batch, head), single GEMMs.
-        // Large ones: pairs in sequence, blocks of query rows; OpenBLAS threads the GEMMs, softmax is split.
-        let small = lq * lk * Swift.max(d, dv) <= 1 << 22
-        if small && pairs > 1 {
-            let this = self
-            NN.parallel(pairs, cost: lq * lk * (d + dv)) { r in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * (lk + 1))
-                defer { scores.deallocate() }
-                for pair in r {
-                    var row0 = 0
-                    while row0 < lq {
-                        let rows = Swift.min(rowBlock, lq - row0)
-                        this.block(pair: pair, row0: row0, rows: rows, scores: scores, parallelSoftmax: false)
-                        row0 += rows
-                    }
-                }
-            }
-            return
-        }
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock * (lk + 1))
-        defer { scores.deallocate() }
-        for pair in 0..<pairs {
-            var row0 = 0
-            while row0 < lq {
-                let rows = Swift.min(rowBlock, lq - row0)
-                block(pair: pair, row0: row0, rows: rows, scores: scores, parallelSoftmax: true)
-                row0 += rows
-            }
-        }
-    }
-
-    /// Rows `row0 ..< row0 + rows` of head `pair % heads` of batch `pair / heads`. `scratch` holds
-    /// `rows × lk` scores followed by `rows` reciprocal row sums.
-    func block(pair: Int, row0: Int, rows: Int, scores: UnsafeMutablePointer<Float>, parallelSoftmax: Bool) {
-        let bi = pair / heads, h = pair % heads
-        let qBase = q.base + (bi * lq + row0) * e + h * d
-        let kBase = k.base + bi * lk * e + h * d
-        let vBase = v.base + bi * lk * ev + h * dv
-        let oBase = out.base + (bi * lq + row0) * ev + h * dv
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(lk), Int32(d), scale,
-                    qBase, Int32(e), kBase, Int32(e), 0, scores, Int32(lk))
-        // Unnormalised softmax in place (e^(s − max), with the mask added first); the division by the row sum
-        // is applied to the much smaller output rows after the second GEMM.
-        let n = lk
-        let maskBase = mask.map { SendablePointer($0.base + bi * maskBatchStride + h * maskHeadStride + row0 * n) }
-        let sp = SendablePointer(scores), inv = SendablePointer(scores + rows * n)
-        let body: @Sendable (Range<Int>) -> Void = { r in
-            for i in r {
-                inv[i] = 1 / NN.expShiftedRow(sp.base + i * n, mask: maskBase.map { $0.base + i * n }, n)
-            }
-        }
-        if parallelSoftmax { NN.parallel(rows, cost: n * 12, body) } else { body(0..<rows) }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(dv), Int32(lk), 1,
-                    scores, Int32(lk), vBase, Int32(ev), 0, oBase, Int32(ev))
-        for i in 0..<rows {
-            let o = oBase + i * ev, f = inv[i]
-            for j in 0..<dv { o[j] *= f }
-        }
-    }
-}
-
-extension NN {
-    /// In place over one row of `n` scores: adds `mask` (if any), then replaces x by e^(x − max) and returns
-    /// Σ e^(x − max). A row that is all −∞ yields zeros and sum 0 (so the caller's 1/sum gives NaN, as PyTorch).
-    static func expShiftedRow(_ row: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>?, _ n: Int) -> Float {
-        var mv = VFloat(repeating: -.infinity)
-        var i = 0
-        if let mask {
-            while i + 16 <= n {
-                let v = VMath.load(row + i) + VMath.load(mask + i)
-                VMath.store(v, row + i)
-                mv.replace(with: v, where: v .> mv)
-                i += 16
-            }
-            for j in i..<n { row[j] += mask[j] }
-        } else {
-            while i + 16 <= n { let v = VMath.load(row + i); mv.replace(with: v, where: v .> mv); i += 16 }
-        }
-        var m = mv.max()
-        for j in i..<n where row[j] > m { m = row[j] }
-        if m == -.infinity { m = 0 }
-        let mvec = VFloat(repeating: m)
-        var acc = VFloat()
-        i = 0
-        while i + 16 <= n {
-            let ex = VMath.exp(VMath.load(row + i) - mvec)
-            VMath.store(ex, row + i)
-            acc += ex
-            i += 16
-        }
-        var s = acc.sum()
-        if i < n {
-            let ex = VMath.exp(VMath.loadPartial(row + i, n - i) - mvec)
-            VMath.storePartial(ex, row + i, n - i)
-            for j in 0..<(n - i) { s += ex[j] }
-        }
-        return s
-    }
-}

@@ -66,7 +66,7 @@ extension NN {
                                 if beta == 0 {
                                     d.update(from: s, count: plane)
                                 } else {
-                                    VMath.map2(s, d, d, plane) { $0 + $1 }
+                                    VMath.map2(s, d, d, plane, VAdd())
                                 }
                             }
                         }

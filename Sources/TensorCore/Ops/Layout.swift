@@ -174,8 +174,8 @@ extension NN {
                 makeTensor(shape: x.shape) { dst in
                     parallel(n * c, cost: plane) { r in
                         for i in r {
-                            let v = VFloat(repeating: b[perImage ? i : i % c])
-                            VMath.map(src.base + i * plane, dst.base + i * plane, plane) { $0 + v }
+                            let f = VAddConstant(c: VFloat(repeating: b[perImage ? i : i % c]))
+                            VMath.map(src.base + i * plane, dst.base + i * plane, plane, f)
                         }
                     }
                 }
@@ -190,7 +190,7 @@ extension NN {
             read(b) { pb in
                 makeTensor(shape: a.shape) { dst in
                     parallel(a.count, cost: 1) { r in
-                        VMath.map2(pa.base + r.lowerBound, pb.base + r.lowerBound, dst.base + r.lowerBound, r.count) { $0 + $1 }
+                        VMath.map2(pa.base + r.lowerBound, pb.base + r.lowerBound, dst.base + r.lowerBound, r.count, VAdd())
                     }
                 }
             }

@@ -6,24 +6,27 @@ import Foundation
 /// Layouts follow PyTorch: activations are NCHW for convolutions and normalisations, `[B, L, C]` for
 /// transformer tokens; weights keep PyTorch's layout (conv `[out, in/groups, kh, kw]`, linear `[out, in]`), so
 /// checkpoint tensors can be used unchanged. Every operator allocates its result. Large operators split their
-/// work over the cores (`Parallel.forRanges`; OpenBLAS threads its own GEMMs).
+/// work over the cores (`WorkerPool`; OpenBLAS threads its own GEMMs).
 public enum NN {
-    /// Performance knobs. They change only how work is tiled, not what is computed; set them before running
-    /// operators (they are plain globals, not synchronised).
+    /// Performance knobs. They change only how work is tiled, not what is computed (up to float summation
+    /// order). They are task-local: override them for a scope with e.g.
+    /// `NN.Tuning.$attentionKeyBlock.withValue(64) { … }`; the operators read them on the calling task.
     public enum Tuning {
         /// Floats of im2col scratch per convolution tile (default 4 Mi floats = 16 MB): large enough for
         /// efficient GEMMs, small enough to bound memory for big images (the VAE decoder at 512×512).
-        nonisolated(unsafe) public static var im2colTileFloats = 4 << 20
-        /// Query rows per block in attention: a block's `rows × Lk` scores stay in cache between the two GEMMs
-        /// and the softmax.
-        nonisolated(unsafe) public static var attentionRowBlock = 256
+        @TaskLocal public static var im2colTileFloats = 4 << 20
+        /// Query rows per attention work item (rounded up to a multiple of 6, the micro-kernel's tile height).
+        @TaskLocal public static var attentionRowBlock = 48
+        /// Keys per online-softmax step in attention (rounded down to a multiple of 16, at least 16): the
+        /// `rows × keyBlock` scores and the key/value panels of a step stay in L1/L2.
+        @TaskLocal public static var attentionKeyBlock = 512
     }
 }
 
 // MARK: - Internal helpers shared by the operator files
 
-/// A raw pointer that may be captured by the `@Sendable` closures of `Parallel.forRanges`. Callers guarantee
-/// that concurrent users touch disjoint elements (or only read).
+/// A raw float pointer that may be captured by closures run on several threads (`NN.parallel`). Callers
+/// guarantee that concurrent users touch disjoint elements (or only read).
 struct SendablePointer: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
     init(_ base: UnsafeMutablePointer<Float>) { self.base = base }
@@ -53,11 +56,5 @@ extension NN {
             // An empty array may have no base address; no operator reads through it then.
             body(SendablePointer(b.baseAddress ?? UnsafePointer(bitPattern: 16)!))
         }
-    }
-
-    /// Splits `0..<count` over the cores when `count * costPerItem` is large enough (see `Parallel`).
-    @inline(__always)
-    static func parallel(_ count: Int, cost costPerItem: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        Parallel.forRanges(count, costPerItem: costPerItem, body)
     }
 }

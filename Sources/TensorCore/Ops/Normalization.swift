@@ -71,8 +71,8 @@ extension NN {
                                 let m = SplitMean(mean)
                                 let hi = VFloat(repeating: m.hi), lo = VFloat(repeating: m.lo)
                                 let o = dst.base + row * c
-                                VMath.map2(p, g.base, o, c) { v, gv in ((v - hi) - lo) * (rstd * gv) }
-                                VMath.map2(o, b.base, o, c) { v, bv in v + bv }
+                                VMath.map2(p, g.base, o, c, NormScale(hi: hi, lo: lo, rstd: rstd))
+                                VMath.map2(o, b.base, o, c, VAdd())
                             }
                         }
                     }
@@ -85,14 +85,27 @@ extension NN {
     @inline(__always)
     static func applyAffine(p: UnsafeMutablePointer<Float>, dst: UnsafeMutablePointer<Float>, count: Int,
                             mean: SplitMean, scale: Float, shift: Float, silu: Bool) {
-        let sv = VFloat(repeating: scale), hv = VFloat(repeating: shift)
-        let hi = VFloat(repeating: mean.hi), lo = VFloat(repeating: mean.lo)
-        if silu {
-            VMath.map(p, dst, count) { v in let y = hv.addingProduct((v - hi) - lo, sv); return y / (1 + VMath.exp(-y)) }
-        } else {
-            VMath.map(p, dst, count) { v in hv.addingProduct((v - hi) - lo, sv) }
-        }
+        let f = NormAffine(hi: VFloat(repeating: mean.hi), lo: VFloat(repeating: mean.lo),
+                           scale: VFloat(repeating: scale), shift: VFloat(repeating: shift))
+        if silu { VMath.map(p, dst, count, NormAffineSiLU(affine: f)) } else { VMath.map(p, dst, count, f) }
     }
+}
+
+/// ((x − hi) − lo)·scale + shift.
+struct NormAffine: VectorUnary {
+    let hi, lo, scale, shift: VFloat
+    @inline(__always) func callAsFunction(_ v: VFloat) -> VFloat { shift.addingProduct((v - hi) - lo, scale) }
+}
+
+struct NormAffineSiLU: VectorUnary {
+    let affine: NormAffine
+    @inline(__always) func callAsFunction(_ v: VFloat) -> VFloat { SiLU()(affine(v)) }
+}
+
+/// ((x − hi) − lo)·(rstd·gamma).
+struct NormScale: VectorBinary {
+    let hi, lo, rstd: VFloat
+    @inline(__always) func callAsFunction(_ v: VFloat, _ g: VFloat) -> VFloat { ((v - hi) - lo) * (rstd * g) }
 }
 
 /// A Double mean as float hi + lo: `(x − hi) − lo` is exact to float rounding even when |mean| ≫ std, where
