@@ -2,9 +2,10 @@ import Foundation
 
 /// Splits independent work over the machine's cores.
 ///
-/// Work is cut into at most `activeProcessorCount` contiguous chunks, each run on its own thread via
-/// `DispatchQueue.concurrentPerform`; a chunk is skipped in favour of inline execution when the total is
-/// too small to pay for a thread hop. Results must not depend on how work is split (callers write to
+/// Work is cut into at most one contiguous chunk per core, each run via `DispatchQueue.concurrentPerform`;
+/// everything runs inline when the total is too small to pay for a thread hop. (The operators in `Ops/` use
+/// `WorkerPool` instead, which keeps threads awake for millisecond-scale work; moving this onto it needs the
+/// pool to stop retaining the job closure after `run` returns.) Results must not depend on how work is split (callers write to
 /// disjoint ranges), so outputs are identical for any core count.
 public enum Parallel {
     /// Cores available, read once: on Linux `activeProcessorCount` reads cgroup files (~17 µs a call), which

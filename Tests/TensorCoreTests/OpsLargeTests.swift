@@ -35,6 +35,14 @@ import TensorCore
         }
         let w1 = testTensor([12, 16, 1, 1], seed: 4)
         expectClose(NN.conv2d(x, weight: w1, bias: b), Self.naiveConv(x, w1, b, stride: 1, padding: 0, groups: 1), "conv 1x1 large")
+        // The direct channels-last kernel: 72 output channels (a partial 16-lane block), widths that are not
+        // multiples of its 6-pixel tile, stride 1 and 2, two images.
+        let xd = testTensor([2, 32, 23, 29], seed: 6)
+        let wd = testTensor([72, 32, 3, 3], seed: 7, scale: 0.1), bd = testTensor([72], seed: 8)
+        for stride in [1, 2] {
+            let y = NN.Tuning.$convolution.withValue(.direct) { NN.conv2d(xd, weight: wd, bias: bd, stride: stride, padding: 1) }
+            expectClose(y, Self.naiveConv(xd, wd, bd, stride: stride, padding: 1, groups: 1), "conv direct s\(stride)")
+        }
         let wg = testTensor([12, 4, 3, 3], seed: 5)
         expectClose(NN.conv2d(x, weight: wg, bias: nil, stride: 1, padding: 1, groups: 4),
                     Self.naiveConv(x, wg, nil, stride: 1, padding: 1, groups: 4), "conv groups 4 large")

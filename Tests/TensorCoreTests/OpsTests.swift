@@ -8,12 +8,17 @@ import TensorCore
 @Suite struct OpsFixtureTests {
     @Test func conv2dMatchesTorch() throws {
         let cases = try OpFixtures.prefixed("conv_")
-        #expect(cases.count == 8)
+        #expect(cases.count == 11)
         for (name, c) in cases {
             let x = try c.t("x"), w = try c.t("weight"), b = c.has("bias") ? try c.t("bias") : nil
-            let y = NN.conv2d(x, weight: w, bias: b, stride: (try c.i("stride_h"), try c.i("stride_w")),
+            // Every case through every implementation (the direct kernel only exists for groups = 1).
+            for algorithm in [NN.ConvolutionAlgorithm.automatic, .gemm, .direct] {
+                let y = try NN.Tuning.$convolution.withValue(algorithm) {
+                    NN.conv2d(x, weight: w, bias: b, stride: (try c.i("stride_h"), try c.i("stride_w")),
                               padding: (try c.i("pad_h"), try c.i("pad_w")), groups: try c.i("groups"))
-            expectClose(y, try c.t("out"), name)
+                }
+                expectClose(y, try c.t("out"), "\(name) \(algorithm)")
+            }
         }
     }
 

@@ -12,11 +12,14 @@ extension NN {
     /// PyTorch's layout `[O, C/groups, KH, KW]` and an optional bias `[O]`; returns `[N, O, OH, OW]` with
     /// `OH = (H + 2·padding.h − KH) / stride.h + 1` (likewise OW). Any kernel size, stride, padding and group count.
     ///
-    /// A 1×1 stride-1 unpadded convolution is one `cblas_sgemm` per image and group (no copies). Everything else
-    /// is im2col + GEMM, tiled over output rows so the column buffer stays ≤ 16 MB (`Tuning.im2colTileFloats`);
-    /// the im2col copy is split over the cores and OpenBLAS threads each GEMM. The bias initialises the output
-    /// (GEMM with β = 1). Small images (≤ 512 output positions, several images, no groups) are unfolded side by
-    /// side into one GEMM.
+    /// Paths: small images (≤ 512 output positions, several images, no groups — the UNet's 8×8 and 16×16 levels)
+    /// are unfolded side by side into one im2col GEMM. k×k convolutions with 16…512 input channels, ≥ 16 output
+    /// channels, output rows ≥ 48 wide and no groups run the direct channels-last kernel (`DirectConvolution`,
+    /// no im2col: the SD UNet's 64×64-level and the VAE's 3×3 convolutions, stride 1 or 2). A 1×1 stride-1
+    /// unpadded convolution is one `cblas_sgemm` per image and group (no copies). Everything else is im2col +
+    /// GEMM, tiled over output rows so the column buffer stays ≤ 16 MB (`Tuning.im2colTileFloats`), with the
+    /// bias initialising the output (β = 1). OpenBLAS threads the GEMMs; copies and the direct kernel are split
+    /// over the cores (`Tuning.convolution` can force a path).
     /// Results differ from PyTorch (oneDNN) only by float summation order.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
                               groups: Int = 1) -> Tensor {
@@ -38,6 +41,22 @@ extension NN {
             read(weight) { wt in
                 makeTensor(shape: [n, o, oh, ow]) { dst in
                     if plane == 0 { return }
+                    // Small images batch into one GEMM (below); other multi-channel k×k convolutions run direct.
+                    let algorithm = Tuning.convolution
+                    let batchSmall = algorithm != .direct && n > 1 && groups == 1 && plane <= 512
+                        && k * n * plane <= Tuning.im2colTileFloats
+                    let direct = groups == 1 && (algorithm == .direct || (algorithm == .automatic && !batchSmall
+                        && DirectConvolution.suitable(c: c, o: o, kh: kh, kw: kw, ow: ow, groups: groups)))
+                    if direct {
+                        let direct = DirectConvolution(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, sh: sh, sw: sw,
+                                                       ph: ph, pw: pw, oh: oh, ow: ow)
+                        if let bias {
+                            read(bias) { b in direct.run(x: src, weight: wt, bias: b, out: dst) }
+                        } else {
+                            direct.run(x: src, weight: wt, bias: nil, out: dst)
+                        }
+                        return
+                    }
                     let beta: Float = bias == nil ? 0 : 1
                     if let bias { fillChannels(dst, bias: bias, images: n, channels: o, plane: plane) }
                     if k == 0 {
@@ -48,7 +67,7 @@ extension NN {
                                           strideH: sh, strideW: sw, padH: ph, padW: pw, outW: ow)
                     // Small images (the UNet's 8×8 and 16×16 levels): all images side by side in one GEMM,
                     // whose N = images·plane keeps OpenBLAS efficient; the result is scattered to [N, O, plane].
-                    if n > 1 && groups == 1 && plane <= 512 && k * n * plane <= Tuning.im2colTileFloats {
+                    if batchSmall {
                         let cols = n * plane
                         let col = UnsafeMutablePointer<Float>.allocate(capacity: k * cols + o * cols)
                         defer { col.deallocate() }

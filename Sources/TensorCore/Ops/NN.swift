@@ -15,11 +15,22 @@ public enum NN {
         /// Floats of im2col scratch per convolution tile (default 4 Mi floats = 16 MB): large enough for
         /// efficient GEMMs, small enough to bound memory for big images (the VAE decoder at 512×512).
         @TaskLocal public static var im2colTileFloats = 4 << 20
+        /// Which `conv2d` implementation runs: `.automatic` picks per shape (see `conv2d`); `.gemm` forces
+        /// im2col / plain GEMM, `.direct` the direct channels-last kernel (for groups = 1) — for tests and
+        /// comparisons.
+        @TaskLocal public static var convolution = ConvolutionAlgorithm.automatic
         /// Query rows per attention work item (rounded up to a multiple of 6, the micro-kernel's tile height).
         @TaskLocal public static var attentionRowBlock = 48
         /// Keys per online-softmax step in attention (rounded down to a multiple of 16, at least 16): the
         /// `rows × keyBlock` scores and the key/value panels of a step stay in L1/L2.
         @TaskLocal public static var attentionKeyBlock = 512
+    }
+}
+
+extension NN {
+    /// See `NN.Tuning.convolution`.
+    public enum ConvolutionAlgorithm: Sendable {
+        case automatic, gemm, direct
     }
 }
 

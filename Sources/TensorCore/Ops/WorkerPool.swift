@@ -98,7 +98,7 @@ extension NN {
     /// (through `WorkerPool`) when `count · costPerItem` is worth a thread hop (≥ 32 Ki scalar operations, as
     /// `Parallel.chunkCount` decides); otherwise runs `body(0..<count)` inline.
     static func parallel(_ count: Int, cost costPerItem: Int, _ body: @escaping (Range<Int>) -> Void) {
-        let chunks = count < 2 || count * Swift.max(costPerItem, 1) < 32_768 ? 1 : Swift.min(WorkerPool.shared.threads, count)
+        let chunks = Parallel.chunkCount(count, costPerItem: costPerItem)
         if chunks <= 1 { if count > 0 { body(0..<count) }; return }
         WorkerPool.shared.run(chunks: chunks) { c in
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
