@@ -35,6 +35,8 @@ struct BenchModels: ParsableCommand {
     var runs: Int = 20
     @Option(name: .long, help: "Timed forward passes per side for the SD-sized models.")
     var largeRuns: Int = 5
+    @Flag(name: .long, help: "Skip the CLIP reward scoring benchmark (32 images at 224 px, ViT-B/32-shaped).")
+    var skipClip = false
     @Flag(name: .long, help: "Skip the SD 2.1-sized models (UNet, text encoder, VAE decoder) and the load-memory measurement.")
     var skipSd21 = false
     @Option(name: .long, help: "Where the random-weight models and the shared inputs live (not committed).")
@@ -45,6 +47,8 @@ struct BenchModels: ParsableCommand {
     var models: String?
     @Option(name: .long, help: "Threads for PyTorch (our side uses every core: OpenBLAS and Parallel).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .long, help: "Also write every case's raw run times (seconds) and figures as JSON here.")
+    var json: String?
 
     @Option(name: .long, help: .hidden)
     var measureLoad: String?
@@ -54,6 +58,7 @@ struct BenchModels: ParsableCommand {
     func run() throws {
         if let dir = measureLoad { try measureLoadChild(dir); return }
         if runs < 1 || largeRuns < 1 { throw CLIError("--runs and --large-runs must be at least 1") }
+        if let json { try checkWritable(json, option: "--json") }
         var cases = BenchCase.all.filter { !(skipSd21 && $0.large) }
         if let models {
             let names = models.split(separator: ",").map(String.init)
@@ -87,6 +92,26 @@ struct BenchModels: ParsableCommand {
         torch.stop()
         printReport(rows: rows, ourPeak: ourPeak, torchPeak: torchPeak, torch: torch, cores: cores, blasThreads: blasThreads,
                     loadLine: loadLine)
+        if let json {
+            let cases: [[String: Any]] = rows.map { r in
+                var o: [String: Any] = ["name": r.c.name, "input": r.input, "ours_seconds": r.ourTimes, "ours_cpu_per_wall": r.oursCPU]
+                if let g = r.gflop { o["gflop"] = g }
+                if !r.torchTimes.isEmpty { o["torch_seconds"] = r.torchTimes }
+                if let t = r.torchCPU { o["torch_cpu_per_wall"] = t }
+                if let p = r.parity { o["parity"] = Double(p) }
+                return o
+            }
+            var out: [String: Any] = ["cases": cases, "sgemm_gflops_ours": ourPeak, "threads_torch": threads]
+            if let torchPeak { out["sgemm_gflops_torch"] = torchPeak }
+            if let loadLine { out["load_memory"] = loadLine }
+            try write(try JSONSerialization.data(withJSONObject: out, options: [.prettyPrinted, .sortedKeys]), to: json)
+        }
+        if !skipClip {
+            // The CLIP reward scoring a population (32 images at 224 px, ViT-B/32-shaped random model).
+            do { print(try benchCLIPScoring(python: python, cacheDir: cacheDir, threads: threads).summary) } catch {
+                print("CLIP scoring: skipped (\(error))")
+            }
+        }
     }
 
     // MARK: One case
@@ -94,6 +119,7 @@ struct BenchModels: ParsableCommand {
     struct Row {
         var c: BenchCase, input: String, gflop: Double?
         var ours: Double, oursBest: Double, oursCPU: Double, torch: Double?, torchBest: Double?, torchCPU: Double?
+        var ourTimes: [Double] = [], torchTimes: [Double] = []
         var parity: Float?
     }
 
@@ -175,7 +201,7 @@ struct BenchModels: ParsableCommand {
                    ours: median(ourTimes), oursBest: ourTimes.min() ?? .nan, oursCPU: ourCPU / ourWall,
                    torch: torchTimes.isEmpty ? nil : median(torchTimes), torchBest: torchTimes.min(),
                    torchCPU: torchCPUWall.isEmpty ? nil : torchCPUWall.reduce(0, +) / Double(torchCPUWall.count),
-                   parity: parity)
+                   ourTimes: ourTimes, torchTimes: torchTimes, parity: parity)
     }
 
     /// Lets the other side's worker threads (OpenBLAS, OpenMP) stop spinning before this side starts.
