@@ -14,9 +14,37 @@ enum VMath {
     /// Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, then a degree-7 polynomial (Cephes expf).
     @inline(__always)
     static func exp(_ x: VFloat) -> VFloat {
+        var result = expClamped(x)
+        result.replace(with: 0, where: x .< -87.33654)
+        result.replace(with: .infinity, where: x .> 88.72283)
+        result.replace(with: x, where: x .!= x)
+        return result
+    }
+
+    /// e^x clamped to [e^−87.34, e^88.37] (≈ [1.2e-38, 2.5e38]): no ±∞/0 results and no special cases, for
+    /// the activations, where that clamping cannot change a float32 result (1 + 2.5e38, 1 − 1e-38 · t, …).
+    /// NaN stays NaN.
+    @inline(__always)
+    static func expClamped(_ x: VFloat) -> VFloat {
         // (Selects, not `clamped`/`pointwiseMin`: those are not vectorised well by Swift 6.3 — 40× slower.)
         let lo = VFloat(repeating: -87.33654), hi = VFloat(repeating: 88.37)
         let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
+        return expOfReduced(xc)
+    }
+
+    /// e^x for x ≤ 0 (or −∞, or NaN), as in a shifted softmax: the same values as `exp` there, with fewer selects.
+    @inline(__always)
+    static func expNonPositive(_ x: VFloat) -> VFloat {
+        let lo = VFloat(repeating: -87.33654)
+        let tiny = x .< lo
+        let xc = x.replacing(with: lo, where: tiny)
+        return expOfReduced(xc).replacing(with: 0, where: tiny)
+    }
+
+    /// The shared core: Cody–Waite reduction x = n·ln2 + r, degree-7 polynomial in r, times 2^n built from the
+    /// exponent bits. `xc` must already be clamped to [−87.34, 88.37] (so |n| ≤ 127) or be NaN.
+    @inline(__always)
+    private static func expOfReduced(_ xc: VFloat) -> VFloat {
         let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
         var r = xc.addingProduct(n, VFloat(repeating: -0.693359375))
         r = r.addingProduct(n, VFloat(repeating: 2.12194440e-4))
@@ -29,54 +57,7 @@ enum VMath {
         let y = (r + 1).addingProduct(p, r * r)
         // 2^n from the bits of n + 1.5·2^23 (n is integral and |n| ≤ 127 after the clamp).
         let magic = unsafeBitCast(n + 12_582_912, to: SIMD16<Int32>.self)
-        let scale = unsafeBitCast((magic &- 0x4B40_0000 &+ 127) &<< 23, to: VFloat.self)
-        var result = y * scale
-        result.replace(with: 0, where: x .< -87.33654)
-        result.replace(with: .infinity, where: x .> 88.72283)
-        result.replace(with: x, where: x .!= x)
-        return result
-    }
-
-    /// e^x clamped to [e^−87.34, e^88.37] (≈ [1.2e-38, 2.5e38]): no ±∞/0 results and no special cases, for
-    /// the activations, where that clamping cannot change a float32 result (1 + 2.5e38, 1 − 1e-38 · t, …).
-    /// NaN stays NaN.
-    @inline(__always)
-    static func expClamped(_ x: VFloat) -> VFloat {
-        let lo = VFloat(repeating: -87.33654), hi = VFloat(repeating: 88.37)
-        let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
-        let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
-        var r = xc.addingProduct(n, VFloat(repeating: -0.693359375))
-        r = r.addingProduct(n, VFloat(repeating: 2.12194440e-4))
-        var p = VFloat(repeating: 1.9875691500e-4)
-        p = VFloat(repeating: 1.3981999507e-3).addingProduct(p, r)
-        p = VFloat(repeating: 8.3334519073e-3).addingProduct(p, r)
-        p = VFloat(repeating: 4.1665795894e-2).addingProduct(p, r)
-        p = VFloat(repeating: 1.6666665459e-1).addingProduct(p, r)
-        p = VFloat(repeating: 5.0000001201e-1).addingProduct(p, r)
-        let y = (r + 1).addingProduct(p, r * r)
-        let magic = unsafeBitCast(n + 12_582_912, to: SIMD16<Int32>.self)
         return y * unsafeBitCast((magic &- 0x4B40_0000 &+ 127) &<< 23, to: VFloat.self)
-    }
-
-    /// e^x for x ≤ 0 (or −∞, or NaN), as in a shifted softmax: the same values as `exp` there, with fewer selects.
-    @inline(__always)
-    static func expNonPositive(_ x: VFloat) -> VFloat {
-        let lo = VFloat(repeating: -87.33654)
-        let tiny = x .< lo
-        let xc = x.replacing(with: lo, where: tiny)
-        let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
-        var r = xc.addingProduct(n, VFloat(repeating: -0.693359375))
-        r = r.addingProduct(n, VFloat(repeating: 2.12194440e-4))
-        var p = VFloat(repeating: 1.9875691500e-4)
-        p = VFloat(repeating: 1.3981999507e-3).addingProduct(p, r)
-        p = VFloat(repeating: 8.3334519073e-3).addingProduct(p, r)
-        p = VFloat(repeating: 4.1665795894e-2).addingProduct(p, r)
-        p = VFloat(repeating: 1.6666665459e-1).addingProduct(p, r)
-        p = VFloat(repeating: 5.0000001201e-1).addingProduct(p, r)
-        let y = (r + 1).addingProduct(p, r * r)
-        let magic = unsafeBitCast(n + 12_582_912, to: SIMD16<Int32>.self)
-        let scale = unsafeBitCast((magic &- 0x4B40_0000 &+ 127) &<< 23, to: VFloat.self)
-        return (y * scale).replacing(with: 0, where: tiny)
     }
 
     // MARK: derived functions
