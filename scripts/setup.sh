@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what EvoSearch needs to build on a fresh Debian 12 machine: OpenBLAS (cblas) and pkg-config.
+# Installs what EvoSearch needs to build and test on a fresh Debian 12 machine: OpenBLAS (cblas), zlib, pkg-config,
+# and Chromium (the report tests open report.html in headless Chromium).
 # Swift 6 itself must already be on PATH. Idempotent: does nothing when everything is present.
 set -euo pipefail
 missing=()
 pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
 pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}" >&2
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ModelIO
 import Models
+import Rewards
 import TensorCore
 
 /// `evosearch bench models`: forward-pass times of our UNet, VAE decoder and CLIP text encoder against PyTorch
@@ -14,7 +15,7 @@ import TensorCore
 struct BenchModels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "Times the UNet, VAE decoder and CLIP text encoder against PyTorch CPU in the same run.",
+        abstract: "Times the UNet, VAE decoder, CLIP text encoder and reward models against PyTorch CPU in the same run.",
         discussion: """
         Cases: the committed fixtures (Tests/ModelsTests/Fixtures/sd), the small SD-style UNet (32,64,64) at a 16×16 \
         latent, and SD 2.1-sized models with random weights (UNet at a 32×32 latent, text encoder, VAE decoder at a \
@@ -24,7 +25,10 @@ struct BenchModels: ParsableCommand {
         FlopCounterMode, our GFLOP/s and its share of the OpenBLAS sgemm peak (2048³ Tensor.matmul), CPU time / \
         wall time of each side (≈ 2 when both cores work) and the parity error of our output against PyTorch's. \
         Also the peak memory of a fresh process that loads the SD 2.1 UNet from its f16 weights. Run from the \
-        repository root. Without Python/torch, prints our timings only.
+        repository root. Without Python/torch, prints our timings only. Then reward scoring of a population, ours \
+        against the Python packages: CLIP (transformers), ImageReward (image-reward, BLIP ViT-B/16 + BERT-base) and \
+        aesthetic-v2.5 (aesthetic-predictor-v2-5, SigLIP base 224 px) — see tools/bench/torch_clip.py and \
+        tools/bench/torch_rewards.py.
         """)
 
     @Option(name: .long, help: "Python with torch, diffusers and transformers.")
@@ -37,6 +41,10 @@ struct BenchModels: ParsableCommand {
     var largeRuns: Int = 5
     @Flag(name: .long, help: "Skip the CLIP reward scoring benchmark (32 images at 224 px, ViT-B/32-shaped).")
     var skipClip = false
+    @Flag(name: .long, help: "Skip the ImageReward and aesthetic-v2.5 scoring benchmarks (ViT-B-sized random models).")
+    var skipRewardModels = false
+    @Option(name: .long, help: "Images per population in the ImageReward / aesthetic-v2.5 scoring benchmarks.")
+    var rewardImages: Int = 8
     @Flag(name: .long, help: "Skip the SD 2.1-sized models (UNet, text encoder, VAE decoder) and the load-memory measurement.")
     var skipSd21 = false
     @Option(name: .long, help: "Where the random-weight models and the shared inputs live (not committed).")
@@ -110,6 +118,15 @@ struct BenchModels: ParsableCommand {
             // The CLIP reward scoring a population (32 images at 224 px, ViT-B/32-shaped random model).
             do { print(try benchCLIPScoring(python: python, cacheDir: cacheDir, threads: threads).summary) } catch {
                 print("CLIP scoring: skipped (\(error))")
+            }
+        }
+        if !skipRewardModels {
+            for reward in RewardScoringBench.all {
+                do {
+                    print(try reward.run(python: python, cacheDir: cacheDir, images: rewardImages, threads: threads).summary)
+                } catch {
+                    print("\(reward.name) scoring: skipped (\(error))")
+                }
             }
         }
     }
@@ -514,4 +531,104 @@ func procStatus() -> [String: Int] {
         if value.hasSuffix(" kB"), let v = Int(value.dropLast(3).trimmingCharacters(in: .whitespaces)) { out[String(parts[0])] = v }
     }
     return out
+}
+
+// MARK: - ImageReward and aesthetic-v2.5 scoring
+
+/// Scoring a population with `imagereward` or `aesthetic-v2.5`, ours against the Python package on PyTorch CPU in the
+/// same run: `tools/bench/torch_rewards.py --serve --reward NAME` builds the random-weight model (ViT-B-sized: BLIP
+/// ViT-B/16 + BERT-base for ImageReward, SigLIP base-patch16-224 for the aesthetic predictor — the published models are
+/// larger, see the script) and the images once in the cache directory, reports its scores and times its side on
+/// request. Rounds alternate PyTorch and us (one population each) after a warm-up of each, as `benchCLIPScoring` does;
+/// images/s = images / median seconds per population.
+struct RewardScoringBench: Sendable {
+    var name: String
+    var model: String
+    static let all = [
+        RewardScoringBench(name: "imagereward", model: "BLIP ViT-B/16 + BERT-base, random"),
+        RewardScoringBench(name: "aesthetic-v2.5", model: "SigLIP base-patch16-224 + head, random"),
+    ]
+
+    struct Result {
+        var name: String, model: String, images: Int, size: Int
+        var ours: Double
+        /// Images/s of the package's own API (ImageReward: `inference_rank`, one forward per image).
+        var torch: Double?
+        /// ImageReward only: the package's modules run on the whole population at once.
+        var torchBatched: Double?
+        var maxScoreDifference: Float?
+        var problem: String?
+
+        var summary: String {
+            let f = { (x: Double) in String(format: "%.2f", x) }
+            var s = "\(name) scoring (\(model), \(images) × \(size) px): ours \(f(ours)) img/s"
+            if let t = torch {
+                s += ", PyTorch \(f(t)) img/s (\(name == "imagereward" ? "inference_rank" : "package model + processor")), ours/PyTorch speed \(f(ours / t))×"
+                if let b = torchBatched { s += "; PyTorch batched \(f(b)) img/s, ours/batched \(f(ours / b))×" }
+            } else {
+                s += ", no PyTorch figure (\(problem ?? "unavailable"))"
+            }
+            if let d = maxScoreDifference { s += ", max |Δscore| \(String(format: "%.1e", d))" }
+            return s
+        }
+    }
+
+    func run(python: String, script: String = "tools/bench/torch_rewards.py", cacheDir: String, images: Int,
+             rounds: Int = 3, threads: Int) throws -> Result {
+        precondition(images >= 2 && rounds >= 1, "RewardScoringBench: at least 2 images and 1 round")
+        let size = 224
+        var torch: TorchCLIPServer?
+        var problem: String?
+        var ready: [String: Any]?
+        FileHandle.standardError.write(Data("bench: \(name) scoring: PyTorch builds the model (first run: minutes)\n".utf8))
+        do {
+            let t = try TorchCLIPServer(python: python, script: script, arguments: [
+                "--serve", "--reward", name, "--cache-dir", cacheDir, "--images", "\(images)", "--size", "\(size)",
+                "--threads", "\(threads)"])
+            ready = try t.readMessage(expecting: "ready")
+            torch = t
+        } catch {
+            problem = "\(error)"
+        }
+        defer { torch?.stop() }
+        let modelDir = ready?["model_dir"] as? String ?? URL(fileURLWithPath: cacheDir).appendingPathComponent("\(name)-bench").path
+        let imagesFile = ready?["images_file"] as? String
+            ?? URL(fileURLWithPath: cacheDir).appendingPathComponent("reward-bench-images-\(images)x\(size).safetensors").path
+        let prompt = ready?["prompt"] as? String ?? "a photo of a red fox in the snow, highly detailed"
+        guard FileManager.default.fileExists(atPath: modelDir), FileManager.default.fileExists(atPath: imagesFile) else {
+            throw CLIError("no model in \(modelDir) (tools/bench/torch_rewards.py builds it: \(problem ?? "?"))")
+        }
+        let reward: any Reward
+        do {
+            reward = try RewardRegistry.make(name, models: RewardModels(shared: URL(fileURLWithPath: modelDir)), prompt: prompt)
+        } catch { throw CLIError("\(error)") }
+        let population = try SafetensorsFile(url: URL(fileURLWithPath: imagesFile)).tensor(named: "images")
+        let ours = reward.scores(population)  // warm-up and parity
+        var maxDiff: Float?
+        if let theirs = ready?["scores"] as? [Double], theirs.count == ours.count {
+            maxDiff = zip(ours, theirs).map { abs($0 - Float($1)) }.max()
+        }
+        var ourTimes: [Double] = [], torchTimes: [Double] = [], batchedTimes: [Double] = []
+        for _ in 0..<rounds {
+            if let t = torch {
+                do {
+                    try t.send(["cmd": "time", "runs": 1])
+                    let reply = try t.readMessage(expecting: "times")
+                    torchTimes += (reply["seconds"] as? [Double]) ?? []
+                    batchedTimes += (reply["batched_seconds"] as? [Double]) ?? []
+                } catch {
+                    problem = "PyTorch side stopped: \(error)"
+                    torch?.stop(); torch = nil
+                }
+                Thread.sleep(forTimeInterval: 0.15)  // let PyTorch's worker threads go idle
+            }
+            let start = now()
+            _ = reward.scores(population)
+            ourTimes.append(now() - start)
+        }
+        let rate = { (t: [Double]) -> Double? in t.isEmpty ? nil : Double(images) / median(t) }
+        return Result(name: name, model: model, images: images, size: size, ours: rate(ourTimes)!, torch: rate(torchTimes),
+                      torchBatched: rate(batchedTimes), maxScoreDifference: maxDiff,
+                      problem: torchTimes.isEmpty ? (problem ?? "no timings") : nil)
+    }
 }

@@ -11,8 +11,9 @@ let rewardHelp = """
     """
 
 let rewardModelHelp = """
-    Model directory of the model-based rewards (transformers CLIPModel layout; see docs). Repeat as NAME=DIR to give \
-    each reward of a sum its own.
+    Model directory of the model-based rewards (a transformers CLIPModel for the CLIP family; a directory written by \
+    tools/convert_imagereward.py or tools/convert_aesthetic_v25.py for imagereward / aesthetic-v2.5; see README). \
+    Repeat as NAME=DIR to give each reward of a sum its own.
     """
 
 /// Builds the reward `spec` names, with one-line errors for the command line.

@@ -44,34 +44,6 @@ func checkWritable(_ path: String, option: String) throws {
     }
 }
 
-/// Progress on standard error: a rewritten line on a terminal, plain lines otherwise.
-final class ProgressPrinter: @unchecked Sendable {
-    private let isTerminal = isatty(STDERR_FILENO) != 0
-    private let lock = NSLock()
-    private var lastPlain = Date.distantPast
-    let quiet: Bool
-    init(quiet: Bool) { self.quiet = quiet }
-
-    func report(_ p: SearchProgress) {
-        if quiet { return }
-        lock.lock(); defer { lock.unlock() }
-        let rate = p.elapsedSeconds > 0 ? Double(p.nfe) / p.elapsedSeconds : 0
-        let eta = rate > 0 ? Double(p.budget - p.nfe) / rate : 0
-        let line = String(format: "NFE %d/%d  generation %d  best reward %.4f  %.0f NFE/s  ETA %.0fs",
-                          p.nfe, p.budget, p.generation, p.bestReward, rate, eta)
-        if isTerminal {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
-        } else if Date().timeIntervalSince(lastPlain) >= 1 || p.nfe == p.budget {
-            lastPlain = Date()
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-        }
-    }
-
-    func finish() {
-        if !quiet && isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}
-
 struct Toy: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Search on an exact Gaussian-mixture world (no model files needed).",

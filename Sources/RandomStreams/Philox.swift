@@ -30,6 +30,8 @@ public enum NoisePurpose: UInt32, Sendable, CaseIterable {
     case mutation = 3
     /// Discrete choices: tournaments, resampling, pivots.
     case selection = 4
+    /// Procedural data: shapes-world prompts and scenes.
+    case worldSampling = 5
 }
 
 /// Identity of one random stream: (seed, purpose, generation, individual, step).

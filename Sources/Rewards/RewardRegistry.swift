@@ -105,6 +105,11 @@ public enum RewardRegistry {
             Entry(name: kind.rawValue, summary: "image statistic (\(kind.rawValue)), no model", needsModel: false,
                   needsPrompt: false) { _ in ImageStatisticReward(kind) }
         }
+        list.append(Entry(name: ShapesVerifierReward.registryName,
+                          summary: "exact verifier of the shapes world: fraction of the prompt's constraints met, no model",
+                          needsModel: false, needsPrompt: true) { context in
+            try ShapesVerifierReward(prompt: context.requirePrompt(for: ShapesVerifierReward.registryName))
+        })
         let clipSummaries: [CLIPReward.Kind: String] = [
             .clip: "cosine similarity of CLIP image and prompt embeddings (a transformers CLIPModel directory)",
             .clipscore: "Hessel et al.'s CLIPScore 2.5·max(cos, 0) (a CLIP directory, usually ViT-L/14)",
@@ -132,6 +137,21 @@ public enum RewardRegistry {
             let scorer = try context.clipScorer(for: "aesthetic", towers: .vision)
             do { return try AestheticReward(scorer: scorer, head: AestheticHead(file: headURL)) } catch {
                 throw RewardError.wrongModel(reward: "aesthetic", directory: dir.path, reason: "\(error)")
+            }
+        })
+        list.append(Entry(name: "imagereward", summary: "ImageReward (BLIP; ImageReward.pt converted by tools/convert_imagereward.py)",
+                          needsModel: true, needsPrompt: true) { context in
+            let prompt = try context.requirePrompt(for: "imagereward")
+            let dir = try context.directory(for: "imagereward")
+            do { return ImageReward(scorer: try ImageRewardScorer(directory: dir), prompt: prompt) } catch {
+                throw RewardError.wrongModel(reward: "imagereward", directory: dir.path, reason: "\(error)")
+            }
+        })
+        list.append(Entry(name: "aesthetic-v2.5", summary: "aesthetic predictor v2.5 (SigLIP + head; tools/convert_aesthetic_v25.py)",
+                          needsModel: true, needsPrompt: false) { context in
+            let dir = try context.directory(for: "aesthetic-v2.5")
+            do { return AestheticV25Reward(predictor: try AestheticV25Predictor(directory: dir)) } catch {
+                throw RewardError.wrongModel(reward: "aesthetic-v2.5", directory: dir.path, reason: "\(error)")
             }
         })
         return list

@@ -110,6 +110,10 @@ public struct CLIPReward: Reward {
 /// → Linear(→1) with no activations (the dropouts between are inactive at inference). Weights are the
 /// `aesthetic_head.safetensors` written by `tools/convert_aesthetic_head.py`, keys `layers.{0,2,4,6,7}.{weight,bias}`
 /// (the indices of the original `nn.Sequential`); loaded strictly, sizes from the stored shapes.
+///
+/// The same shape of head — linear layers without activations, one output — scores ImageReward (`mlp.layers`,
+/// indices 0, 2, 4, 6, 7) and the aesthetic predictor v2.5 (`layers.scoring_head`, indices 0, 2, 4, 6, 8): see
+/// `init(_:layerIndices:)`.
 public struct AestheticHead: Sendable {
     public static let fileName = "aesthetic_head.safetensors"
     public static let layerIndices = [0, 2, 4, 6, 7]
@@ -119,22 +123,30 @@ public struct AestheticHead: Sendable {
 
     public init(file: URL) throws {
         let store = try WeightStore(SafetensorsFile(url: file))
+        try self.init(store.scope("layers"), layerIndices: AestheticHead.layerIndices)
+        try store.finish()
+    }
+
+    /// The linear layers `{i}.weight` / `{i}.bias` for each of `layerIndices` under `store` (an `nn.Sequential`'s
+    /// keys), sizes from the stored shapes, each taking the previous one's outputs, the last giving one. Errors name
+    /// the store's file and the full key.
+    public init(_ store: WeightStore, layerIndices: [Int]) throws {
         var layers: [(Tensor, Tensor)] = []
         var width: Int?
-        for i in AestheticHead.layerIndices {
-            guard let shape = store.shape(of: "layers.\(i).weight"), shape.count == 2 else {
-                throw ModelConfigError(file.lastPathComponent, "missing 2-D weight \"layers.\(i).weight\" (not an aesthetic predictor head)")
+        for i in layerIndices {
+            let key = store.fullKey("\(i).weight")
+            guard let shape = store.shape(of: "\(i).weight"), shape.count == 2 else {
+                throw ModelConfigError(store.displayName, "missing 2-D weight \"\(key)\" (not a head of linear layers)")
             }
             if let w = width, shape[1] != w {
-                throw ModelConfigError(file.lastPathComponent, "layers.\(i).weight takes \(shape[1]) inputs, the previous layer gives \(w)")
+                throw ModelConfigError(store.displayName, "\(key) takes \(shape[1]) inputs, the previous layer gives \(w)")
             }
-            let weight = try store.take("layers.\(i).weight", shape: shape)
-            let bias = try store.take("layers.\(i).bias", shape: [shape[0]])
+            let weight = try store.take("\(i).weight", shape: shape)
+            let bias = try store.take("\(i).bias", shape: [shape[0]])
             layers.append((weight, bias))
             width = shape[0]
         }
-        if width != 1 { throw ModelConfigError(file.lastPathComponent, "the last layer gives \(width ?? 0) outputs, expected 1") }
-        try store.finish()
+        if width != 1 { throw ModelConfigError(store.displayName, "the last layer gives \(width ?? 0) outputs, expected 1") }
         self.layers = layers
     }
 

@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import Reports
+import Rewards
+import Sampling
+import Schedulers
+import Search
+import TensorCore
+
+/// `evosearch search`: the main job. Searches a Stable Diffusion pipeline's denoising trajectory with any method
+/// for images a reward prefers, shows progress, and leaves best.png, top-k PNGs, one contact sheet per
+/// generation, result.json and a self-contained report.html in `--output-dir`.
+///
+/// Every argument is checked (method options against the step count and budget, reward names and their model
+/// directories, model directory, output directory) before any weights are loaded; each problem is a one-line
+/// error. Ctrl-C stops at the next model call and still writes the whole directory, marked interrupted.
+struct SearchCommand: ParsableCommand {
+    /// The reward used when `--reward` is not given, once it is registered.
+    static let defaultReward = "shapes-verifier"
+    /// Sampler defaults tuned for the embedded shapes models on the tuning prompts (Stable Diffusion checkpoints
+    /// are usually run with --steps 50 --guidance 7.5).
+    static let defaultSteps = 20
+    static let defaultGuidance: Float = 4
+    static let defaultPrompt = "a red circle to the left of a blue square"
+
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search over a Stable Diffusion pipeline's denoising trajectory for images a reward prefers.",
+        discussion: """
+        --model and --reward-model take a directory or an embedded model name (\(EmbeddedModels.names.joined(separator: ", "))), \
+        looked up in $EVOSEARCH_MODELS, ./models and the repository's models/. The sampler defaults to DDIM with \
+        η = 1, whose per-step noise is what EvoSearch mutates at intermediate steps. Rewards: \
+        \(RewardRegistry.names.joined(separator: ", ")) or weighted sums of them (see --reward); model-based ones load \
+        --reward-model once, before the search, and embed --prompt once. Writes to --output-dir: best.png, \
+        top-1.png … top-K.png, generation-<g>.png (each generation's population with rewards), result.json (settings, \
+        accounting, every scored sample with its lineage, the reward-vs-NFE curve) and report.html (one self-contained \
+        page). Progress goes to standard error: one updating line on a terminal, else a line per second and per \
+        generation. Ctrl-C stops cleanly and still writes everything found so far.
+        """)
+
+    @Option(name: .long, help: "Pipeline directory (diffusers layout) or embedded model name.")
+    var model: String = "shapes-sd-small"
+    @Option(name: .long, help: "The prompt.")
+    var prompt: String = SearchCommand.defaultPrompt
+    @Option(name: .long, help: "Negative prompt.")
+    var negativePrompt: String = ""
+    @OptionGroup var method: MethodOptions
+    @Option(name: .long, help: ArgumentHelp(rewardHelp + " Default: \(SearchCommand.defaultReward) (when this build has it)."))
+    var reward: String?
+    @Option(name: .long, help: ArgumentHelp(rewardModelHelp + " DIR may be an embedded model name (e.g. shapes-clip)."))
+    var rewardModel: [String] = []
+    @Option(name: .long, help: "Compute budget in NFE (one guided UNet evaluation of one latent). Default: 16 rollouts (16 × --steps).")
+    var budget: Int?
+    @Option(name: .long, help: "Denoising steps (suits the embedded models; Stable Diffusion checkpoints usually use 50).")
+    var steps: Int = SearchCommand.defaultSteps
+    @Option(name: .long, help: "Classifier-free guidance scale, ≤ 1 disables guidance (suits the embedded models; Stable Diffusion usually uses 7.5).")
+    var guidance: Float = SearchCommand.defaultGuidance
+    @Option(name: .long, help: "DDIM η of the sampler (1 = DDPM-like posterior noise).")
+    var eta: Float = 1
+    @Option(name: .long, help: "Sampler: ddim, ddpm or euler.")
+    var scheduler: SchedulerKind = .ddim
+    @Option(name: .long, help: "Image width in pixels (default: the model's).")
+    var width: Int?
+    @Option(name: .long, help: "Image height in pixels (default: the model's).")
+    var height: Int?
+    @Option(name: .long, help: "Seed of every random stream of the search.")
+    var seed: UInt64 = 0
+    @Option(name: .long, help: "Largest batch per UNet call; the result does not depend on it.")
+    var maxBatch: Int = 8
+    @Option(name: .long, help: "Output directory.")
+    var outputDir: String = "out/search"
+    @Option(name: .long, help: "How many of the best images to write as top-1.png … top-K.png.")
+    var keepTop: Int = 4
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    /// What the checks resolved, ready to load.
+    struct Plan {
+        var reward: String
+        var budget: Int
+        var strategy: any SearchStrategy
+        var modelDirectory: URL
+        var rewardModels: [String]
+    }
+
+    /// Every check that needs no weights; throws the first problem as a one-line `CLIError`.
+    func plan() throws -> Plan {
+        // Reward names first: the cheapest typo to catch.
+        let rewardSpec: String
+        if let reward { rewardSpec = reward } else {
+            guard RewardRegistry.entry(Self.defaultReward) != nil else {
+                throw CLIError("--reward: the default \(Self.defaultReward) is not in this build; choose one of \(RewardRegistry.names.joined(separator: ", "))")
+            }
+            rewardSpec = Self.defaultReward
+        }
+        let parsed: RewardRegistry.Spec
+        do { parsed = try RewardRegistry.parse(rewardSpec) } catch { throw CLIError("--reward: \(error.description)") }
+
+        if steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
+        if maxBatch < 1 { throw CLIError("--max-batch: \(maxBatch) must be at least 1") }
+        if keepTop < 0 { throw CLIError("--keep-top: \(keepTop) must be 0 or more") }
+        if !(eta >= 0 && eta.isFinite) { throw CLIError("--eta: \(eta) must be a finite number ≥ 0") }
+        if !guidance.isFinite { throw CLIError("--guidance: \(guidance) must be a finite number") }
+        if let width, width < 1 { throw CLIError("--width: \(width) must be positive") }
+        if let height, height < 1 { throw CLIError("--height: \(height) must be positive") }
+        let budget = self.budget ?? 16 * steps
+        if budget < 1 { throw CLIError("--budget: \(budget) must be positive") }
+
+        // Method options against the step count and the budget.
+        let strategy = try method.strategy(stepCount: steps, budget: budget)
+        do {
+            try requireAtLeastOneRollout(stepCount: steps, budget: budget)
+            try strategy.validate(stepCount: steps, budget: budget)
+        } catch { throw CLIError(error.description) }
+
+        // Models exist (the pipeline has model_index.json; reward models are directories or embedded names).
+        let resolver = EmbeddedModels()
+        let modelDirectory = try resolver.resolvePipeline(model)
+        let rewardModels = try resolver.resolveRewardModels(rewardModel, rewardNames: RewardRegistry.names)
+        let models: RewardModels
+        do { models = try RewardModels(arguments: rewardModels) } catch { throw CLIError("--reward-model: \(error.description)") }
+        for entry in parsed.entries where entry.needsModel && models.directory(for: entry.name) == nil {
+            throw CLIError("--reward \(entry.name) needs --reward-model DIR (a directory or an embedded model such as shapes-clip)")
+        }
+
+        try Self.checkOutputDirectory(outputDir)
+        return Plan(reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels)
+    }
+
+    /// Creates `path` (and its parents) if needed and proves it writable by creating and removing a probe file;
+    /// a one-line error names the part of the path that is in the way.
+    static func checkOutputDirectory(_ path: String) throws {
+        let fm = FileManager.default
+        var ancestor = URL(fileURLWithPath: path).standardizedFileURL
+        while !fm.fileExists(atPath: ancestor.path), ancestor.path != "/" { ancestor = ancestor.deletingLastPathComponent() }
+        if !EmbeddedModels.isDirectory(ancestor) {
+            throw CLIError("--output-dir \(path): \(ancestor.path) is a file, not a directory; choose another output directory")
+        }
+        do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw CLIError("--output-dir \(path): cannot create it (\(error.localizedDescription)); choose a writable location")
+        }
+        let probe = URL(fileURLWithPath: path).appendingPathComponent(".evosearch-write-check-\(getpid())")
+        guard fm.createFile(atPath: probe.path, contents: Data()) else {
+            throw CLIError("--output-dir \(path): the directory is not writable; choose a writable location")
+        }
+        try? fm.removeItem(at: probe)
+    }
+
+    func run() throws {
+        let plan = try plan()
+        let pipeline = try loadPipeline(plan.modelDirectory.path)
+        let sched: any DenoisingScheduler, shape: [Int]
+        do { sched = try pipeline.scheduler(scheduler, steps: steps, eta: eta) } catch { throw CLIError("--scheduler \(scheduler.rawValue): \(error)") }
+        do { shape = try pipeline.latentShape(height: height ?? pipeline.defaultSize, width: width ?? pipeline.defaultSize) } catch {
+            throw CLIError("--width/--height: \(error)")
+        }
+        let denoiser: StableDiffusionDenoiser
+        do { denoiser = try pipeline.denoiser(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance) } catch {
+            throw CLIError("--prompt: \(error)")
+        }
+        let base = DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape,
+                                       passesPerNFE: denoiser.passesPerNFE, decoder: { pipeline.decode(latents: $0) })
+        let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
+
+        let printer = ProgressPrinter(quiet: quiet)
+        let trajectory = MeteredTrajectory(base, budget: plan.budget) { printer.spent(nfe: $0, budget: $1) }
+        let interrupt = InterruptFlag()
+        printer.start(budget: plan.budget)
+        let result: SearchResult
+        do {
+            result = try plan.strategy.search(trajectory, reward: scorer, budget: plan.budget,
+                                              options: SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) },
+                                                                     isCancelled: { interrupt.isRaised }))
+        } catch { throw CLIError(error.description) }
+        printer.finish(interrupted: result.interrupted)
+        if result.history.isEmpty {
+            throw CLIError("no image was finished before the search stopped; nothing written")
+        }
+
+        let f = pipeline.vaeScaleFactor
+        let imageHeight = base.stateShape[1] * f, imageWidth = base.stateShape[2] * f
+        let output = SearchOutput(result: result, imageHeight: imageHeight, imageWidth: imageWidth, prompt: prompt,
+                                  parameters: reportParameters(plan: plan, size: (imageWidth, imageHeight)),
+                                  keepTop: keepTop, json: jsonSettings(plan: plan))
+        let files: [String]
+        do { files = try output.write(to: URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
+
+        print("\(result.method): best \(plan.reward) \(format(result.best.reward)) after \(result.nfe)/\(plan.budget) NFE (\(result.forwardPasses) UNet passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
+        for w in result.warnings { print("warning: \(w)") }
+        print("wrote \(files.count) files to \(outputDir): open \(outputDir)/report.html")
+        if result.interrupted { throw ExitCode(130) }
+    }
+
+    /// The command's settings for result.json (the method's derived settings are in the result itself).
+    func jsonSettings(plan: Plan) -> [String: Any] {
+        ["prompt": prompt, "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
+         "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": steps,
+         "guidance": Double(guidance), "eta": Double(eta), "scheduler": scheduler.rawValue, "max_batch": maxBatch]
+    }
+
+    /// The report's settings table, before the method's own settings.
+    func reportParameters(plan: Plan, size: (width: Int, height: Int)) -> [ReportParameter] {
+        var out = [ReportParameter("model", model == plan.modelDirectory.path ? model : "\(model) (\(plan.modelDirectory.path))")]
+        if !negativePrompt.isEmpty { out.append(ReportParameter("negative prompt", negativePrompt)) }
+        out += [ReportParameter("method", method.method.rawValue), ReportParameter("reward", plan.reward)]
+        if !plan.rewardModels.isEmpty { out.append(ReportParameter("reward model", plan.rewardModels.joined(separator: ", "))) }
+        out += [
+            ReportParameter("budget", "\(plan.budget) NFE"), ReportParameter("seed", "\(seed)"),
+            ReportParameter("steps", "\(steps)"), ReportParameter("sampler", "\(scheduler.rawValue), η = \(eta)"),
+            ReportParameter("guidance", "\(guidance)"), ReportParameter("image size", "\(size.width)×\(size.height)"),
+            ReportParameter("max batch", "\(maxBatch)"),
+        ]
+        return out
+    }
+}

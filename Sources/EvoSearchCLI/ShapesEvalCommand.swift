@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Sampling
+import ShapesWorld
+import TensorCore
+
+/// `evosearch shapes eval`: how often a pipeline's plain samples (no search) satisfy the prompt suite, by task type.
+struct ShapesEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score a model's plain samples on the shapes prompt suite with the exact verifier, per task type.",
+        discussion: """
+        For every prompt of the split, generates --samples images (seeds --seed, --seed+1, …; diffusers' random \
+        draws, so the images are the ones `evosearch generate` and diffusers give) and reports, per GenEval task \
+        type, the fraction of images whose every constraint holds ("accuracy") and the mean fraction of constraints \
+        satisfied ("score").
+        """)
+
+    @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large).")
+    var model: String = "shapes-sd-small"
+    @Option(name: .long, help: "Prompt split: heldout or tuning.")
+    var split: String = "heldout"
+    @Option(name: .long, help: "Images per prompt.")
+    var samples: Int = 4
+    @Option(name: .long, help: "Denoising steps.")
+    var steps: Int = 20
+    @Option(name: .long, help: "Classifier-free guidance scale.")
+    var guidance: Float = 4
+    @Option(name: .long, help: "DDIM η (0 = deterministic).")
+    var eta: Float = 0
+    @Option(name: .long, help: "First seed.")
+    var seed: UInt64 = 0
+    @Option(name: .long, help: "Also write the per-prompt results as JSON here.")
+    var json: String?
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        guard let s = ShapesPromptSuite.Split(rawValue: split) else { throw CLIError("--split: \(split) is not a split; use heldout or tuning") }
+        if samples < 1 { throw CLIError("--samples: \(samples) must be at least 1") }
+        if steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
+        if let json { try checkWritable(json, option: "--json") }
+        let dir = try EmbeddedModels().resolvePipeline(model)
+        let pipeline = try loadPipeline(dir.path)
+        let prompts = ShapesPromptSuite.prompts(s)
+        var perTask: [ShapesTask: (n: Int, correct: Int, score: Double)] = [:]
+        var records: [[String: Any]] = []
+        let started = Date()
+        for (k, prompt) in prompts.enumerated() {
+            let verifier = ShapesVerifier(prompt: prompt)
+            var fractions: [Double] = []
+            for j in 0..<samples {
+                let image: Tensor
+                do {
+                    image = try pipeline.generate(prompt: prompt.text, negativePrompt: "", steps: steps, guidance: guidance, eta: eta,
+                                                  seed: seed + UInt64(j), height: nil, width: nil, scheduler: nil) { _, _ in }
+                } catch { throw CLIError("\(error)") }
+                let verdict: ShapesVerdict
+                do { verdict = try verifier.verify(tensor: image.rank == 4 ? image.row(0) : image) } catch { throw CLIError("\(error)") }
+                fractions.append(verdict.fraction)
+                var t = perTask[prompt.task] ?? (0, 0, 0)
+                t.n += 1; t.correct += verdict.allSatisfied ? 1 : 0; t.score += verdict.fraction
+                perTask[prompt.task] = t
+            }
+            records.append(["prompt": prompt.text, "task": prompt.task.rawValue, "scores": fractions])
+            if !quiet {
+                FileHandle.standardError.write(Data(String(format: "\rprompt %d/%d  %.0f s", k + 1, prompts.count, Date().timeIntervalSince(started)).utf8))
+            }
+        }
+        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(steps) steps, guidance \(guidance), η \(eta)")
+        print("task            images  accuracy  score")
+        var all = (n: 0, correct: 0, score: 0.0)
+        for task in ShapesTask.allCases {
+            guard let t = perTask[task] else { continue }
+            all.n += t.n; all.correct += t.correct; all.score += t.score
+            print(String(format: "%-15@ %6d  %7.1f%%  %.3f", task.rawValue as NSString, t.n, 100 * Double(t.correct) / Double(t.n), t.score / Double(t.n)))
+        }
+        print(String(format: "%-15@ %6d  %7.1f%%  %.3f", "overall" as NSString, all.n, 100 * Double(all.correct) / Double(max(all.n, 1)), all.score / Double(max(all.n, 1))))
+        if let json {
+            let obj: [String: Any] = ["model": model, "split": split, "samples": samples, "steps": steps, "guidance": Double(guidance),
+                                      "eta": Double(eta), "seed": seed, "prompts": records]
+            try write(try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: json)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Imaging
+import Search
+
+/// Everything an image search leaves in its output directory, written in one call:
+///
+/// - `best.png` — the winner, full size;
+/// - `top-1.png` … `top-K.png` — the K best samples, best first (`top-1.png` is the winner);
+/// - `generation-<g>.png` — one contact sheet per generation: its population, best first, each tile labelled with
+///   its reward;
+/// - `report.html` — `SearchReport`, one self-contained page;
+/// - `result.json` — settings, accounting, the curve and every scored sample (id, generation, parent, origin,
+///   reward, NFE; no pixels).
+///
+/// Files named like `top-<n>.png` or `generation-<n>.png` that this run did not write are removed, so a reused
+/// directory never mixes two searches' sheets. Samples must be decoded images `[3, H, W]` in [0, 1].
+public struct SearchOutput {
+    public var result: SearchResult
+    public var imageHeight: Int
+    public var imageWidth: Int
+    public var prompt: String
+    /// Settings for the report's table, in order (the method's derived settings are added from the result).
+    public var parameters: [ReportParameter]
+    /// How many `top-<k>.png` files to write (0 for none).
+    public var keepTop: Int
+    /// Extra keys merged into result.json (the command's settings: prompt, model, seed, …).
+    public var json: [String: Any]
+    /// Tiles per row of a contact sheet.
+    public var sheetColumns: Int
+
+    public init(result: SearchResult, imageHeight: Int, imageWidth: Int, prompt: String, parameters: [ReportParameter] = [],
+                keepTop: Int = 4, json: [String: Any] = [:], sheetColumns: Int = 8) {
+        self.result = result; self.imageHeight = imageHeight; self.imageWidth = imageWidth; self.prompt = prompt
+        self.parameters = parameters; self.keepTop = max(0, keepTop); self.json = json; self.sheetColumns = max(1, sheetColumns)
+    }
+
+    /// The generations present in the history, ascending.
+    public var generations: [Int] { Array(Set(result.history.map(\.generation))).sorted() }
+
+    /// The files `write` creates, in the order it writes them.
+    public var fileNames: [String] {
+        guard !result.history.isEmpty else { return ["report.html", "result.json"] }
+        let top = (0..<min(keepTop, result.history.count)).map { "top-\($0 + 1).png" }
+        return ["best.png"] + top + generations.map { "generation-\($0).png" } + ["report.html", "result.json"]
+    }
+
+    /// Writes every file into `directory` (created if needed) and returns their names. result.json is written
+    /// last, so its presence means the directory is complete.
+    @discardableResult
+    public func write(to directory: URL) throws(ReportError) -> [String] {
+        let fm = FileManager.default
+        do { try fm.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+            throw ReportError("cannot create \(directory.path): \(error.localizedDescription)")
+        }
+        let names = fileNames
+        removeStaleFiles(in: directory, keeping: Set(names))
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        func png(_ image: Image8, _ name: String) throws(ReportError) {
+            do { try PNG.write(image, to: path(name)) } catch { throw ReportError("cannot write \(path(name)): \(error.description)") }
+        }
+        if !result.history.isEmpty {
+            try png(try SampleImage.image(result.best.sample, height: imageHeight, width: imageWidth), "best.png")
+            for (k, s) in result.top(keepTop).enumerated() {
+                try png(try SampleImage.image(s.sample, height: imageHeight, width: imageWidth), "top-\(k + 1).png")
+            }
+            let sheet = ContactSheet(columns: sheetColumns)
+            for (g, samples) in SearchReport.generations(of: result.history) {
+                var tiles: [ContactSheet.Tile] = []
+                for s in samples {
+                    let image = try SampleImage.image(s.sample, height: imageHeight, width: imageWidth)
+                    tiles.append(ContactSheet.Tile(image: SampleImage.thumbnail(image, minimum: 64, maximum: 128), label: Markup.reward(s.reward)))
+                }
+                try png(sheet.render(tiles), "generation-\(g).png")
+            }
+        }
+        let report = SearchReport(result: result, imageHeight: imageHeight, imageWidth: imageWidth, prompt: prompt,
+                                  parameters: parameters, files: names)
+        try writeFile(Data(try report.html().utf8), to: path("report.html"))
+        var extra = json
+        extra["image_size"] = ["height": imageHeight, "width": imageWidth]
+        extra["best_reward"] = result.best.reward.isFinite ? Double(result.best.reward) : NSNull()
+        extra["files"] = names
+        let data: Data
+        do { data = try result.jsonData(includeHistory: true, includeSamples: false, extra: extra) } catch {
+            throw ReportError("cannot encode result.json: \(error.localizedDescription) (extra values must be JSON types)")
+        }
+        try writeFile(data, to: path("result.json"))
+        return names
+    }
+
+    private func writeFile(_ data: Data, to path: String) throws(ReportError) {
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw ReportError("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Removes `top-<n>.png` and `generation-<n>.png` files not in `keeping` (left from an earlier search).
+    private func removeStaleFiles(in directory: URL, keeping: Set<String>) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in entries where !keeping.contains(name) && Self.isNumberedImage(name) {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        }
+    }
+
+    static func isNumberedImage(_ name: String) -> Bool {
+        for prefix in ["top-", "generation-"] where name.hasPrefix(prefix) && name.hasSuffix(".png") {
+            let middle = name.dropFirst(prefix.count).dropLast(4)
+            if !middle.isEmpty && middle.allSatisfy(\.isASCII) && middle.allSatisfy(\.isNumber) { return true }
+        }
+        return false
+    }
+}

@@ -1,0 +1,75 @@
+"""Shared pieces of the shapes-model training scripts: the rendered dataset, the CLIP tokenizer, seeding.
+
+The dataset comes from the Swift renderer (`evosearch shapes render`), never from Python code, so the models
+learn exactly the world the verifier checks. Rendered images are cached as one uint8 array under
+.cache/shapes/ (git-ignored) keyed by seed and count.
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CACHE = os.path.join(ROOT, ".cache", "shapes")
+# The real CLIP BPE vocabulary (49408 tokens), as tools/fixtures/make_tokenizer_fixtures.py builds it from the
+# bpe_simple_vocab_16e6.txt.gz file inside the open-clip-torch wheel.
+CLIP_VOCAB_DIR = os.path.join(ROOT, "Tests", "ModelsTests", "Fixtures", "tokenizer", "clip")
+MAX_TOKENS = 32  # the longest prompt of the grammar is 13 tokens with bos/eos
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def evosearch_binary():
+    path = os.path.join(ROOT, ".build", "release", "evosearch")
+    if not os.path.exists(path):
+        print("building evosearch (release) for the renderer …", file=sys.stderr)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "evosearch"], cwd=ROOT, check=True)
+    return path
+
+
+def load_dataset(count, seed):
+    """(images uint8 [N, 64, 64, 3], captions list[str], tasks list[str]) rendered by the Swift renderer."""
+    os.makedirs(CACHE, exist_ok=True)
+    stem = os.path.join(CACHE, f"seed{seed}-n{count}")
+    if not os.path.exists(stem + ".npz"):
+        out = stem + "-render"
+        subprocess.run([evosearch_binary(), "shapes", "render", "--count", str(count), "--seed", str(seed), "--out", out],
+                       check=True)
+        from PIL import Image
+        records = [json.loads(l) for l in open(os.path.join(out, "captions.jsonl")) if l.strip()]
+        images = np.stack([np.asarray(Image.open(os.path.join(out, r["file"])).convert("RGB")) for r in records])
+        np.savez(stem + ".npz", images=images, captions=np.array([r["caption"] for r in records]),
+                 tasks=np.array([r["task"] for r in records]))
+    data = np.load(stem + ".npz")
+    return data["images"], [str(c) for c in data["captions"]], [str(t) for t in data["tasks"]]
+
+
+def clip_tokenizer():
+    from transformers import CLIPTokenizer
+    tok = CLIPTokenizer(os.path.join(CLIP_VOCAB_DIR, "vocab.json"), os.path.join(CLIP_VOCAB_DIR, "merges.txt"),
+                        pad_token="<|endoftext|>", model_max_length=MAX_TOKENS)
+    return tok
+
+
+def tokenize(tok, captions):
+    return tok(captions, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt").input_ids
+
+
+def images_to_tensor(images_uint8):
+    """uint8 [N, H, W, 3] → float [N, 3, H, W] in [-1, 1]."""
+    x = torch.from_numpy(images_uint8).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return x.contiguous()
+
+
+def save_f16(model, directory):
+    """save_pretrained with float16 weights (the config keeps torch_dtype float16)."""
+    model.to(torch.float16).save_pretrained(directory, safe_serialization=True)
+    model.to(torch.float32)
