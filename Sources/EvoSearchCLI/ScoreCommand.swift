@@ -54,7 +54,8 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let scorer = try buildReward(reward, modelArguments: rewardModel, prompt: prompt)
+        let models = try EmbeddedModels().resolveRewardModels(rewardModel, rewardNames: RewardRegistry.names)
+        let scorer = try buildReward(reward, modelArguments: models, prompt: prompt)
         var tensors: [Tensor] = []
         for path in images {
             do { tensors.append(try PNG.read(path: path).tensor()) } catch { throw CLIError(error.description) }

@@ -186,6 +186,8 @@ struct SearchCommand: ParsableCommand {
         do { files = try output.write(to: URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
 
         print("\(result.method): best \(plan.reward) \(format(result.best.reward)) after \(result.nfe)/\(plan.budget) NFE (\(result.forwardPasses) UNet passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
+        print(String(format: "%.0f NFE/s; %.1f%% of the wall time outside model and reward calls (model %.2f s, reward %.2f s)",
+                     Double(result.nfe) / max(result.wallSeconds, 1e-9), 100 * result.overheadFraction, result.modelSeconds, result.rewardSeconds))
         for w in result.warnings { print("warning: \(w)") }
         print("wrote \(files.count) files to \(outputDir): open \(outputDir)/report.html")
         if result.interrupted { throw ExitCode(130) }

@@ -36,6 +36,16 @@ func write(_ data: Data, to path: String) throws {
 /// Checks before any compute that `path`'s directory can be created and written.
 func checkWritable(_ path: String, option: String) throws {
     let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
+    // A file where a directory should be gives Foundation's opaque error; name it instead.
+    var probe = dir
+    while probe.path != "/" && !probe.path.isEmpty {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: probe.path, isDirectory: &isDir) {
+            if !isDir.boolValue { throw CLIError("\(option): \(probe.path) is a file, not a directory; choose another path") }
+            break
+        }
+        probe.deleteLastPathComponent()
+    }
     do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
         throw CLIError("\(option): cannot create directory \(dir.path): \(error.localizedDescription)")
     }

@@ -63,6 +63,19 @@ public struct SearchEngine {
     private var nextID = 0
     private var nanCount = 0
     private let started = Date()
+    /// Wall time inside the model (denoiser evaluations and decoding) and inside the reward, for the overhead
+    /// figure (everything else a search does: noise, selection, bookkeeping).
+    private var modelSeconds = 0.0
+    private var rewardSeconds = 0.0
+
+    private static func clock() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    private static func seconds(since t0: UInt64) -> Double { Double(clock() - t0) * 1e-9 }
+
+    private mutating func decode(_ states: Tensor) -> Tensor {
+        let t0 = Self.clock()
+        defer { modelSeconds += Self.seconds(since: t0) }
+        return trajectory.decode(states)
+    }
 
     public init(trajectory: any Trajectory, reward: any Reward, budget: Int, options: SearchOptions) {
         self.trajectory = trajectory
@@ -110,6 +123,8 @@ public struct SearchEngine {
         if options.isCancelled?() == true { throw .cancelled }
         guard budget.canAfford(n) else { throw .budgetExhausted }
         budget.spend(nfe: n, passesPerNFE: trajectory.passesPerNFE)
+        let t0 = Self.clock()
+        defer { modelSeconds += Self.seconds(since: t0) }
         if n <= options.maxBatch { return trajectory.evaluate(states, at: index) }
         var parts: [Tensor] = []
         var lo = 0
@@ -155,7 +170,9 @@ public struct SearchEngine {
         while lo < n {
             let hi = min(n, lo + options.maxBatch)
             let chunk = (lo == 0 && hi == n) ? decoded : decoded.gatherRows(Array(lo..<hi))
+            let t0 = Self.clock()
             let s = reward.scores(chunk)
+            rewardSeconds += Self.seconds(since: t0)
             precondition(s.count == hi - lo, "reward \(reward.name) returned \(s.count) scores for \(hi - lo) samples")
             out += s
             lo = hi
@@ -170,7 +187,7 @@ public struct SearchEngine {
 
     /// Scores look-ahead estimates (x0 predictions): counted reward calls, not recorded as results.
     public mutating func scoreEstimates(_ predictedOriginal: Tensor) -> [Float] {
-        rewards(ofDecoded: trajectory.decode(predictedOriginal))
+        rewards(ofDecoded: decode(predictedOriginal))
     }
 
     /// What is known about a clean sample before it is scored.
@@ -189,7 +206,7 @@ public struct SearchEngine {
     @discardableResult
     public mutating func scoreFinal(_ states: Tensor, lineage: [Lineage]) -> [ScoredSample] {
         precondition(lineage.count == states.rows, "scoreFinal: \(lineage.count) lineages for \(states.rows) rows")
-        let decoded = trajectory.decode(states)
+        let decoded = decode(states)
         let r = rewards(ofDecoded: decoded)
         var best = bestReward
         var out: [ScoredSample] = []
@@ -227,6 +244,7 @@ public struct SearchEngine {
         return SearchResult(method: method, budget: budget.limit, nfe: budget.nfe, forwardPasses: budget.forwardPasses,
                             rewardCalls: budget.rewardCalls, wallSeconds: Date().timeIntervalSince(started),
                             best: best, population: population, history: history, curve: curve,
-                            warnings: warnings, settings: settings, interrupted: stop == .cancelled)
+                            warnings: warnings, settings: settings, interrupted: stop == .cancelled,
+                            modelSeconds: modelSeconds, rewardSeconds: rewardSeconds)
     }
 }

@@ -52,6 +52,15 @@ public struct SearchResult: Sendable {
     public var settings: [String: String]
     /// True when the search stopped early (e.g. Ctrl-C) and this is the best found so far.
     public var interrupted: Bool
+    /// Wall time inside the model (denoiser evaluations and decoding) and inside the reward; the rest of
+    /// `wallSeconds` is the search's own overhead.
+    public var modelSeconds: Double = 0
+    public var rewardSeconds: Double = 0
+
+    /// Fraction of the wall time spent outside model and reward calls.
+    public var overheadFraction: Double {
+        wallSeconds > 0 ? max(0, wallSeconds - modelSeconds - rewardSeconds) / wallSeconds : 0
+    }
 
     /// The `k` best scored samples, best first.
     public func top(_ k: Int) -> [ScoredSample] {

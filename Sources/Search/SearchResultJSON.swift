@@ -2,7 +2,7 @@ import Foundation
 
 extension SearchResult {
     /// The result as a JSON-ready dictionary with snake_case keys: method, budget, nfe, forward_passes,
-    /// reward_calls, wall_seconds, best {id, generation, parent, origin, reward, nfe, sample}, population,
+    /// reward_calls, wall_seconds, model_seconds (denoiser + decoder), reward_seconds, overhead_fraction (the rest), best {id, generation, parent, origin, reward, nfe, sample}, population,
     /// curve [{nfe, best_reward}], settings, warnings, interrupted, and (when asked) history.
     /// Non-finite rewards (NaN-scored samples) are written as null. `includeSamples: false` leaves out the
     /// decoded samples (images are written as files instead).
@@ -17,7 +17,8 @@ extension SearchResult {
         }
         var o: [String: Any] = [
             "method": method, "budget": budget, "nfe": nfe, "forward_passes": forwardPasses,
-            "reward_calls": rewardCalls, "wall_seconds": wallSeconds, "best": sample(best),
+            "reward_calls": rewardCalls, "wall_seconds": wallSeconds, "model_seconds": modelSeconds,
+            "reward_seconds": rewardSeconds, "overhead_fraction": overheadFraction, "best": sample(best),
             "population": population.map(sample),
             "curve": curve.map { ["nfe": $0.nfe, "best_reward": reward($0.bestReward)] as [String: Any] },
             "settings": settings, "warnings": warnings, "interrupted": interrupted,
@@ -30,6 +31,6 @@ extension SearchResult {
     /// `jsonObject` serialised, pretty-printed with sorted keys.
     public func jsonData(includeHistory: Bool = false, includeSamples: Bool = true, extra: [String: Any] = [:]) throws -> Data {
         try JSONSerialization.data(withJSONObject: jsonObject(includeHistory: includeHistory, includeSamples: includeSamples, extra: extra),
-                                   options: [.prettyPrinted, .sortedKeys])
+                                   options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 }

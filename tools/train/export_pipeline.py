@@ -20,6 +20,7 @@ from transformers import CLIPModel, CLIPTextModel
 import shapes_data as sd
 
 MODELS = os.path.join(sd.ROOT, "models")
+SIZES_DOC = {"small": "(32, 64, 64), 1 layer per block, 2 heads", "large": "(32, 96, 160), 1 layer per block, 4 heads"}
 clip = CLIPModel.from_pretrained(os.path.join(MODELS, "shapes-clip"), torch_dtype=torch.float32)
 text = CLIPTextModel(clip.config.text_config)
 missing, unexpected = text.load_state_dict({k: v for k, v in clip.state_dict().items() if k.startswith("text_model.")},
@@ -58,6 +59,62 @@ for size in ("small", "large"):
     # Check the directory loads back in diffusers.
     StableDiffusionPipeline.from_pretrained(out, torch_dtype=torch.float32, safety_checker=None)
     print("wrote", out)
+
+def size_mb(path):
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            fp = os.path.join(dirpath, f)
+            if not os.path.islink(fp) and f.endswith(".safetensors"):
+                total += os.path.getsize(fp)
+    return total / 1e6
+
+
+def card(directory, title, lines):
+    with open(os.path.join(directory, "README.md"), "w") as f:
+        f.write(f"# {title}\n\n" + "\n".join(lines) + "\n")
+
+
+vae_log = json.load(open(os.path.join(sd.CACHE, "vae", "training_log.json")))
+clip_log = json.load(open(os.path.join(MODELS, "shapes-clip", "training_log.json")))
+for size in ("small", "large"):
+    log = json.load(open(os.path.join(sd.CACHE, f"unet-{size}", "training_log.json")))
+    out = os.path.join(MODELS, f"shapes-sd-{size}")
+    shared = "" if size == "small" else " (shared with shapes-sd-small through symlinks)"
+    card(out, f"shapes-sd-{size}", [
+        "A Stable Diffusion-style text-to-image pipeline for the shapes world (64×64 RGB, 1–4 circles/squares/triangles",
+        "in red/green/blue/yellow/purple), in diffusers' StableDiffusionPipeline layout, f16 weights.",
+        "",
+        f"- **Data:** {log.get('dataset', '50000 renders')} from `evosearch shapes render --count 50000 --seed 1` (captions from",
+        "  the six task types of the grammar, uniformly).",
+        f"- **UNet:** {log['parameters']:,} parameters, block_out_channels {SIZES_DOC[size]}, 16×16×4 latents;",
+        f"  {log['steps']} steps × batch {log['batch']}, AdamW lr {log['lr']} (warm-up, cosine), ε-prediction, min-SNR-5,",
+        f"  caption dropout 10%, EMA 0.999; final training loss (weighted, EMA of batches) {log['final_loss_ema_of_batches']};",
+        f"  {log['seconds'] / 60:.0f} min on this machine's CPU. Script: `python3 tools/train/train_unet.py --size {size}`.",
+        f"- **VAE{shared}:** AutoencoderKL 64×64×3 ↔ 16×16×4, block_out_channels (16, 32, 64), no mid-block attention;",
+        f"  {vae_log['steps']} steps × batch {vae_log['batch']} on 32×32 crops, L1+MSE+1e-6·KL; PSNR {vae_log['psnr_db_2048_train_images']} dB",
+        f"  on 2048 training images; scaling_factor {vae_log['scaling_factor']}. Script: `python3 tools/train/train_vae.py`.",
+        f"- **Text encoder{shared}:** the text tower of shapes-clip (frozen), real CLIP BPE vocabulary, 32 tokens.",
+        "- **Scheduler:** DDIM with Stable Diffusion's training schedule (scaled-linear β 0.00085…0.012, 1000 steps).",
+        f"- **Size:** {size_mb(out):.1f} MB of weights in this directory.",
+        "- Assembled by `python3 tools/train/export_pipeline.py`. Quality per task type: see the repository README.",
+    ])
+    print("card", out)
+
+cdir = os.path.join(MODELS, "shapes-clip")
+card(cdir, "shapes-clip", [
+    "A small CLIPModel (transformers layout, f16) trained contrastively on shapes-world renders and their captions;",
+    "used as a learned reward (`--reward clip --reward-model shapes-clip`) that the exact verifier then judges.",
+    "",
+    "- **Data:** 50000 renders (`evosearch shapes render --count 50000 --seed 1`).",
+    "- **Model:** text tower 3 layers × 64 wide, 2 heads, quick-GELU, real CLIP BPE vocabulary (49408 tokens; rows the",
+    "  grammar never uses stay zero), 32 positions; vision tower ViT 64 px, patch 8, 3 layers × 64; projection 64.",
+    f"- **Training:** {clip_log['steps']} steps × batch {clip_log['batch']}, AdamW lr {clip_log['lr']}, CLIP loss with targets",
+    "  spread over pairs that share a caption, pixel noise 0.05 as augmentation; final loss",
+    f"  {clip_log['final_loss']}, in-batch caption retrieval top-1 {clip_log['final_top1']}; {clip_log['seconds'] / 60:.0f} min on CPU.",
+    "  Script: `python3 tools/train/train_clip.py`.",
+    f"- **Size:** {size_mb(cdir):.1f} MB of weights.",
+])
 
 # shapes-clip: the same vocab.json + merges.txt tokenizer files.
 cdir = os.path.join(MODELS, "shapes-clip")
