@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds EvoSearch (release) and runs the main job: EvoSearch against Best-of-N on the default exact
-# Gaussian-mixture world, writing results and a plot under out/. Extra arguments go to `evosearch toy`.
+# Builds EvoSearch (release) and runs the main job: EvoSearch on the embedded shapes-sd-small model, guided by
+# the exact shapes verifier, for the default prompt ("a red circle to the left of a blue square"). Writes
+# out/search/ (best.png, top-k, per-generation contact sheets, result.json, report.html).
+# Extra arguments go to `evosearch search` (e.g. --prompt "three green circles" --method best-of-n).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product evosearch
 bin="$(swift build -c release --show-bin-path)/evosearch"
-"$bin" toy --scenario rare-mode-bump --method evosearch --budget 800 --seed 0 \
-    --json out/toy-evosearch.json --plot out/toy-evosearch.svg "$@"
+"$bin" search --output-dir out/search "$@"

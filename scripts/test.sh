@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (installing build dependencies first). Release mode: the statistical and
-# parity tests are numeric and run several times faster optimised.
+# Runs the whole test suite (installing build dependencies first), then the quick shapes benchmark as an
+# end-to-end check of search on the embedded models. Release mode: the statistical and parity tests are
+# numeric and run several times faster optimised. Arguments go to `swift test` (and skip the benchmark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --build-tests -Xswiftc -enable-testing
 swift test -c release --skip-build "$@"
+if [ "$#" -eq 0 ]; then
+    "$(swift build -c release --show-bin-path)/evosearch" bench shapes --quick --quiet --out .build/bench-shapes-quick
+fi

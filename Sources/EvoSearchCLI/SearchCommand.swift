@@ -20,7 +20,7 @@ struct SearchCommand: ParsableCommand {
     /// Sampler defaults tuned for the embedded shapes models on the tuning prompts (Stable Diffusion checkpoints
     /// are usually run with --steps 50 --guidance 7.5).
     static let defaultSteps = 20
-    static let defaultGuidance: Float = 4
+    static let defaultGuidance: Float = 1.5
     static let defaultPrompt = "a red circle to the left of a blue square"
 
     static let configuration = CommandConfiguration(

@@ -22,12 +22,12 @@ struct ShapesEval: ParsableCommand {
     var split: String = "heldout"
     @Option(name: .long, help: "Images per prompt.")
     var samples: Int = 4
-    @Option(name: .long, help: "Denoising steps.")
-    var steps: Int = 20
-    @Option(name: .long, help: "Classifier-free guidance scale.")
-    var guidance: Float = 4
-    @Option(name: .long, help: "DDIM η (0 = deterministic).")
-    var eta: Float = 0
+    @Option(name: .long, help: "Denoising steps (default: the search's).")
+    var steps: Int = SearchCommand.defaultSteps
+    @Option(name: .long, help: "Classifier-free guidance scale (default: the search's).")
+    var guidance: Float = SearchCommand.defaultGuidance
+    @Option(name: .long, help: "DDIM η (default 1, the search's sampler; 0 = deterministic).")
+    var eta: Float = 1
     @Option(name: .long, help: "First seed.")
     var seed: UInt64 = 0
     @Option(name: .long, help: "Also write the per-prompt results as JSON here.")
@@ -74,9 +74,9 @@ struct ShapesEval: ParsableCommand {
         for task in ShapesTask.allCases {
             guard let t = perTask[task] else { continue }
             all.n += t.n; all.correct += t.correct; all.score += t.score
-            print(String(format: "%-15@ %6d  %7.1f%%  %.3f", task.rawValue as NSString, t.n, 100 * Double(t.correct) / Double(t.n), t.score / Double(t.n)))
+            print(task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", t.n, 100 * Double(t.correct) / Double(t.n), t.score / Double(t.n)))
         }
-        print(String(format: "%-15@ %6d  %7.1f%%  %.3f", "overall" as NSString, all.n, 100 * Double(all.correct) / Double(max(all.n, 1)), all.score / Double(max(all.n, 1))))
+        print("overall".padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", all.n, 100 * Double(all.correct) / Double(max(all.n, 1)), all.score / Double(max(all.n, 1))))
         if let json {
             let obj: [String: Any] = ["model": model, "split": split, "samples": samples, "steps": steps, "guidance": Double(guidance),
                                       "eta": Double(eta), "seed": seed, "prompts": records]

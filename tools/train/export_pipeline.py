@@ -9,6 +9,7 @@ text_encoder/, tokenizer/, scheduler/), with the trained UNet (.cache/shapes/une
 and a DDIMScheduler with Stable Diffusion's training schedule. No safety checker or feature extractor. The large
 pipeline shares the small one's vae/, text_encoder/ and tokenizer/ through relative symlinks (same files).
 """
+import argparse
 import json
 import os
 import shutil
@@ -19,19 +20,24 @@ from transformers import CLIPModel, CLIPTextModel
 
 import shapes_data as sd
 
+ap = argparse.ArgumentParser()
+ap.add_argument("--sizes", default="small,large", help="which pipelines to assemble (the large one needs the small one)")
+SIZES = ap.parse_args().sizes.split(",")
 MODELS = os.path.join(sd.ROOT, "models")
 SIZES_DOC = {"small": "(32, 64, 64), 1 layer per block, 2 heads", "large": "(32, 96, 160), 1 layer per block, 4 heads"}
 clip = CLIPModel.from_pretrained(os.path.join(MODELS, "shapes-clip"), torch_dtype=torch.float32)
 text = CLIPTextModel(clip.config.text_config)
-missing, unexpected = text.load_state_dict({k: v for k, v in clip.state_dict().items() if k.startswith("text_model.")},
-                                           strict=False)
-assert not missing, missing
+# CLIPModel holds the tower under text_model.; CLIPTextModel's own keys may or may not carry that prefix.
+prefixed = any(k.startswith("text_model.") for k in text.state_dict())
+tower = {(k if prefixed else k[len("text_model."):]): v for k, v in clip.state_dict().items() if k.startswith("text_model.")}
+missing, unexpected = text.load_state_dict(tower, strict=False)
+assert not missing and not unexpected, (missing, unexpected)
 tok = sd.clip_tokenizer()
 vae = AutoencoderKL.from_pretrained(os.path.join(sd.CACHE, "vae"), torch_dtype=torch.float32)
 scheduler = DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                           clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
 
-for size in ("small", "large"):
+for size in SIZES:
     unet = UNet2DConditionModel.from_pretrained(os.path.join(sd.CACHE, f"unet-{size}"), torch_dtype=torch.float32)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tok, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
@@ -77,7 +83,7 @@ def card(directory, title, lines):
 
 vae_log = json.load(open(os.path.join(sd.CACHE, "vae", "training_log.json")))
 clip_log = json.load(open(os.path.join(MODELS, "shapes-clip", "training_log.json")))
-for size in ("small", "large"):
+for size in SIZES:
     log = json.load(open(os.path.join(sd.CACHE, f"unet-{size}", "training_log.json")))
     out = os.path.join(MODELS, f"shapes-sd-{size}")
     shared = "" if size == "small" else " (shared with shapes-sd-small through symlinks)"
