@@ -89,7 +89,7 @@ struct BenchShapes: ParsableCommand {
         var runs: [Run] = []
         for guide in guides {
             for prompt in prompts {
-                let trajectory = try makeTrajectory(smallPipeline, prompt: prompt.text, steps: steps)
+                let trajectory = try makeTrajectory(smallPipeline, prompt: prompt.text, guidance: guidance, scheduler: .ddim, steps: steps, eta: eta)
                 let reward = try buildReward(guide.spec, modelArguments: guide.models, prompt: prompt.text)
                 let verifier = ShapesVerifier(prompt: prompt)
                 for r in budgets {
@@ -143,16 +143,6 @@ struct BenchShapes: ParsableCommand {
         print("wrote \(out)/table.md, runs.csv, \(equalTime.isEmpty ? "" : "equal-time.csv, ")accuracy.svg")
     }
 
-    func makeTrajectory(_ pipeline: StableDiffusionPipeline, prompt: String, steps: Int) throws -> DenoisingTrajectory {
-        do {
-            let sched = try pipeline.scheduler(.ddim, steps: steps, eta: eta)
-            let shape = try pipeline.latentShape(height: pipeline.defaultSize, width: pipeline.defaultSize)
-            let denoiser = try pipeline.denoiser(prompt: prompt, negativePrompt: "", guidance: guidance)
-            return DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape, passesPerNFE: denoiser.passesPerNFE,
-                                       decoder: { pipeline.decode(latents: $0) })
-        } catch { throw CLIError("\(error)") }
-    }
-
     /// One search, or nil when the method cannot run at this budget (its own validation says why).
     func search(_ m: MethodName, trajectory: DenoisingTrajectory, reward: any Reward, steps: Int, budget: Int) throws -> SearchResult? {
         let strategy: any SearchStrategy
@@ -188,12 +178,12 @@ struct BenchShapes: ParsableCommand {
             if !quiet { FileHandle.standardError.write(Data("\r\u{1B}[Kequal wall time: prompt \(k + 1)/\(prompts.count)".utf8)) }
             let verifier = ShapesVerifier(prompt: prompt)
             let reward = try buildReward("shapes-verifier", modelArguments: [], prompt: prompt.text)
-            let big = try makeTrajectory(largePipeline, prompt: prompt.text, steps: steps)
+            let big = try makeTrajectory(largePipeline, prompt: prompt.text, guidance: guidance, scheduler: .ddim, steps: steps, eta: eta)
             guard let one = try search(.bestOfN, trajectory: big, reward: reward, steps: steps, budget: steps) else { continue }
             let (s1, c1) = try judge(one, verifier: verifier, trajectory: big, pipeline: largePipeline)
             rows.append(EqualTimeRow(prompt: prompt.text, task: prompt.task, model: "large", method: "1 sample", nfe: one.nfe,
                                      score: s1, correct: c1, seconds: one.wallSeconds))
-            let little = try makeTrajectory(smallPipeline, prompt: prompt.text, steps: steps)
+            let little = try makeTrajectory(smallPipeline, prompt: prompt.text, guidance: guidance, scheduler: .ddim, steps: steps, eta: eta)
             // Time one small rollout, then buy as many as fit in the large sample's time.
             guard let probe = try search(.bestOfN, trajectory: little, reward: reward, steps: steps, budget: steps) else { continue }
             let fit = max(1, Int(one.wallSeconds / max(probe.wallSeconds, 1e-6)))

@@ -149,17 +149,8 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         let plan = try plan()
         let pipeline = try loadPipeline(plan.modelDirectory.path)
-        let sched: any DenoisingScheduler, shape: [Int]
-        do { sched = try pipeline.scheduler(scheduler, steps: steps, eta: eta) } catch { throw CLIError("--scheduler \(scheduler.rawValue): \(error)") }
-        do { shape = try pipeline.latentShape(height: height ?? pipeline.defaultSize, width: width ?? pipeline.defaultSize) } catch {
-            throw CLIError("--width/--height: \(error)")
-        }
-        let denoiser: StableDiffusionDenoiser
-        do { denoiser = try pipeline.denoiser(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance) } catch {
-            throw CLIError("--prompt: \(error)")
-        }
-        let base = DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape,
-                                       passesPerNFE: denoiser.passesPerNFE, decoder: { pipeline.decode(latents: $0) })
+        let base = try makeTrajectory(pipeline, prompt: prompt, negativePrompt: negativePrompt, guidance: guidance,
+                                      scheduler: scheduler, steps: steps, eta: eta, height: height, width: width)
         let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
 
         let printer = ProgressPrinter(quiet: quiet)
@@ -214,4 +205,21 @@ struct SearchCommand: ParsableCommand {
         ]
         return out
     }
+}
+
+/// The searchable trajectory of a pipeline for one prompt: its scheduler at `steps`/`eta`, the latent shape of the
+/// requested size (default: the model's), and the guided denoiser. Errors name the option at fault.
+func makeTrajectory(_ pipeline: StableDiffusionPipeline, prompt: String, negativePrompt: String = "", guidance: Float,
+                    scheduler: SchedulerKind, steps: Int, eta: Float, height: Int? = nil, width: Int? = nil) throws -> DenoisingTrajectory {
+    let sched: any DenoisingScheduler, shape: [Int]
+    do { sched = try pipeline.scheduler(scheduler, steps: steps, eta: eta) } catch { throw CLIError("--scheduler \(scheduler.rawValue): \(error)") }
+    do { shape = try pipeline.latentShape(height: height ?? pipeline.defaultSize, width: width ?? pipeline.defaultSize) } catch {
+        throw CLIError("--width/--height: \(error)")
+    }
+    let denoiser: StableDiffusionDenoiser
+    do { denoiser = try pipeline.denoiser(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance) } catch {
+        throw CLIError("--prompt: \(error)")
+    }
+    return DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape,
+                               passesPerNFE: denoiser.passesPerNFE, decoder: { pipeline.decode(latents: $0) })
 }
