@@ -53,7 +53,7 @@ struct BenchModels: ParsableCommand {
     var fixtures: String = "Tests/ModelsTests/Fixtures/sd"
     @Option(name: .long, help: "Only these cases, comma-separated (see the table for names).")
     var models: String?
-    @Option(name: .long, help: "Threads for PyTorch (our side uses every core: OpenBLAS and Parallel).")
+    @Option(name: .long, help: "Threads for PyTorch (our side uses one thread per CPU the process may run on).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .long, help: "Also write every case's raw run times (seconds) and figures as JSON here.")
     var json: String?
@@ -76,7 +76,6 @@ struct BenchModels: ParsableCommand {
             cases = cases.filter { names.contains($0.name) }
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let blasThreads = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "\(cores) (default)"
 
         let torch = TorchServer.start(python: python, script: script, cacheDir: cacheDir, threads: threads)
         if let problem = torch.problem { print("PyTorch reference unavailable (\(problem)); printing Swift timings only.") }
@@ -98,7 +97,7 @@ struct BenchModels: ParsableCommand {
         ourPeak = max(ourPeak, sgemmPeak())
         if torch.alive, let again = (try? torch.request(["cmd": "sgemm"]))?["gflops"] as? Double { torchPeak = max(torchPeak ?? 0, again) }
         torch.stop()
-        printReport(rows: rows, ourPeak: ourPeak, torchPeak: torchPeak, torch: torch, cores: cores, blasThreads: blasThreads,
+        printReport(rows: rows, ourPeak: ourPeak, torchPeak: torchPeak, torch: torch, cores: cores,
                     loadLine: loadLine)
         if let json {
             let cases: [[String: Any]] = rows.map { r in
@@ -221,8 +220,8 @@ struct BenchModels: ParsableCommand {
                    ourTimes: ourTimes, torchTimes: torchTimes, parity: parity)
     }
 
-    /// Lets the other side's worker threads (OpenBLAS, OpenMP) stop spinning before this side starts.
-    /// (OpenBLAS's idle workers spin for up to 2^28 cycles ≈ 0.1 s after a call.)
+    /// Lets the other side's worker threads stop spinning before this side starts (PyTorch's OpenMP workers;
+    /// ours poll for 0.2 ms, see `WorkerPool`).
     func pause() { Thread.sleep(forTimeInterval: 0.15) }
 
     // MARK: Peak memory of loading
@@ -282,10 +281,10 @@ struct BenchModels: ParsableCommand {
 
     // MARK: Report
 
-    func printReport(rows: [Row], ourPeak: Double, torchPeak: Double?, torch: TorchServer, cores: Int, blasThreads: String,
+    func printReport(rows: [Row], ourPeak: Double, torchPeak: Double?, torch: TorchServer, cores: Int,
                      loadLine: String?) {
         print("")
-        var setup = "Threads: ours \(cores) cores (OpenBLAS \(blasThreads), Parallel \(cores))"
+        var setup = "Threads: ours \(NN.threads) (WorkerPool; OpenBLAS single-threaded inside each split GEMM)"
         if torch.alive { setup += ", PyTorch \(threads) (torch.set_num_threads)" }
         if let v = torch.versions { setup += ". \(v)" }
         print(setup + ".")

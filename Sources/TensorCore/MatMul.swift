@@ -1,9 +1,6 @@
-import COpenBLAS
-
 extension Tensor {
-    /// Matrix product of 2-D tensors through OpenBLAS `cblas_sgemm` (row-major), optionally transposing
-    /// either operand: `op(a)·op(b)` with `op(a)` of shape `[m, k]` and `op(b)` of shape `[k, n]`.
-    /// OpenBLAS splits large products across all cores itself.
+    /// Matrix product of 2-D tensors through `GEMM.sgemm` (OpenBLAS, split over the cores), optionally
+    /// transposing either operand: `op(a)·op(b)` with `op(a)` of shape `[m, k]` and `op(b)` of shape `[k, n]`.
     public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
         precondition(a.rank == 2 && b.rank == 2, "Tensor.matmul: needs 2-D operands, got \(a.shape) and \(b.shape)")
         let m = transposeA ? a.shape[1] : a.shape[0]
@@ -17,13 +14,9 @@ extension Tensor {
             a.scalars.withUnsafeBufferPointer { pa in
                 b.scalars.withUnsafeBufferPointer { pb in
                     out.withUnsafeMutableBufferPointer { pc in
-                        cblas_sgemm(CblasRowMajor,
-                                    transposeA ? CblasTrans : CblasNoTrans,
-                                    transposeB ? CblasTrans : CblasNoTrans,
-                                    Int32(m), Int32(n), Int32(k), 1,
-                                    pa.baseAddress, Int32(a.shape[1]),
-                                    pb.baseAddress, Int32(b.shape[1]),
-                                    0, pc.baseAddress, Int32(n))
+                        GEMM.sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+                                   a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
+                                   beta: 0, c: pc.baseAddress!, ldc: n)
                     }
                 }
             }

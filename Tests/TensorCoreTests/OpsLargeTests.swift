@@ -96,6 +96,31 @@ import TensorCore
                     Self.naiveAttention(x, x, x, heads: 4, mask: mask), "attention clip-like")
     }
 
+    @Test func narrowHeadAttentionMatchesNaiveAndTiled() {
+        // Heads of 4 and 8 features (a small UNet's 32/64 channels over 8 heads), odd key counts (a partial last
+        // chunk of 16), value heads narrower than query heads, several pairs over the cores.
+        for (lq, lk, heads, e, ev) in [(256, 256, 8, 32, 32), (64, 77, 8, 64, 64), (37, 19, 3, 12, 6), (5, 1, 2, 2, 4)] {
+            let q = testTensor([2, lq, e], seed: 30, scale: 2), k = testTensor([2, lk, e], seed: 31, scale: 2)
+            let v = testTensor([2, lk, ev], seed: 32)
+            let reference = Self.naiveAttention(q, k, v, heads: heads, mask: nil)
+            let narrow = NN.Tuning.$attention.withValue(.narrowHeads) { NN.attention(query: q, key: k, value: v, heads: heads) }
+            let tiled = NN.Tuning.$attention.withValue(.tiled) { NN.attention(query: q, key: k, value: v, heads: heads) }
+            expectClose(narrow, reference, "narrow heads \(lq)×\(lk)×\(heads)")
+            expectClose(tiled, reference, "tiled \(lq)×\(lk)×\(heads)")
+        }
+        // Causal mask with narrow heads: row 0 sees one key.
+        let x = testTensor([1, 40, 16], seed: 33, scale: 2)
+        let mask = NN.causalMask(40)
+        expectClose(NN.Tuning.$attention.withValue(.narrowHeads) { NN.attention(query: x, key: x, value: x, heads: 4, mask: mask) },
+                    Self.naiveAttention(x, x, x, heads: 4, mask: mask), "narrow heads causal")
+        // A row whose keys are all masked gives zeros.
+        var blank = Tensor(zeros: [40, 40])
+        for j in 0..<40 { blank.scalars[3 * 40 + j] = -.infinity }
+        let y = NN.Tuning.$attention.withValue(.narrowHeads) { NN.attention(query: x, key: x, value: x, heads: 4, mask: blank) }
+        #expect(y.scalars[(3 * 16)..<(4 * 16)].allSatisfy { $0 == 0 })
+        #expect(y.scalars.allSatisfy { $0.isFinite })
+    }
+
     @Test func normsAndActivationsLargeMatchNaive() {
         let x = testTensor([2, 64, 24, 24], seed: 20, scale: 3)
         let w = testTensor([64], seed: 21), b = testTensor([64], seed: 22)

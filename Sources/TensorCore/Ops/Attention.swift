@@ -13,10 +13,11 @@ extension NN {
     ///   `F.scaled_dot_product_attention` does on the CPU (a plain softmax would give NaN).
     /// - `upcast`: diffusers' `upcast_attention`/`upcast_softmax`; computation is fp32 throughout, so it is a no-op.
     ///
-    /// Returns `[B, Lq, heads·dv]`. Computed flash-attention style (see `FusedAttention`): per (batch, head) and
-    /// block of query rows, keys are visited in blocks with an online softmax, so scores never exceed one
-    /// `rows × keyBlock` tile per worker (no `Lq × Lk` matrix is ever allocated); the blocks are spread over
-    /// the cores. Results differ from PyTorch only by float summation order.
+    /// Returns `[B, Lq, heads·dv]`. Heads of ≤ 8 features (query/key and value) run `NarrowHeadAttention`
+    /// (vectorised over keys, one row of scores per worker); wider ones run flash-attention style
+    /// (`FusedAttention`): per (batch, head) and block of query rows, keys are visited in blocks with an online
+    /// softmax, so scores never exceed one `rows × keyBlock` tile per worker. No `Lq × Lk` matrix is ever
+    /// allocated; the work is spread over the cores. Results differ from PyTorch only by float summation order.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, mask: Tensor? = nil,
                                  scale: Float? = nil, upcast: Bool = false) -> Tensor {
         precondition(query.rank == 3 && key.rank == 3 && value.rank == 3,
@@ -50,10 +51,16 @@ extension NN {
                         makeTensor(shape: [b, lq, ev]) { op in
                             if lq == 0 || b == 0 { return }
                             if lk == 0 { op.base.update(repeating: 0, count: b * lq * ev); return }
-                            let job = FusedAttention(q: qp, k: kp, v: vp, mask: hasMask ? mp : nil, out: op,
-                                                     batches: b, lq: lq, lk: lk, e: e, ev: ev, d: d, dv: dv, heads: heads,
-                                                     scale: s, maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride)
-                            job.run()
+                            let narrow = d <= NarrowHeadAttention.maxHeadSize && dv <= NarrowHeadAttention.maxHeadSize
+                            if narrow && Tuning.attention != .tiled {
+                                NarrowHeadAttention(q: qp, k: kp, v: vp, mask: hasMask ? mp : nil, out: op,
+                                                    batches: b, lq: lq, lk: lk, e: e, ev: ev, d: d, dv: dv, heads: heads, scale: s,
+                                                    maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride).run()
+                            } else {
+                                FusedAttention(q: qp, k: kp, v: vp, mask: hasMask ? mp : nil, out: op,
+                                               batches: b, lq: lq, lk: lk, e: e, ev: ev, d: d, dv: dv, heads: heads, scale: s,
+                                               maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride).run()
+                            }
                         }
                     }
                 }

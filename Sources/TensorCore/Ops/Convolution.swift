@@ -1,5 +1,3 @@
-import COpenBLAS
-
 extension NN {
     /// `torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation=1, groups)` with symmetric
     /// stride and padding. See `conv2d(_:weight:bias:stride:padding:groups:)` with tuples for the details.
@@ -16,10 +14,10 @@ extension NN {
     /// are unfolded side by side into one im2col GEMM. k×k convolutions with 16…512 input channels, ≥ 16 output
     /// channels, output rows ≥ 48 wide and no groups run the direct channels-last kernel (`DirectConvolution`,
     /// no im2col: the SD UNet's 64×64-level and the VAE's 3×3 convolutions, stride 1 or 2). A 1×1 stride-1
-    /// unpadded convolution is one `cblas_sgemm` per image and group (no copies). Everything else is im2col +
+    /// unpadded convolution is one `GEMM.sgemm` per image and group (no copies). Everything else is im2col +
     /// GEMM, tiled over output rows so the column buffer stays ≤ 16 MB (`Tuning.im2colTileFloats`), with the
-    /// bias initialising the output (β = 1). OpenBLAS threads the GEMMs; copies and the direct kernel are split
-    /// over the cores (`Tuning.convolution` can force a path).
+    /// bias initialising the output (β = 1). GEMMs, copies and the direct kernel are split over the cores
+    /// (`Tuning.convolution` can force a path).
     /// Results differ from PyTorch (oneDNN) only by float summation order.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
                               groups: Int = 1) -> Tensor {
@@ -76,8 +74,7 @@ extension NN {
                             geometry.fill(SendablePointer(col + img * plane), rowStride: cols,
                                           from: src + img * c * h * w, firstRow: 0, rows: oh)
                         }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(o), Int32(cols), Int32(k), 1,
-                                    wt.base, Int32(k), col, Int32(cols), 0, tmp.base, Int32(cols))
+                        GEMM.sgemm(m: o, n: cols, k: k, a: wt.base, lda: k, b: col, ldb: cols, beta: 0, c: tmp.base, ldc: cols)
                         parallel(n * o, cost: plane) { r in
                             for item in r {
                                 let img = item / o, ch = item % o
@@ -94,11 +91,9 @@ extension NN {
                     if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
                         for img in 0..<n {
                             for g in 0..<groups {
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                            Int32(og), Int32(plane), Int32(cg), 1,
-                                            wt.base + g * og * cg, Int32(cg),
-                                            src.base + (img * c + g * cg) * h * w, Int32(plane),
-                                            beta, dst.base + (img * o + g * og) * plane, Int32(plane))
+                                GEMM.sgemm(m: og, n: plane, k: cg, a: wt.base + g * og * cg, lda: cg,
+                                           b: src.base + (img * c + g * cg) * h * w, ldb: plane,
+                                           beta: beta, c: dst.base + (img * o + g * og) * plane, ldc: plane)
                             }
                         }
                         return
@@ -114,11 +109,8 @@ extension NN {
                                 let rows = Swift.min(tileRows, oh - row0)
                                 let cols = rows * ow
                                 geometry.fill(SendablePointer(col), rowStride: cols, from: input, firstRow: row0, rows: rows)
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                            Int32(og), Int32(cols), Int32(k), 1,
-                                            wt.base + g * og * k, Int32(k),
-                                            col, Int32(cols),
-                                            beta, dst.base + (img * o + g * og) * plane + row0 * ow, Int32(plane))
+                                GEMM.sgemm(m: og, n: cols, k: k, a: wt.base + g * og * k, lda: k, b: col, ldb: cols,
+                                           beta: beta, c: dst.base + (img * o + g * og) * plane + row0 * ow, ldc: plane)
                                 row0 += rows
                             }
                         }

@@ -123,7 +123,7 @@ struct FusedAttention: Sendable {
             for g in stride(from: 0, to: paddedRows, by: 6) {
                 let a = s.qBlock + g * d
                 for p in 0..<panels {
-                    let t = FusedAttention.kernel6x16(a, lda: d, kp + (k0 / 16 + p) * d * 16, k: d)
+                    let t = SmallGEMM.tile(a, lda: d, kp + (k0 / 16 + p) * d * 16, ldb: 16, k: d)
                     let width = Swift.min(16, nk - p * 16)
                     let c = s.scores + g * keyBlock + p * 16
                     // Mask rows of this tile (none for the zero-padding rows past the block).
@@ -150,7 +150,7 @@ struct FusedAttention: Sendable {
             for g in stride(from: 0, to: paddedRows, by: 6) {
                 let a = s.scores + g * keyBlock
                 for j in 0..<valuePanels {
-                    let t = FusedAttention.kernel6x16(a, lda: keyBlock, vp + j * lk * 16 + k0 * 16, k: nk)
+                    let t = SmallGEMM.tile(a, lda: keyBlock, vp + j * lk * 16 + k0 * 16, ldb: 16, k: nk)
                     let o = s.acc + g * accWidth + j * 16
                     VMath.store(VMath.load(o) + t.0, o)
                     VMath.store(VMath.load(o + accWidth) + t.1, o + accWidth)
@@ -217,25 +217,4 @@ struct FusedAttention: Sendable {
 
     @inline(__always)
     private func expScalar(_ x: Float) -> Float { VMath.exp(VFloat(repeating: x))[0] }
-
-    /// Six rows of A (at a + r·lda) times a panel of 16 columns stored as k contiguous rows of 16:
-    /// the 6×16 register tile Σ_kk A[r][kk]·B[kk][0..<16] (12 ymm accumulators with AVX2).
-    @inline(__always)
-    static func kernel6x16(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, k: Int)
-        -> (VFloat, VFloat, VFloat, VFloat, VFloat, VFloat) {
-        var c0 = VFloat(), c1 = VFloat(), c2 = VFloat(), c3 = VFloat(), c4 = VFloat(), c5 = VFloat()
-        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
-        var bp = b
-        for kk in 0..<k {
-            let bv = VMath.load(bp)
-            c0 = c0.addingProduct(VFloat(repeating: a0[kk]), bv)
-            c1 = c1.addingProduct(VFloat(repeating: a1[kk]), bv)
-            c2 = c2.addingProduct(VFloat(repeating: a2[kk]), bv)
-            c3 = c3.addingProduct(VFloat(repeating: a3[kk]), bv)
-            c4 = c4.addingProduct(VFloat(repeating: a4[kk]), bv)
-            c5 = c5.addingProduct(VFloat(repeating: a5[kk]), bv)
-            bp += 16
-        }
-        return (c0, c1, c2, c3, c4, c5)
-    }
 }

@@ -1,9 +1,7 @@
-import COpenBLAS
-
 extension NN {
     /// `torch.nn.functional.linear(x, weight, bias)`: `x @ weightᵀ + bias` over the last axis, with `x` of
     /// shape `[..., in]`, `weight` `[out, in]` (PyTorch's layout), `bias` `[out]` or nil; returns `[..., out]`.
-    /// One `cblas_sgemm` (transposed B) over all leading rows; the bias initialises the output (β = 1).
+    /// One `GEMM.sgemm` (transposed B) over all leading rows; the bias initialises the output (β = 1).
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         precondition(x.rank >= 1 && weight.rank == 2, "NN.linear: needs x [..., in] and weight [out, in], got \(x.shape), \(weight.shape)")
         let inF = weight.shape[1], outF = weight.shape[0]
@@ -23,10 +21,8 @@ extension NN {
                         dst.base.update(repeating: 0, count: m * outF)
                     }
                     if m == 0 || outF == 0 || inF == 0 { return }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                Int32(m), Int32(outF), Int32(inF), 1,
-                                src.base, Int32(inF), wt.base, Int32(inF),
-                                bias == nil ? 0 : 1, dst.base, Int32(outF))
+                    GEMM.sgemm(transB: true, m: m, n: outF, k: inF, a: src.base, lda: inF, b: wt.base, ldb: inF,
+                               beta: bias == nil ? 0 : 1, c: dst.base, ldc: outF)
                 }
             }
         }

@@ -6,7 +6,7 @@ import Foundation
 /// Layouts follow PyTorch: activations are NCHW for convolutions and normalisations, `[B, L, C]` for
 /// transformer tokens; weights keep PyTorch's layout (conv `[out, in/groups, kh, kw]`, linear `[out, in]`), so
 /// checkpoint tensors can be used unchanged. Every operator allocates its result. Large operators split their
-/// work over the cores (`WorkerPool`; OpenBLAS threads its own GEMMs).
+/// work over the cores (`WorkerPool`; GEMMs through `GEMM.sgemm`, OpenBLAS single-threaded).
 public enum NN {
     /// Performance knobs. They change only how work is tiled, not what is computed (up to float summation
     /// order). They are task-local: override them for a scope with e.g.
@@ -24,6 +24,10 @@ public enum NN {
         /// Keys per online-softmax step in attention (rounded down to a multiple of 16, at least 16): the
         /// `rows × keyBlock` scores and the key/value panels of a step stay in L1/L2.
         @TaskLocal public static var attentionKeyBlock = 512
+        /// Which attention kernel runs: `.automatic` picks `NarrowHeadAttention` for heads of ≤ 8 features and
+        /// `FusedAttention` otherwise; `.tiled` / `.narrowHeads` force one (the narrow kernel only where the
+        /// heads fit it) — for tests and comparisons.
+        @TaskLocal public static var attention = AttentionAlgorithm.automatic
     }
 }
 
@@ -31,6 +35,11 @@ extension NN {
     /// See `NN.Tuning.convolution`.
     public enum ConvolutionAlgorithm: Sendable {
         case automatic, gemm, direct
+    }
+
+    /// See `NN.Tuning.attention`.
+    public enum AttentionAlgorithm: Sendable {
+        case automatic, tiled, narrowHeads
     }
 }
 

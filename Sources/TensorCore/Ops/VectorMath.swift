@@ -102,6 +102,24 @@ enum VMath {
     @inline(__always)
     static func store(_ v: VFloat, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: VFloat.self) }
 
+    /// The sum of the 16 lanes, by halving (fewer shuffles than `SIMD.sum()`, which Swift 6.3 does not inline).
+    @inline(__always)
+    static func horizontalSum(_ v: VFloat) -> Float {
+        let a = v.lowHalf + v.highHalf
+        let b = a.lowHalf + a.highHalf
+        let c = b.lowHalf + b.highHalf
+        return c[0] + c[1]
+    }
+
+    /// The largest of the 16 lanes (NaN lanes are ignored unless all are NaN), by halving.
+    @inline(__always)
+    static func horizontalMax(_ v: VFloat) -> Float {
+        let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+        let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+        let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+        return c[1] > c[0] ? c[1] : c[0]
+    }
+
     /// Loads `n < 16` floats, zero-padding the rest.
     @inline(__always)
     static func loadPartial(_ p: UnsafePointer<Float>, _ n: Int) -> VFloat {

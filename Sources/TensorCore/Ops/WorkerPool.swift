@@ -1,40 +1,66 @@
+import CThreading
 import Foundation
+import Synchronization
 
-/// A persistent pool of worker threads for the operators' data-parallel loops.
+/// A persistent pool of worker threads for the operators' data-parallel loops and GEMMs.
 ///
 /// Why not `DispatchQueue.concurrentPerform` (which `Parallel.forRanges` uses): on this Linux setup it ran
 /// millisecond-scale work on the calling thread only (user time = wall time, e.g. SiLU on 2.6 M floats),
 /// presumably because libdispatch's worker threads were not awake in time. Here `activeProcessorCount − 1`
-/// threads are created once and sleep on a condition variable between jobs; the calling thread works too.
+/// threads are created once; the calling thread works too.
 ///
-/// A job is `chunks` calls of `body(chunk)`; chunks are claimed under a mutex (they are few and large).
-/// Calls made while the pool is busy — nested calls from inside a chunk, or calls from another thread —
-/// run their chunks inline on the calling thread, so the pool can never deadlock and results never depend on
-/// scheduling (callers write disjoint outputs per chunk).
+/// A small UNet's forward pass is hundreds of operators of 5–100 µs each, so waking a sleeping thread for every
+/// one (a futex round trip, 10–50 µs under virtualisation) would cost more than it saves. Idle workers therefore
+/// poll for the next job for `spinNanoseconds` (with the CPU's pause hint) before sleeping on a condition
+/// variable, as OpenMP runtimes do; a job posted while they poll starts within a microsecond. OpenBLAS's own
+/// threads are switched off (`GEMM`), so no second set of spinning threads competes for the cores.
+///
+/// A job is `chunks` calls of `body(chunk)`. Chunks are claimed with a compare-and-swap on a ticket that carries
+/// the job's generation, so a worker that wakes late can never run a chunk of a finished job. Calls made while
+/// the pool is busy — nested calls from inside a chunk, or calls from another thread — run their chunks inline
+/// on the calling thread, so the pool can never deadlock and results never depend on scheduling (callers write
+/// disjoint outputs per chunk).
 final class WorkerPool: @unchecked Sendable {
-    static let shared = WorkerPool(threads: ProcessInfo.processInfo.activeProcessorCount)
+    /// One thread per CPU the process may use (the affinity mask, which `activeProcessorCount` ignores: under
+    /// `taskset -c 0` a second, spinning thread would only take turns with the caller).
+    static let shared: WorkerPool = {
+        let allowed = Int(evo_allowed_cpu_count())
+        return WorkerPool(threads: allowed > 0 ? Swift.min(Parallel.cores, allowed) : Parallel.cores)
+    }()
+
+    /// How long an idle worker polls for the next job before it sleeps.
+    static let spinNanoseconds: UInt64 = 200_000
 
     /// Threads that run chunks of one job, including the caller.
     let threads: Int
 
+    private static let indexBits = 24
+    private static let indexMask = (1 << indexBits) - 1
+
+    /// The current job's generation, readable without the mutex (idle workers poll it).
+    private let published = Atomic<Int>(0)
+    /// generation << indexBits | next unclaimed chunk.
+    private let ticket = Atomic<Int>(0)
+    /// Chunks of the current job not yet finished.
+    private let unfinished = Atomic<Int>(0)
+
+    // Guarded by `mutex`.
     private var mutex = pthread_mutex_t()
     private var wake = pthread_cond_t()
-    private var finished = pthread_cond_t()
-    private var owner = pthread_mutex_t()          // held by the thread whose job is running
-    private var body: ((Int) -> Void)?
     private var generation = 0
     private var chunks = 0
-    private var nextChunk = 0
-    private var unfinished = 0
+    private var body: ((Int) -> Void)?
+    private var sleepers = 0
+
+    private var owner = pthread_mutex_t()          // held by the thread whose job is running
 
     private init(threads: Int) {
         self.threads = Swift.max(1, threads)
         pthread_mutex_init(&mutex, nil)
         pthread_mutex_init(&owner, nil)
         pthread_cond_init(&wake, nil)
-        pthread_cond_init(&finished, nil)
         for i in 1..<self.threads {
-            let t = Thread { [unowned self] in self.workerLoop() }
+            let t = Thread { [unowned self] in self.workerLoop(index: i) }
             t.name = "NN.worker.\(i)"
             t.start()
         }
@@ -43,57 +69,90 @@ final class WorkerPool: @unchecked Sendable {
     /// Runs `body(0) … body(chunks − 1)`, concurrently on the pool when it is free; returns when all are done.
     func run(chunks n: Int, _ body: @escaping (Int) -> Void) {
         if n <= 0 { return }
+        precondition(n <= WorkerPool.indexMask, "WorkerPool.run: \(n) chunks")
         if n == 1 || threads == 1 || pthread_mutex_trylock(&owner) != 0 {
             for c in 0..<n { body(c) }
             return
         }
         defer { pthread_mutex_unlock(&owner) }
-        // `body` is escaping only formally: a worker may still hold a reference after the job, but never calls
-        // it once all chunks are claimed.
         pthread_mutex_lock(&mutex)
+        generation += 1
+        let g = generation
         self.body = body
         chunks = n
-        nextChunk = 0
-        unfinished = n
-        generation &+= 1
-        pthread_cond_broadcast(&wake)
+        unfinished.store(n, ordering: .relaxed)
+        ticket.store(g << WorkerPool.indexBits, ordering: .relaxed)
+        published.store(g, ordering: .releasing)
+        if sleepers > 0 { pthread_cond_broadcast(&wake) }
         pthread_mutex_unlock(&mutex)
-        work()
+
+        claimChunks(generation: g, count: n, body)
+        // The other chunks are running on workers; they are about as long as ours.
+        var polls = 0
+        while unfinished.load(ordering: .acquiring) > 0 {
+            polls += 1
+            if polls < 1 << 16 { evo_cpu_relax() } else { sched_yield() }
+        }
         pthread_mutex_lock(&mutex)
-        while unfinished > 0 { pthread_cond_wait(&finished, &mutex) }
         self.body = nil
         pthread_mutex_unlock(&mutex)
     }
 
-    /// Claims and runs chunks of the current job until none is left.
-    private func work() {
-        while true {
-            pthread_mutex_lock(&mutex)
-            guard nextChunk < chunks, let job = body else { pthread_mutex_unlock(&mutex); return }
-            let c = nextChunk
-            nextChunk += 1
-            pthread_mutex_unlock(&mutex)
-            job(c)
-            pthread_mutex_lock(&mutex)
-            unfinished -= 1
-            if unfinished == 0 { pthread_cond_signal(&finished) }
-            pthread_mutex_unlock(&mutex)
+    /// Claims and runs chunks of job `g` until none is left (or a newer job replaced it).
+    private func claimChunks(generation g: Int, count n: Int, _ job: (Int) -> Void) {
+        var current = ticket.load(ordering: .relaxed)
+        while current >> WorkerPool.indexBits == g && current & WorkerPool.indexMask < n {
+            let (exchanged, original) = ticket.compareExchange(expected: current, desired: current + 1,
+                                                               ordering: .acquiringAndReleasing)
+            if exchanged {
+                job(current & WorkerPool.indexMask)
+                unfinished.subtract(1, ordering: .releasing)
+                current = ticket.load(ordering: .relaxed)
+            } else {
+                current = original
+            }
         }
     }
 
-    private func workerLoop() {
+    private func workerLoop(index: Int) {
+        // Bound to its own CPU (counting from the last one the process may use; the caller usually runs on the
+        // first): otherwise the scheduler tends to wake it on the job owner's CPU, where the two take turns
+        // on one core while the other idles.
+        _ = evo_bind_current_thread(Int32(index - 1))
         var seen = 0
         while true {
+            // Poll for a new job for a while, then sleep.
+            var start = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &start)
+            var polls = 0
+            while published.load(ordering: .acquiring) == seen {
+                evo_cpu_relax()
+                polls += 1
+                if polls & 255 == 0 {
+                    var now = timespec()
+                    clock_gettime(CLOCK_MONOTONIC, &now)
+                    let elapsed = (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec)
+                    if elapsed >= Int(WorkerPool.spinNanoseconds) { break }
+                }
+            }
             pthread_mutex_lock(&mutex)
-            while generation == seen { pthread_cond_wait(&wake, &mutex) }
+            if generation == seen {
+                sleepers += 1
+                while generation == seen { pthread_cond_wait(&wake, &mutex) }
+                sleepers -= 1
+            }
             seen = generation
+            let job = body, n = chunks
             pthread_mutex_unlock(&mutex)
-            work()
+            if let job { claimChunks(generation: seen, count: n, job) }
         }
     }
 }
 
 extension NN {
+    /// Threads the operators use (`WorkerPool`: the caller plus one worker per further CPU).
+    public static var threads: Int { WorkerPool.shared.threads }
+
     /// Splits `0..<count` into at most one contiguous range per core and runs `body` on them concurrently
     /// (through `WorkerPool`) when `count · costPerItem` is worth a thread hop (≥ 32 Ki scalar operations, as
     /// `Parallel.chunkCount` decides); otherwise runs `body(0..<count)` inline.

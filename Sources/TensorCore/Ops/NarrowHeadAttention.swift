@@ -1,0 +1,132 @@
+/// Multi-head attention for narrow heads (query/key and value head sizes ≤ `maxHeadSize`), vectorised over keys
+/// instead of over features.
+///
+/// `FusedAttention` computes P·V in 6×16 register tiles over 16 value features; with the 4- and 8-wide heads of
+/// small UNets (32 channels, 8 heads) three quarters of that work multiplies padding, and the per-row work is
+/// dominated by broadcasts. Here K and V are packed transposed (`[d][keys]`, `[dv][keys]`, keys padded to 16
+/// with zeros) and each query row takes three passes over its keys, 16 at a time:
+///   1. s = Σₖ (scale·q[k])·Kᵀ[k] (+ mask; lanes past the last key −∞), stored in a row buffer, running max;
+///   2. p = e^(s − max) in place, Σp;
+///   3. out[c] = (Σ p·Vᵀ[c]) / Σp for each value feature c.
+/// The whole row of scores stays in the buffer (4 bytes per key), so no online rescaling is needed. A row whose
+/// keys are all masked (−∞) gives zeros, as `F.scaled_dot_product_attention` does on the CPU. Work items are
+/// (batch·head, block of query rows), spread over the cores. Results differ from PyTorch only by float
+/// summation order.
+struct NarrowHeadAttention: Sendable {
+    /// Largest head size (of queries/keys and of values) this kernel takes; wider heads use `FusedAttention`.
+    static let maxHeadSize = 8
+
+    let q, k, v: SendablePointer
+    let mask: SendablePointer?
+    let out: SendablePointer
+    let batches, lq, lk, e, ev, d, dv, heads: Int
+    let scale: Float
+    let maskBatchStride, maskHeadStride: Int
+
+    func run() {
+        let pairs = batches * heads
+        let paddedKeys = (lk + 15) / 16 * 16
+        let kPairSize = d * paddedKeys, vPairSize = dv * paddedKeys
+        let packedK = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, pairs * kPairSize))
+        let packedV = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, pairs * vPairSize))
+        defer { packedK.deallocate(); packedV.deallocate() }
+        let pk = SendablePointer(packedK), pv = SendablePointer(packedV)
+        let this = self
+        NN.parallel(pairs, cost: paddedKeys * (d + dv)) { r in
+            for pair in r {
+                let bi = pair / this.heads, h = pair % this.heads
+                transposeHead(from: this.k.base + bi * this.lk * this.e + h * this.d, rowStride: this.e,
+                              rows: this.lk, features: this.d, into: pk.base + pair * kPairSize, paddedRows: paddedKeys)
+                transposeHead(from: this.v.base + bi * this.lk * this.ev + h * this.dv, rowStride: this.ev,
+                              rows: this.lk, features: this.dv, into: pv.base + pair * vPairSize, paddedRows: paddedKeys)
+            }
+        }
+        let rowBlock = Swift.min(lq, 32)
+        let rowBlocks = (lq + rowBlock - 1) / rowBlock
+        NN.parallel(pairs * rowBlocks, cost: rowBlock * paddedKeys * (d + dv + 24)) { r in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: paddedKeys)
+            defer { scores.deallocate() }
+            for item in r {
+                let pair = item / rowBlocks, row0 = (item % rowBlocks) * rowBlock
+                for row in row0..<Swift.min(lq, row0 + rowBlock) {
+                    this.row(pair: pair, row: row, kt: pk.base + pair * kPairSize, vt: pv.base + pair * vPairSize,
+                             paddedKeys: paddedKeys, scores: scores)
+                }
+            }
+        }
+    }
+
+    /// One query row of one (batch, head) pair.
+    @inline(__always)
+    private func row(pair: Int, row i: Int, kt: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>,
+                     paddedKeys: Int, scores: UnsafeMutablePointer<Float>) {
+        let bi = pair / heads, h = pair % heads
+        let chunks = paddedKeys / 16, tail = lk - (chunks - 1) * 16
+        let qRow = q.base + (bi * lq + i) * e + h * d
+        let maskRow = mask.map { $0.base + bi * maskBatchStride + h * maskHeadStride + i * lk }
+        var qs = (VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat())
+        withUnsafeMutableBytes(of: &qs) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: VFloat.self)
+            for kk in 0..<d { b[kk] = VFloat(repeating: qRow[kk] * scale) }
+        }
+        // Pass 1: scores and their maximum.
+        var vmax = VFloat(repeating: -.infinity)
+        withUnsafeBytes(of: &qs) { raw in
+            let qb = raw.baseAddress!.assumingMemoryBound(to: VFloat.self)
+            for j in 0..<chunks {
+                var s = VFloat()
+                var kp = kt + j * 16
+                for kk in 0..<d {
+                    s = s.addingProduct(qb[kk], VMath.load(kp))
+                    kp += paddedKeys
+                }
+                if j == chunks - 1 && tail < 16 {
+                    if let maskRow { s += VMath.loadPartial(maskRow + j * 16, tail) }
+                    for lane in tail..<16 { s[lane] = -.infinity }
+                } else if let maskRow {
+                    s += VMath.load(maskRow + j * 16)
+                }
+                VMath.store(s, scores + j * 16)
+                vmax.replace(with: s, where: s .> vmax)
+            }
+        }
+        let m = VMath.horizontalMax(vmax)
+        let o = out.base + (bi * lq + i) * ev + h * dv
+        if m == -.infinity {
+            o.update(repeating: 0, count: dv)
+            return
+        }
+        // Pass 2: p = e^(s − max), Σp.
+        let shift = VFloat(repeating: m)
+        var total = VFloat()
+        for j in 0..<chunks {
+            let p = VMath.expNonPositive(VMath.load(scores + j * 16) - shift)
+            VMath.store(p, scores + j * 16)
+            total += p
+        }
+        let inv = 1 / VMath.horizontalSum(total)
+        // Pass 3: out[c] = Σ p·Vᵀ[c] / Σp (padded keys have p = 0 and V = 0).
+        for c in 0..<dv {
+            let vc = vt + c * paddedKeys
+            var acc0 = VFloat(), acc1 = VFloat()
+            var j = 0
+            while j + 1 < chunks {
+                acc0 = acc0.addingProduct(VMath.load(scores + j * 16), VMath.load(vc + j * 16))
+                acc1 = acc1.addingProduct(VMath.load(scores + j * 16 + 16), VMath.load(vc + j * 16 + 16))
+                j += 2
+            }
+            if j < chunks { acc0 = acc0.addingProduct(VMath.load(scores + j * 16), VMath.load(vc + j * 16)) }
+            o[c] = VMath.horizontalSum(acc0 + acc1) * inv
+        }
+    }
+}
+
+/// dst[f·paddedRows + r] = src[r·rowStride + f] for f < features, r < rows; zero for rows ..< paddedRows.
+private func transposeHead(from src: UnsafeMutablePointer<Float>, rowStride: Int, rows: Int, features: Int,
+                           into dst: UnsafeMutablePointer<Float>, paddedRows: Int) {
+    for f in 0..<features {
+        let column = dst + f * paddedRows
+        for r in 0..<rows { column[r] = src[r * rowStride + f] }
+        (column + rows).update(repeating: 0, count: paddedRows - rows)
+    }
+}

@@ -1,0 +1,113 @@
+/// Register-tiled GEMM for small products, C = α·A·op(B) + β·C (row-major; B may be transposed, A not), in
+/// Swift SIMD: the im2col convolutions and the linear layers of small UNets (e.g. 256 tokens × 32 features × 32)
+/// where OpenBLAS spends much of its time packing and in edge kernels.
+///
+/// C is cut into 6×16 tiles; a tile is Σₖ A[6 rows][k] ⊗ B[k][16 columns] in six SIMD16 accumulators,
+/// broadcasting A's scalars. An untransposed B is read in 16-column panels straight from its rows (only a last
+/// partial panel is copied, zero-padded); a transposed B (a linear layer's `[out, in]` weight) is packed once per
+/// call into `[k][16]` panels — n·k copies against m·n·k multiply–adds. The last row group is zero-padded to
+/// 6 rows, so every tile runs the same kernel. Tiles are split over the cores panel by panel (a panel of B stays
+/// in L1/L2 while its row groups run).
+enum SmallGEMM {
+    /// Products up to this many multiply–adds use this kernel (larger ones: OpenBLAS).
+    static let maxMultiplyAdds = 1 << 23
+
+    static func suitable(m: Int, n: Int, k: Int) -> Bool {
+        m > 0 && n > 0 && k > 0 && m * n * k <= maxMultiplyAdds
+    }
+
+    static func run(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                    b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
+        let panels = fullPanels + (tail > 0 ? 1 : 0)
+        // Zero-padded copy of the last row group.
+        let lastRows = m - (groups - 1) * 6
+        let padA = UnsafeMutablePointer<Float>.allocate(capacity: 6 * k)
+        defer { padA.deallocate() }
+        for r in 0..<6 {
+            if r < lastRows { (padA + r * k).update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { (padA + r * k).update(repeating: 0, count: k) }
+        }
+        // Packed panels of B: all of them when B is transposed, else only the last partial one.
+        let packedPanels = transB ? panels : (tail > 0 ? 1 : 0)
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, packedPanels * k * 16))
+        defer { packed.deallocate() }
+        if transB {
+            for p in 0..<panels {
+                let panel = packed + p * k * 16
+                for col in 0..<16 {
+                    let j = p * 16 + col
+                    if j < n {
+                        let src = b + j * ldb
+                        for kk in 0..<k { panel[kk * 16 + col] = src[kk] }
+                    } else {
+                        for kk in 0..<k { panel[kk * 16 + col] = 0 }
+                    }
+                }
+            }
+        } else if tail > 0 {
+            for kk in 0..<k {
+                (packed + kk * 16).update(from: b + kk * ldb + fullPanels * 16, count: tail)
+                (packed + kk * 16 + tail).update(repeating: 0, count: 16 - tail)
+            }
+        }
+        let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
+        let ppa = SendablePointer(padA), pp = SendablePointer(packed)
+        NN.parallel(panels * groups, cost: 6 * 16 * k) { range in
+            for item in range {
+                let p = item / groups, g = item % groups
+                let (aRows, rowStride) = g == groups - 1 ? (UnsafePointer(ppa.base), k) : (UnsafePointer(pa.base + g * 6 * lda), lda)
+                let bPanel: UnsafePointer<Float>, panelStride: Int
+                if transB {
+                    (bPanel, panelStride) = (UnsafePointer(pp.base + p * k * 16), 16)
+                } else if p == fullPanels {
+                    (bPanel, panelStride) = (UnsafePointer(pp.base), 16)
+                } else {
+                    (bPanel, panelStride) = (UnsafePointer(pb.base + p * 16), ldb)
+                }
+                let t = tile(aRows, lda: rowStride, bPanel, ldb: panelStride, k: k)
+                let rows = g == groups - 1 ? lastRows : 6
+                let width = p == fullPanels ? tail : 16
+                let out = pc.base + g * 6 * ldc + p * 16
+                store(t.0, out, width: width, alpha: alpha, beta: beta)
+                if rows > 1 { store(t.1, out + ldc, width: width, alpha: alpha, beta: beta) }
+                if rows > 2 { store(t.2, out + 2 * ldc, width: width, alpha: alpha, beta: beta) }
+                if rows > 3 { store(t.3, out + 3 * ldc, width: width, alpha: alpha, beta: beta) }
+                if rows > 4 { store(t.4, out + 4 * ldc, width: width, alpha: alpha, beta: beta) }
+                if rows > 5 { store(t.5, out + 5 * ldc, width: width, alpha: alpha, beta: beta) }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func store(_ t: VFloat, _ dst: UnsafeMutablePointer<Float>, width: Int, alpha: Float, beta: Float) {
+        var v = alpha == 1 ? t : t * alpha
+        if width == 16 {
+            if beta != 0 { v = v.addingProduct(VFloat(repeating: beta), VMath.load(dst)) }
+            VMath.store(v, dst)
+        } else {
+            if beta != 0 { v = v.addingProduct(VFloat(repeating: beta), VMath.loadPartial(dst, width)) }
+            VMath.storePartial(v, dst, width)
+        }
+    }
+
+    /// Σ_kk A[r][kk]·B[kk][0..<16] for six rows r of A (at a + r·lda) and a 16-column panel of B (rows ldb apart):
+    /// the 6×16 register tile (12 ymm accumulators with AVX2). Also `FusedAttention`'s micro-kernel.
+    @inline(__always)
+    static func tile(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, k: Int)
+        -> (VFloat, VFloat, VFloat, VFloat, VFloat, VFloat) {
+        var c0 = VFloat(), c1 = VFloat(), c2 = VFloat(), c3 = VFloat(), c4 = VFloat(), c5 = VFloat()
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
+        var bp = b
+        for kk in 0..<k {
+            let bv = VMath.load(bp)
+            c0 = c0.addingProduct(VFloat(repeating: a0[kk]), bv)
+            c1 = c1.addingProduct(VFloat(repeating: a1[kk]), bv)
+            c2 = c2.addingProduct(VFloat(repeating: a2[kk]), bv)
+            c3 = c3.addingProduct(VFloat(repeating: a3[kk]), bv)
+            c4 = c4.addingProduct(VFloat(repeating: a4[kk]), bv)
+            c5 = c5.addingProduct(VFloat(repeating: a5[kk]), bv)
+            bp += ldb
+        }
+        return (c0, c1, c2, c3, c4, c5)
+    }
+}
