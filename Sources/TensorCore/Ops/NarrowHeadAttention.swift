@@ -7,7 +7,7 @@
 /// with zeros) and each query row takes three passes over its keys, 16 at a time:
 ///   1. s = Σₖ (scale·q[k])·Kᵀ[k] (+ mask; lanes past the last key −∞), stored in a row buffer, running max;
 ///   2. p = e^(s − max) in place, Σp;
-///   3. out[c] = (Σ p·Vᵀ[c]) / Σp for each value feature c.
+///   3. out[c] = (Σ p·Vᵀ[c]) / Σp, four value features c at a time.
 /// The whole row of scores stays in the buffer (4 bytes per key), so no online rescaling is needed. A row whose
 /// keys are all masked (−∞) gives zeros, as `F.scaled_dot_product_attention` does on the CPU. Work items are
 /// (batch·head, block of query rows), spread over the cores. Results differ from PyTorch only by float
@@ -26,7 +26,7 @@ struct NarrowHeadAttention: Sendable {
     func run() {
         let pairs = batches * heads
         let paddedKeys = (lk + 15) / 16 * 16
-        let kPairSize = d * paddedKeys, vPairSize = dv * paddedKeys
+        let kPairSize = d * paddedKeys, vPairSize = (dv + 3) / 4 * 4 * paddedKeys
         let packedK = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, pairs * kPairSize))
         let packedV = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, pairs * vPairSize))
         defer { packedK.deallocate(); packedV.deallocate() }
@@ -37,8 +37,10 @@ struct NarrowHeadAttention: Sendable {
                 let bi = pair / this.heads, h = pair % this.heads
                 transposeHead(from: this.k.base + bi * this.lk * this.e + h * this.d, rowStride: this.e,
                               rows: this.lk, features: this.d, into: pk.base + pair * kPairSize, paddedRows: paddedKeys)
+                let vDst = pv.base + pair * vPairSize
                 transposeHead(from: this.v.base + bi * this.lk * this.ev + h * this.dv, rowStride: this.ev,
-                              rows: this.lk, features: this.dv, into: pv.base + pair * vPairSize, paddedRows: paddedKeys)
+                              rows: this.lk, features: this.dv, into: vDst, paddedRows: paddedKeys)
+                (vDst + this.dv * paddedKeys).update(repeating: 0, count: vPairSize - this.dv * paddedKeys)
             }
         }
         let rowBlock = Swift.min(lq, 32)
@@ -105,18 +107,24 @@ struct NarrowHeadAttention: Sendable {
             total += p
         }
         let inv = 1 / VMath.horizontalSum(total)
-        // Pass 3: out[c] = Σ p·Vᵀ[c] / Σp (padded keys have p = 0 and V = 0).
-        for c in 0..<dv {
-            let vc = vt + c * paddedKeys
-            var acc0 = VFloat(), acc1 = VFloat()
-            var j = 0
-            while j + 1 < chunks {
-                acc0 = acc0.addingProduct(VMath.load(scores + j * 16), VMath.load(vc + j * 16))
-                acc1 = acc1.addingProduct(VMath.load(scores + j * 16 + 16), VMath.load(vc + j * 16 + 16))
-                j += 2
+        // Pass 3: out[c] = Σ p·Vᵀ[c] / Σp, four value features at a time (four independent accumulator chains;
+        // Vᵀ has zero rows up to a multiple of 4, padded keys have p = 0 and V = 0).
+        var c = 0
+        while c < dv {
+            let v0 = vt + c * paddedKeys, v1 = v0 + paddedKeys, v2 = v1 + paddedKeys, v3 = v2 + paddedKeys
+            var a0 = VFloat(), a1 = VFloat(), a2 = VFloat(), a3 = VFloat()
+            for j in 0..<chunks {
+                let p = VMath.load(scores + j * 16)
+                a0 = a0.addingProduct(p, VMath.load(v0 + j * 16))
+                a1 = a1.addingProduct(p, VMath.load(v1 + j * 16))
+                a2 = a2.addingProduct(p, VMath.load(v2 + j * 16))
+                a3 = a3.addingProduct(p, VMath.load(v3 + j * 16))
             }
-            if j < chunks { acc0 = acc0.addingProduct(VMath.load(scores + j * 16), VMath.load(vc + j * 16)) }
-            o[c] = VMath.horizontalSum(acc0 + acc1) * inv
+            o[c] = VMath.horizontalSum(a0) * inv
+            if c + 1 < dv { o[c + 1] = VMath.horizontalSum(a1) * inv }
+            if c + 2 < dv { o[c + 2] = VMath.horizontalSum(a2) * inv }
+            if c + 3 < dv { o[c + 3] = VMath.horizontalSum(a3) * inv }
+            c += 4
         }
     }
 }
