@@ -21,17 +21,19 @@ public struct Conv2d: Sendable {
     }
 }
 
-/// `torch.nn.Linear`: weight `[out, in]` (+ bias), applied to the last axis.
+/// `torch.nn.Linear`: weight `[out, in]` in the checkpoint (+ bias), applied to the last axis. The weight is
+/// kept transposed (`[in, out]`, transposed once at load) so that every call reads it in place.
 public struct Linear: Sendable {
-    public let weight: Tensor
+    /// The checkpoint's weight transposed: `[in, out]`.
+    public let transposedWeight: Tensor
     public let bias: Tensor?
 
     public init(_ store: WeightStore, _ name: String, in cin: Int, out cout: Int, bias: Bool = true) throws {
-        weight = try store.take("\(name).weight", shape: [cout, cin])
+        transposedWeight = NN.transposeLastTwo(try store.take("\(name).weight", shape: [cout, cin]))
         self.bias = bias ? try store.take("\(name).bias", shape: [cout]) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { NN.linear(x, weight: weight, bias: bias) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { NN.linear(x, transposedWeight: transposedWeight, bias: bias) }
 }
 
 /// `torch.nn.GroupNorm` (affine), optionally fused with the SiLU that follows it in every diffusers block.

@@ -31,6 +31,10 @@ final class WorkerPool: @unchecked Sendable {
     /// How long an idle worker polls for the next job before it sleeps.
     static let spinNanoseconds: UInt64 = 200_000
 
+    /// Scalar operations below which `NN.parallel` runs a loop inline: a job reaches a polling worker in well
+    /// under a microsecond, so loops of a few microseconds are worth splitting.
+    static let minimumWork = 8192
+
     /// Threads that run chunks of one job, including the caller.
     let threads: Int
 
@@ -153,11 +157,12 @@ extension NN {
     /// Threads the operators use (`WorkerPool`: the caller plus one worker per further CPU).
     public static var threads: Int { WorkerPool.shared.threads }
 
-    /// Splits `0..<count` into at most one contiguous range per core and runs `body` on them concurrently
-    /// (through `WorkerPool`) when `count · costPerItem` is worth a thread hop (≥ 32 Ki scalar operations, as
-    /// `Parallel.chunkCount` decides); otherwise runs `body(0..<count)` inline.
+    /// Splits `0..<count` into at most one contiguous range per thread and runs `body` on them concurrently
+    /// (through `WorkerPool`) when `count · costPerItem` is worth a hand-over (≥ `WorkerPool.minimumWork` scalar
+    /// operations); otherwise runs `body(0..<count)` inline.
     static func parallel(_ count: Int, cost costPerItem: Int, _ body: @escaping (Range<Int>) -> Void) {
-        let chunks = Parallel.chunkCount(count, costPerItem: costPerItem)
+        let threads = WorkerPool.shared.threads
+        let chunks = count < 2 || count * Swift.max(costPerItem, 1) < WorkerPool.minimumWork ? 1 : Swift.min(threads, count)
         if chunks <= 1 { if count > 0 { body(0..<count) }; return }
         WorkerPool.shared.run(chunks: chunks) { c in
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
