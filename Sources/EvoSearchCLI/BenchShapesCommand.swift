@@ -9,7 +9,7 @@ import TensorCore
 
 /// `evosearch bench shapes`: every method at several budgets on the held-out shapes prompts, guided by the exact
 /// verifier and by the learned shapes-clip reward, always judged by the verifier; plus the small model with
-/// search against the large model with one sample at equal wall time.
+/// search against the large model with k verifier-guided samples (Best-of-k) at equal wall time.
 struct BenchShapes: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shapes",
@@ -19,8 +19,9 @@ struct BenchShapes: ParsableCommand {
         NFE) and method (default settings derived from the budget; a method that cannot run at a budget is skipped), \
         one search with seed --seed on shapes-sd-small; its best image is judged by the exact verifier. "accuracy" = \
         fraction of prompts whose every constraint holds; "score" = mean fraction of constraints satisfied. Then, per \
-        prompt, shapes-sd-large draws one sample and shapes-sd-small runs Best-of-N and EvoSearch guided by the \
-        verifier with the NFE that fit in the large sample's measured wall time. Writes OUT/runs.csv, \
+        prompt and each --large-samples k, shapes-sd-large runs verifier-guided Best-of-k and shapes-sd-small runs \
+        Best-of-N and EvoSearch guided by the verifier with the NFE that fit in the large model's measured wall \
+        time. Writes OUT/runs.csv, \
         OUT/equal-time.csv, OUT/accuracy.svg and OUT/table.md. --quick: one prompt per task type, budgets 1, 4, 16 \
         rollouts of 10 steps (a couple of minutes; run by scripts/test.sh).
         """)
@@ -45,6 +46,8 @@ struct BenchShapes: ParsableCommand {
     var small: String = "shapes-sd-small"
     @Option(name: .long, help: "Large model for the equal-wall-time comparison (\"none\" skips it).")
     var large: String = "shapes-sd-large"
+    @Option(name: .long, help: "Samples of the large model (verifier-guided Best-of-k) in the equal-wall-time comparison, comma-separated (default 1,4; quick 1).")
+    var largeSamples: IntList?
     @Option(name: .long, help: "CLIP model of the learned reward (\"none\" skips the clip-guided runs).")
     var clipModel: String = "shapes-clip"
     @Option(name: .long, help: "Output directory.")
@@ -62,6 +65,8 @@ struct BenchShapes: ParsableCommand {
         let budgets = rollouts?.values ?? (quick ? [1, 4, 16] : [1, 4, 16, 64])
         if steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
         if budgets.isEmpty || budgets.contains(where: { $0 < 1 }) { throw CLIError("--rollouts: every budget must be at least 1 rollout") }
+        let largeCounts = largeSamples?.values ?? (quick ? [1] : [1, 4])
+        if largeCounts.isEmpty || largeCounts.contains(where: { $0 < 1 }) { throw CLIError("--large-samples: every count must be at least 1") }
         let perTask = promptsPerTask ?? (quick ? 1 : Int.max)
         if perTask < 1 { throw CLIError("--prompts-per-task: \(perTask) must be at least 1") }
         let methodNames = try methods?.split(separator: ",").map { name -> MethodName in
@@ -113,7 +118,8 @@ struct BenchShapes: ParsableCommand {
 
         var equalTime: [EqualTimeRow] = []
         if let largeDir {
-            equalTime = try compareWithLarge(largeDir: largeDir, smallPipeline: smallPipeline, prompts: prompts, steps: steps)
+            equalTime = try compareWithLarge(largeDir: largeDir, smallPipeline: smallPipeline, prompts: prompts, steps: steps,
+                                             largeSamples: largeCounts)
         }
         let table = renderTable(runs: runs, guides: guides.map(\.name), budgets: budgets, methods: methodNames.map(\.rawValue),
                                 steps: steps, prompts: prompts.count, equalTime: equalTime, seconds: Date().timeIntervalSince(started))
@@ -124,9 +130,9 @@ struct BenchShapes: ParsableCommand {
             csv += "\(r.guide),\(r.method),\(r.rollouts),\(r.nfe),\"\(r.prompt)\",\(r.task.rawValue),\(r.score),\(r.correct),\(r.guideReward),\(r.rewardCalls),\(String(format: "%.3f", r.seconds))\n"
         }
         try write(Data(csv.utf8), to: out + "/runs.csv")
-        var eq = "prompt,task,model,method,nfe,verifier_score,all_satisfied,seconds\n"
+        var eq = "large_samples,prompt,task,model,method,nfe,verifier_score,all_satisfied,seconds\n"
         for e in equalTime {
-            eq += "\"\(e.prompt)\",\(e.task.rawValue),\(e.model),\(e.method),\(e.nfe),\(e.score),\(e.correct),\(String(format: "%.3f", e.seconds))\n"
+            eq += "\(e.largeSamples),\"\(e.prompt)\",\(e.task.rawValue),\(e.model),\(e.method),\(e.nfe),\(e.score),\(e.correct),\(String(format: "%.3f", e.seconds))\n"
         }
         if !equalTime.isEmpty { try write(Data(eq.utf8), to: out + "/equal-time.csv") }
         let panels = guides.map { g -> (title: String, series: [MethodComparisonSVG.Series]) in
@@ -166,32 +172,43 @@ struct BenchShapes: ParsableCommand {
     }
 
     struct EqualTimeRow {
-        var prompt: String, task: ShapesTask, model: String, method: String, nfe: Int, score: Double, correct: Bool, seconds: Double
+        var largeSamples: Int, prompt: String, task: ShapesTask, model: String, method: String, nfe: Int, score: Double,
+            correct: Bool, seconds: Double
     }
 
-    /// Per prompt: one large sample (Best-of-1), timed; then small Best-of-N and EvoSearch with the NFE that fit in
-    /// that time (whole rollouts, at least one), guided by the verifier.
-    func compareWithLarge(largeDir: URL, smallPipeline: StableDiffusionPipeline, prompts: [ShapesPrompt], steps: Int) throws -> [EqualTimeRow] {
+    /// Per prompt and large-sample count k: the large model's verifier-guided Best-of-k, timed; then the small
+    /// model's Best-of-N and EvoSearch with the NFE that fit in that time (whole rollouts, at least one), guided by
+    /// the verifier. The small model's cost per rollout is the median of three single-rollout runs.
+    func compareWithLarge(largeDir: URL, smallPipeline: StableDiffusionPipeline, prompts: [ShapesPrompt], steps: Int,
+                          largeSamples: [Int]) throws -> [EqualTimeRow] {
         let largePipeline = try loadPipeline(largeDir.path)
         var rows: [EqualTimeRow] = []
-        for (k, prompt) in prompts.enumerated() {
-            if !quiet { FileHandle.standardError.write(Data("\r\u{1B}[Kequal wall time: prompt \(k + 1)/\(prompts.count)".utf8)) }
+        for (i, prompt) in prompts.enumerated() {
+            if !quiet { FileHandle.standardError.write(Data("\r\u{1B}[Kequal wall time: prompt \(i + 1)/\(prompts.count)".utf8)) }
             let verifier = ShapesVerifier(prompt: prompt)
             let reward = try buildReward("shapes-verifier", modelArguments: [], prompt: prompt.text)
             let big = try makeTrajectory(largePipeline, prompt: prompt.text, guidance: guidance, scheduler: .ddim, steps: steps, eta: eta)
-            guard let one = try search(.bestOfN, trajectory: big, reward: reward, steps: steps, budget: steps) else { continue }
-            let (s1, c1) = try judge(one, verifier: verifier, trajectory: big, pipeline: largePipeline)
-            rows.append(EqualTimeRow(prompt: prompt.text, task: prompt.task, model: "large", method: "1 sample", nfe: one.nfe,
-                                     score: s1, correct: c1, seconds: one.wallSeconds))
             let little = try makeTrajectory(smallPipeline, prompt: prompt.text, guidance: guidance, scheduler: .ddim, steps: steps, eta: eta)
-            // Time one small rollout, then buy as many as fit in the large sample's time.
-            guard let probe = try search(.bestOfN, trajectory: little, reward: reward, steps: steps, budget: steps) else { continue }
-            let fit = max(1, Int(one.wallSeconds / max(probe.wallSeconds, 1e-6)))
-            for m in [MethodName.bestOfN, .evosearch] {
-                guard let res = try search(m, trajectory: little, reward: reward, steps: steps, budget: fit * steps) else { continue }
-                let (s, c) = try judge(res, verifier: verifier, trajectory: little, pipeline: smallPipeline)
-                rows.append(EqualTimeRow(prompt: prompt.text, task: prompt.task, model: "small", method: m.rawValue, nfe: res.nfe,
-                                         score: s, correct: c, seconds: res.wallSeconds))
+            var probes: [Double] = []
+            for _ in 0..<3 {
+                guard let probe = try search(.bestOfN, trajectory: little, reward: reward, steps: steps, budget: steps) else { break }
+                probes.append(probe.wallSeconds)
+            }
+            guard probes.count == 3 else { continue }
+            let rollout = probes.sorted()[1]
+            for k in largeSamples {
+                guard let large = try search(.bestOfN, trajectory: big, reward: reward, steps: steps, budget: k * steps) else { continue }
+                let (s1, c1) = try judge(large, verifier: verifier, trajectory: big, pipeline: largePipeline)
+                rows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "large",
+                                         method: k == 1 ? "1 sample" : "best-of-\(k)", nfe: large.nfe, score: s1, correct: c1,
+                                         seconds: large.wallSeconds))
+                let fit = max(1, Int(large.wallSeconds / max(rollout, 1e-6)))
+                for m in [MethodName.bestOfN, .evosearch] {
+                    guard let res = try search(m, trajectory: little, reward: reward, steps: steps, budget: fit * steps) else { continue }
+                    let (s, c) = try judge(res, verifier: verifier, trajectory: little, pipeline: smallPipeline)
+                    rows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "small", method: m.rawValue,
+                                             nfe: res.nfe, score: s, correct: c, seconds: res.wallSeconds))
+                }
             }
         }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -225,13 +242,18 @@ struct BenchShapes: ParsableCommand {
             t += "\n"
         }
         if !equalTime.isEmpty {
-            t += "### equal wall time: shapes-sd-large, one sample vs shapes-sd-small with verifier-guided search\n\n| model · method | accuracy | mean score | mean NFE | mean seconds |\n|---|---|---|---|---|\n"
-            for (model, method) in [("large", "1 sample"), ("small", "best-of-n"), ("small", "evosearch")] {
-                let rows = equalTime.filter { $0.model == model && $0.method == method }
-                guard !rows.isEmpty else { continue }
-                let n = Double(rows.count)
-                t += String(format: "| %@ · %@ | %.0f%% | %.2f | %.0f | %.2f |\n", model, method, 100 * Double(rows.filter(\.correct).count) / n,
-                            rows.map(\.score).reduce(0, +) / n, Double(rows.map(\.nfe).reduce(0, +)) / n, rows.map(\.seconds).reduce(0, +) / n)
+            t += "### equal wall time: shapes-sd-large with k verifier-guided samples vs shapes-sd-small with verifier-guided search\n\n"
+            t += "| k | model · method | accuracy | mean score | mean NFE | mean seconds |\n|---|---|---|---|---|---|\n"
+            for k in Array(Set(equalTime.map(\.largeSamples))).sorted() {
+                let largeMethod = k == 1 ? "1 sample" : "best-of-\(k)"
+                for (model, method) in [("large", largeMethod), ("small", "best-of-n"), ("small", "evosearch")] {
+                    let rows = equalTime.filter { $0.largeSamples == k && $0.model == model && $0.method == method }
+                    guard !rows.isEmpty else { continue }
+                    let n = Double(rows.count)
+                    t += String(format: "| %d | %@ · %@ | %.0f%% | %.2f | %.0f | %.2f |\n", k, model, method,
+                                100 * Double(rows.filter(\.correct).count) / n, rows.map(\.score).reduce(0, +) / n,
+                                Double(rows.map(\.nfe).reduce(0, +)) / n, rows.map(\.seconds).reduce(0, +) / n)
+                }
             }
             t += "\n"
         }

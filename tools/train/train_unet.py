@@ -26,7 +26,7 @@ import shapes_data as sd
 
 SIZES = {
     "small": dict(block_out_channels=(32, 64, 64), layers_per_block=1, attention_head_dim=2),
-    "large": dict(block_out_channels=(32, 96, 160), layers_per_block=1, attention_head_dim=4),
+    "large": dict(block_out_channels=(32, 96, 192), layers_per_block=1, attention_head_dim=4),
 }
 
 ap = argparse.ArgumentParser()
@@ -64,7 +64,8 @@ if not os.path.exists(lat_path):
     with torch.no_grad():
         lat = torch.cat([vae.encode(pixels[i:i + 500].float() / 127.5 - 1).latent_dist.mean
                          for i in range(0, len(pixels), 500)]) * vae.config.scaling_factor
-    torch.save(lat, lat_path + ".tmp"); os.replace(lat_path + ".tmp", lat_path)
+    tmp = f"{lat_path}.{os.getpid()}.tmp"  # both sizes may encode at once (train_all.sh)
+    torch.save(lat, tmp); os.replace(tmp, lat_path)
 latents = torch.load(lat_path)
 print("latents", tuple(latents.shape), "std", float(latents.std()), flush=True)
 

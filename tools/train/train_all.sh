@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Trains every embedded model from scratch and re-exports models/ (about 1 h 45 min on the 2-core machine).
+#
+# Two single-threaded PyTorch jobs at a time, one per core (two-thread torch was 8x slower here whenever anything
+# else ran: OpenMP threads spin on oversubscribed cores):
+#   1. shapes-clip  ||  VAE
+#   2. shapes-sd-small UNet  ||  shapes-sd-large UNet   (both need the CLIP text tower and the VAE)
+#   3. export_pipeline.py (models/shapes-sd-*, model cards)
+# Logs: .cache/logs/train-<job>.log. Stops at the first failed job and names its log.
+# Usage: tools/train/train_all.sh   (Python with tools/requirements.txt installed; the renderer is built on demand)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+logs=.cache/logs
+mkdir -p "$logs"
+start=$(date +%s)
+
+phase() { echo "[$(( ($(date +%s) - start) / 60 )) min] $*"; }
+
+# run_pair NAME1 "CMD1" NAME2 "CMD2": both jobs in the background, wait for both, fail if either failed.
+run_pair() {
+    local n1=$1 c1=$2 n2=$3 c2=$4
+    phase "$n1 and $n2 (logs: $logs/train-$n1.log, $logs/train-$n2.log)"
+    bash -c "$c1" > "$logs/train-$n1.log" 2>&1 & local p1=$!
+    bash -c "$c2" > "$logs/train-$n2.log" 2>&1 & local p2=$!
+    local failed=""
+    wait "$p1" || failed="$failed $logs/train-$n1.log"
+    wait "$p2" || failed="$failed $logs/train-$n2.log"
+    if [ -n "$failed" ]; then echo "training failed, see:$failed" >&2; exit 1; fi
+}
+
+phase "rendering the training set (evosearch shapes render --count 50000 --seed 1, cached)"
+python3 -c 'import sys; sys.path.insert(0, "tools/train"); import shapes_data as sd; sd.load_dataset(50000, seed=1)'
+run_pair clip "python3 tools/train/train_clip.py" vae "python3 tools/train/train_vae.py"
+run_pair unet-small "python3 tools/train/train_unet.py --size small" unet-large "python3 tools/train/train_unet.py --size large"
+phase "exporting models/"
+python3 tools/train/export_pipeline.py
+phase "done; rerun the parity fixture: python3 tools/fixtures/make_shapes_fixtures.py"
