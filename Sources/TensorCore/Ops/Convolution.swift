@@ -157,19 +157,28 @@ struct Im2Col: Sendable {
         let lo = Swift.min(outW, Swift.max(0, -floorDiv(j - padW, strideW)))
         let hi = Swift.max(lo, Swift.min(outW, floorDiv(width - 1 + padW - j, strideW) + 1))
         var d = out
+        // Rows of small images (the UNets' 4–32-wide levels) are copied element by element: memset/memmove calls
+        // for 1–16 floats cost more than the copy.
+        let short = outW < 64
         for t in 0..<rows {
             let ih = (firstRow + t) * strideH - padH + i
             if ih < 0 || ih >= height {
-                d.update(repeating: 0, count: outW)
+                if short { for x in 0..<outW { d[x] = 0 } } else { d.update(repeating: 0, count: outW) }
             } else {
                 let s = plane + ih * width - padW + j
-                if lo > 0 { d.update(repeating: 0, count: lo) }
-                if strideW == 1 {
-                    (d + lo).update(from: s + lo, count: hi - lo)
+                if short {
+                    for x in 0..<lo { d[x] = 0 }
+                    if strideW == 1 { for x in lo..<hi { d[x] = s[x] } } else { for x in lo..<hi { d[x] = s[x * strideW] } }
+                    for x in hi..<outW { d[x] = 0 }
                 } else {
-                    for ow in lo..<hi { d[ow] = s[ow * strideW] }
+                    if lo > 0 { d.update(repeating: 0, count: lo) }
+                    if strideW == 1 {
+                        (d + lo).update(from: s + lo, count: hi - lo)
+                    } else {
+                        for ow in lo..<hi { d[ow] = s[ow * strideW] }
+                    }
+                    if hi < outW { (d + hi).update(repeating: 0, count: outW - hi) }
                 }
-                if hi < outW { (d + hi).update(repeating: 0, count: outW - hi) }
             }
             d += outW
         }
