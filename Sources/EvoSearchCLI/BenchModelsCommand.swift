@@ -145,6 +145,10 @@ struct BenchModels: ParsableCommand {
         // Rounds alternate torch and us in blocks of one run (two for the fixture-sized models), so that the
         // machine's background load, which changes over seconds, hits both sides alike.
         let rounds = c.large ? runs : (runs + 1) / 2
+        // Fixture-sized forwards take milliseconds, so after the other side's turn (and the pause) the first one
+        // would mostly measure waking idle threads and cold caches; each side gets one untimed forward per block.
+        // A search runs its forwards back to back, which this measures.
+        let blockWarmup = c.large ? 0 : 1
 
         var info: [String: Any]?
         var withTorch = torch.alive
@@ -198,11 +202,12 @@ struct BenchModels: ParsableCommand {
             let k = runs * (r + 1) / rounds - runs * r / rounds
             if k == 0 { continue }
             if withTorch {
-                let reply = try torch.request(["cmd": "time", "runs": k, "warmup": 0])
+                let reply = try torch.request(["cmd": "time", "runs": k, "warmup": blockWarmup])
                 torchTimes += reply["seconds"] as! [Double]
                 torchCPUWall.append(reply["cpu_per_wall"] as! Double)
                 pause()
             }
+            for _ in 0..<blockWarmup { _ = forward() }
             let cpu0 = cpuSeconds(), wall0 = now()
             for _ in 0..<k {
                 let t = now()

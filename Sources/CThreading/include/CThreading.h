@@ -9,10 +9,13 @@ static inline void evo_cpu_relax(void) {
 #endif
 }
 
-/// Binds the calling thread to the CPU `index` places from the end of the process's allowed set (0 = the last
-/// allowed CPU), wrapping around. Returns 0 on success, -1 when the set has fewer than two CPUs or the calls fail
-/// (the thread then stays unbound). Linux only; elsewhere returns -1.
-int evo_bind_current_thread(int index);
+/// Binds the calling thread to the CPU `index` places from the end of the process's allowed CPUs other than
+/// `avoid` (ignored when it is not in the set or the only one, e.g. -1), wrapping around. Returns the CPU bound
+/// to, or -1 when the calls fail (the thread then keeps its binding). Linux only; elsewhere returns -1.
+int evo_bind_current_thread_avoiding(int index, int avoid);
+
+/// The CPU the calling thread is running on, or -1 when unknown.
+int evo_current_cpu(void);
 
 /// CPUs the process may run on (its affinity mask, e.g. under `taskset`), or 0 when unknown.
 int evo_allowed_cpu_count(void);

@@ -55,6 +55,7 @@ final class WorkerPool: @unchecked Sendable {
     private var chunks = 0
     private var body: ((Int) -> Void)?
     private var sleepers = 0
+    private var ownerCPU: Int32 = -1               // the CPU of the thread that last woke sleeping workers
 
     private var owner = pthread_mutex_t()          // held by the thread whose job is running
 
@@ -63,8 +64,9 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_init(&mutex, nil)
         pthread_mutex_init(&owner, nil)
         pthread_cond_init(&wake, nil)
+        let creatorCPU = evo_current_cpu()
         for i in 1..<self.threads {
-            let t = Thread { [unowned self] in self.workerLoop(index: i) }
+            let t = Thread { [unowned self] in self.workerLoop(index: i, avoiding: creatorCPU) }
             t.name = "NN.worker.\(i)"
             t.start()
         }
@@ -87,7 +89,10 @@ final class WorkerPool: @unchecked Sendable {
         unfinished.store(n, ordering: .relaxed)
         ticket.store(g << WorkerPool.indexBits, ordering: .relaxed)
         published.store(g, ordering: .releasing)
-        if sleepers > 0 { pthread_cond_broadcast(&wake) }
+        if sleepers > 0 {
+            ownerCPU = evo_current_cpu()
+            pthread_cond_broadcast(&wake)
+        }
         pthread_mutex_unlock(&mutex)
 
         claimChunks(generation: g, count: n, body)
@@ -118,11 +123,12 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    private func workerLoop(index: Int) {
-        // Bound to its own CPU (counting from the last one the process may use; the caller usually runs on the
-        // first): otherwise the scheduler tends to wake it on the job owner's CPU, where the two take turns
-        // on one core while the other idles.
-        _ = evo_bind_current_thread(Int32(index - 1))
+    /// Workers are bound to a CPU other than the job owner's: unbound, the scheduler tends to wake a worker on the
+    /// owner's CPU, where the two take turns on one core while the other idles. A worker that wakes from sleep
+    /// on the owner's CPU (the owner moved there meanwhile) rebinds to another one; the owner itself is never
+    /// bound, so the scheduler can still move it off a worker's CPU.
+    private func workerLoop(index: Int, avoiding creatorCPU: Int32) {
+        var boundCPU = evo_bind_current_thread_avoiding(Int32(index - 1), creatorCPU)
         var seen = 0
         while true {
             // Poll for a new job for a while, then sleep.
@@ -140,14 +146,20 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
             pthread_mutex_lock(&mutex)
+            var slept = false
             if generation == seen {
                 sleepers += 1
                 while generation == seen { pthread_cond_wait(&wake, &mutex) }
                 sleepers -= 1
+                slept = true
             }
             seen = generation
-            let job = body, n = chunks
+            let job = body, n = chunks, owner = ownerCPU
             pthread_mutex_unlock(&mutex)
+            if slept && owner >= 0 && owner == boundCPU {
+                let cpu = evo_bind_current_thread_avoiding(Int32(index - 1), owner)
+                if cpu >= 0 { boundCPU = cpu }
+            }
             if let job { claimChunks(generation: seen, count: n, job) }
         }
     }
