@@ -323,7 +323,7 @@ struct BenchModels: ParsableCommand {
         print("")
         if let loadLine { print(loadLine) }
         print("Times are medians (\(runs) runs per side, \(largeRuns) for the SD-sized models), alternating PyTorch and ours in blocks "
-            + "of 2 runs (1 for SD-sized); ours/torch = ratio of medians (the target's measure); best = ratio of the fastest runs "
+            + "of 2 runs (1 for SD-sized), each fixture-sized block after one untimed forward per side; ours/torch = ratio of medians (the target's measure); best = ratio of the fastest runs "
             + "(less sensitive to background load); GFLOP/s from medians; sgemm peak = best 2048³ run at start or end; "
             + "parity = max |ours − torch| / max |torch| on the case's output.")
         if !failures.isEmpty { print("Targets missed: \(failures.joined(separator: ", ")).") }

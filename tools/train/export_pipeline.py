@@ -24,7 +24,6 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--sizes", default="small,large", help="which pipelines to assemble (the large one needs the small one)")
 SIZES = ap.parse_args().sizes.split(",")
 MODELS = os.path.join(sd.ROOT, "models")
-SIZES_DOC = {"small": "(32, 64, 64), 1 layer per block, 2 heads", "large": "(32, 96, 160), 1 layer per block, 4 heads"}
 clip = CLIPModel.from_pretrained(os.path.join(MODELS, "shapes-clip"), torch_dtype=torch.float32)
 text = CLIPTextModel(clip.config.text_config)
 # CLIPModel holds the tower under text_model.; CLIPTextModel's own keys may or may not carry that prefix.
@@ -86,6 +85,13 @@ clip_log = json.load(open(os.path.join(MODELS, "shapes-clip", "training_log.json
 for size in SIZES:
     log = json.load(open(os.path.join(sd.CACHE, f"unet-{size}", "training_log.json")))
     out = os.path.join(MODELS, f"shapes-sd-{size}")
+    unet_config = json.load(open(os.path.join(out, "unet", "config.json")))
+    layers = unet_config["layers_per_block"]
+    shape_doc = (f"{tuple(unet_config['block_out_channels'])}, {layers} layer{'s' if layers > 1 else ''} per block, "
+                 f"{unet_config['attention_head_dim']} heads")
+    if size != "small":
+        small_params = json.load(open(os.path.join(sd.CACHE, "unet-small", "training_log.json")))["parameters"]
+        shape_doc += f" ({log['parameters'] / small_params:.1f}× shapes-sd-small's UNet)"
     shared = "" if size == "small" else " (shared with shapes-sd-small through symlinks)"
     card(out, f"shapes-sd-{size}", [
         "A Stable Diffusion-style text-to-image pipeline for the shapes world (64×64 RGB, 1–4 circles/squares/triangles",
@@ -93,7 +99,7 @@ for size in SIZES:
         "",
         f"- **Data:** {log.get('dataset', '50000 renders')} from `evosearch shapes render --count 50000 --seed 1` (captions from",
         "  the six task types of the grammar, uniformly).",
-        f"- **UNet:** {log['parameters']:,} parameters, block_out_channels {SIZES_DOC[size]}, 16×16×4 latents;",
+        f"- **UNet:** {log['parameters']:,} parameters, block_out_channels {shape_doc}, 16×16×4 latents;",
         f"  {log['steps']} steps × batch {log['batch']}, AdamW lr {log['lr']} (warm-up, cosine), ε-prediction, min-SNR-5,",
         f"  caption dropout 10%, EMA 0.999; final training loss (weighted, EMA of batches) {log['final_loss_ema_of_batches']};",
         f"  {log['seconds'] / 60:.0f} min on this machine's CPU. Script: `python3 tools/train/train_unet.py --size {size}`.",
