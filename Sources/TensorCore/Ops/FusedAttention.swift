@@ -50,37 +50,17 @@ struct FusedAttention: Sendable {
     /// Kp[panel][kk][c] = K[16·panel + c][kk] (0 past Lk).
     private func packKeys(pair: Int, into dst: UnsafeMutablePointer<Float>, panels: Int) {
         let bi = pair / heads, h = pair % heads
-        let base = k.base + bi * lk * e + h * d
         for p in 0..<panels {
-            let panel = dst + p * d * 16
-            for c in 0..<16 {
-                let key = p * 16 + c
-                if key < lk {
-                    let row = base + key * e
-                    for kk in 0..<d { panel[kk * 16 + c] = row[kk] }
-                } else {
-                    for kk in 0..<d { panel[kk * 16 + c] = 0 }
-                }
-            }
+            SmallGEMM.packRows(k.base + bi * lk * e + h * d, rowStride: e, rows: lk, depth: d, panel: p, into: dst + p * d * 16)
         }
     }
 
     /// Vp[panel][kk][c] = V[kk][16·panel + c] (0 past dv).
     private func packValues(pair: Int, into dst: UnsafeMutablePointer<Float>, panels: Int) {
         let bi = pair / heads, h = pair % heads
-        let base = v.base + bi * lk * ev + h * dv
         for p in 0..<panels {
-            let width = Swift.min(16, dv - p * 16)
-            let panel = dst + p * lk * 16
-            for kk in 0..<lk {
-                let src = base + kk * ev + p * 16, row = panel + kk * 16
-                if width == 16 {
-                    row.update(from: src, count: 16)
-                } else {
-                    row.update(from: src, count: width)
-                    (row + width).update(repeating: 0, count: 16 - width)
-                }
-            }
+            SmallGEMM.packColumns(v.base + bi * lk * ev + h * dv, rowStride: ev, depth: lk, columns: dv, panel: p,
+                                  into: dst + p * lk * 16)
         }
     }
 

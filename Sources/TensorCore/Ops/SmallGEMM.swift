@@ -32,23 +32,9 @@ enum SmallGEMM {
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, packedPanels * k * 16))
         defer { packed.deallocate() }
         if transB {
-            for p in 0..<panels {
-                let panel = packed + p * k * 16
-                for col in 0..<16 {
-                    let j = p * 16 + col
-                    if j < n {
-                        let src = b + j * ldb
-                        for kk in 0..<k { panel[kk * 16 + col] = src[kk] }
-                    } else {
-                        for kk in 0..<k { panel[kk * 16 + col] = 0 }
-                    }
-                }
-            }
+            for p in 0..<panels { packRows(b, rowStride: ldb, rows: n, depth: k, panel: p, into: packed + p * k * 16) }
         } else if tail > 0 {
-            for kk in 0..<k {
-                (packed + kk * 16).update(from: b + kk * ldb + fullPanels * 16, count: tail)
-                (packed + kk * 16 + tail).update(repeating: 0, count: 16 - tail)
-            }
+            packColumns(b, rowStride: ldb, depth: k, columns: n, panel: fullPanels, into: packed)
         }
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
         let ppa = SendablePointer(padA), pp = SendablePointer(packed)
@@ -75,6 +61,33 @@ enum SmallGEMM {
                 if rows > 4 { store(t.4, out + 4 * ldc, width: width, alpha: alpha, beta: beta) }
                 if rows > 5 { store(t.5, out + 5 * ldc, width: width, alpha: alpha, beta: beta) }
             }
+        }
+    }
+
+    /// Panel `p` of the transpose of a row-major `[rows, depth]` matrix: `panel[kk·16 + c] = src[(16p + c)·rowStride
+    /// + kk]`, zero for rows past `rows` (a linear layer's `[out, in]` weight as B, attention's keys).
+    static func packRows(_ src: UnsafePointer<Float>, rowStride: Int, rows: Int, depth: Int, panel p: Int,
+                         into panel: UnsafeMutablePointer<Float>) {
+        for c in 0..<16 {
+            let r = p * 16 + c
+            if r < rows {
+                let row = src + r * rowStride
+                for kk in 0..<depth { panel[kk * 16 + c] = row[kk] }
+            } else {
+                for kk in 0..<depth { panel[kk * 16 + c] = 0 }
+            }
+        }
+    }
+
+    /// Panel `p` of a row-major `[depth, columns]` matrix: `panel[kk·16 + c] = src[kk·rowStride + 16p + c]`, zero
+    /// for columns past `columns` (a partial last panel of B, attention's values).
+    static func packColumns(_ src: UnsafePointer<Float>, rowStride: Int, depth: Int, columns: Int, panel p: Int,
+                            into panel: UnsafeMutablePointer<Float>) {
+        let width = Swift.min(16, columns - p * 16)
+        for kk in 0..<depth {
+            let from = src + kk * rowStride + p * 16, row = panel + kk * 16
+            row.update(from: from, count: width)
+            if width < 16 { (row + width).update(repeating: 0, count: 16 - width) }
         }
     }
 
