@@ -5,18 +5,18 @@ import TensorCore
 /// Larger shapes that take the operators' tiled and multi-core paths, against naive double-precision
 /// references written out loop by loop.
 @Suite struct OpsLargeTests {
-    /// Naive conv2d in Double (NCHW, OIHW, groups).
-    static func naiveConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: Int, padding: Int, groups: Int) -> Tensor {
+    /// Naive conv2d in Double (NCHW, OIHW, groups; padding (vertical, horizontal)).
+    static func naiveConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: Int, padding: (Int, Int), groups: Int) -> Tensor {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
-        let oh = (h + 2 * padding - kh) / stride + 1, ow = (wd + 2 * padding - kw) / stride + 1
+        let oh = (h + 2 * padding.0 - kh) / stride + 1, ow = (wd + 2 * padding.1 - kw) / stride + 1
         let og = o / groups
         var out = [Float](repeating: 0, count: n * o * oh * ow)
         for img in 0..<n { for oc in 0..<o { for y in 0..<oh { for xx in 0..<ow {
             var s = Double(b?.scalars[oc] ?? 0)
             let g = oc / og
             for ic in 0..<cg { for i in 0..<kh { for j in 0..<kw {
-                let iy = y * stride - padding + i, ix = xx * stride - padding + j
+                let iy = y * stride - padding.0 + i, ix = xx * stride - padding.1 + j
                 if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
                 s += Double(x.scalars[((img * c + g * cg + ic) * h + iy) * wd + ix]) * Double(w.scalars[((oc * cg + ic) * kh + i) * kw + j])
             } } }
@@ -30,22 +30,35 @@ import TensorCore
         let w = testTensor([12, 16, 3, 3], seed: 2, scale: 0.2)
         let b = testTensor([12], seed: 3)
         for (stride, padding) in [(1, 1), (2, 1)] {
-            let ref = Self.naiveConv(x, w, b, stride: stride, padding: padding, groups: 1)
+            let ref = Self.naiveConv(x, w, b, stride: stride, padding: (padding, padding), groups: 1)
             expectClose(NN.conv2d(x, weight: w, bias: b, stride: stride, padding: padding), ref, "conv large s\(stride)")
         }
         let w1 = testTensor([12, 16, 1, 1], seed: 4)
-        expectClose(NN.conv2d(x, weight: w1, bias: b), Self.naiveConv(x, w1, b, stride: 1, padding: 0, groups: 1), "conv 1x1 large")
+        expectClose(NN.conv2d(x, weight: w1, bias: b), Self.naiveConv(x, w1, b, stride: 1, padding: (0, 0), groups: 1), "conv 1x1 large")
         // The direct channels-last kernel: 72 output channels (a partial 16-lane block), widths that are not
         // multiples of its 6-pixel tile, stride 1 and 2, two images.
         let xd = testTensor([2, 32, 23, 29], seed: 6)
         let wd = testTensor([72, 32, 3, 3], seed: 7, scale: 0.1), bd = testTensor([72], seed: 8)
         for stride in [1, 2] {
             let y = NN.Tuning.$convolution.withValue(.direct) { NN.conv2d(xd, weight: wd, bias: bd, stride: stride, padding: 1) }
-            expectClose(y, Self.naiveConv(xd, wd, bd, stride: stride, padding: 1, groups: 1), "conv direct s\(stride)")
+            expectClose(y, Self.naiveConv(xd, wd, bd, stride: stride, padding: (1, 1), groups: 1), "conv direct s\(stride)")
+        }
+        // The implicit GEMM over a padded copy: three stacked images, a non-square image, 13 output channels (a
+        // partial 6-row group), kernels 3×3 / 5×5 / 3×1 with their paddings, with and without bias.
+        let xi = testTensor([3, 20, 9, 14], seed: 20)
+        for (kh, kw, ph, pw, hasBias) in [(3, 3, 1, 1, true), (5, 5, 2, 2, false), (3, 1, 1, 0, true), (3, 3, 0, 0, true)] {
+            let wi = testTensor([13, 20, kh, kw], seed: UInt64(21 + kh * 10 + kw), scale: 0.2)
+            let bi = hasBias ? testTensor([13], seed: 22) : nil
+            let y = NN.Tuning.$convolution.withValue(.implicitGEMM) {
+                NN.conv2d(xi, weight: wi, bias: bi, stride: (1, 1), padding: (ph, pw))
+            }
+            let ref = Self.naiveConv(xi, wi, bi, stride: 1, padding: (ph, pw), groups: 1)
+            #expect(y.shape == ref.shape)
+            expectClose(y, ref, "conv implicit GEMM k\(kh)x\(kw) p\(ph),\(pw)")
         }
         let wg = testTensor([12, 4, 3, 3], seed: 5)
         expectClose(NN.conv2d(x, weight: wg, bias: nil, stride: 1, padding: 1, groups: 4),
-                    Self.naiveConv(x, wg, nil, stride: 1, padding: 1, groups: 4), "conv groups 4 large")
+                    Self.naiveConv(x, wg, nil, stride: 1, padding: (1, 1), groups: 4), "conv groups 4 large")
     }
 
     /// Naive attention in Double.

@@ -11,8 +11,9 @@ import TensorCore
         #expect(cases.count == 11)
         for (name, c) in cases {
             let x = try c.t("x"), w = try c.t("weight"), b = c.has("bias") ? try c.t("bias") : nil
-            // Every case through every implementation (the direct kernel only exists for groups = 1).
-            for algorithm in [NN.ConvolutionAlgorithm.automatic, .gemm, .direct] {
+            // Every case through every implementation (the direct kernel only exists for groups = 1, the implicit
+            // GEMM for groups = 1 and stride 1; elsewhere they fall back to im2col).
+            for algorithm in [NN.ConvolutionAlgorithm.automatic, .gemm, .direct, .implicitGEMM] {
                 let y = try NN.Tuning.$convolution.withValue(algorithm) {
                     NN.conv2d(x, weight: w, bias: b, stride: (try c.i("stride_h"), try c.i("stride_w")),
                               padding: (try c.i("pad_h"), try c.i("pad_w")), groups: try c.i("groups"))

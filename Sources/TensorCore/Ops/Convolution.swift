@@ -10,8 +10,10 @@ extension NN {
     /// PyTorch's layout `[O, C/groups, KH, KW]` and an optional bias `[O]`; returns `[N, O, OH, OW]` with
     /// `OH = (H + 2·padding.h − KH) / stride.h + 1` (likewise OW). Any kernel size, stride, padding and group count.
     ///
-    /// Paths: small images (≤ 512 output positions, several images, no groups — the UNet's 8×8 and 16×16 levels)
-    /// are unfolded side by side into one im2col GEMM. k×k convolutions with 16…512 input channels, ≥ 16 output
+    /// Paths: stride-1 k×k convolutions with output rows < 48 wide and no groups (the small UNets' 4×4–32×32
+    /// levels) run `ImplicitGEMMConvolution` (one GEMM reading a padded copy of the input, no im2col). Other small
+    /// images (≤ 512 output positions, several images, no groups — the strided downsamplers) are unfolded side by
+    /// side into one im2col GEMM. k×k convolutions with 16…512 input channels, ≥ 16 output
     /// channels, output rows ≥ 48 wide and no groups run the direct channels-last kernel (`DirectConvolution`,
     /// no im2col: the SD UNet's 64×64-level and the VAE's 3×3 convolutions, stride 1 or 2). A 1×1 stride-1
     /// unpadded convolution is one `GEMM.sgemm` per image and group (no copies). Everything else is im2col +
@@ -39,8 +41,21 @@ extension NN {
             read(weight) { wt in
                 makeTensor(shape: [n, o, oh, ow]) { dst in
                     if plane == 0 { return }
-                    // Small images batch into one GEMM (below); other multi-channel k×k convolutions run direct.
                     let algorithm = Tuning.convolution
+                    // Stride-1 k×k convolutions of small images: one GEMM over a padded copy, no im2col.
+                    let implicitFits = ImplicitGEMMConvolution.applicable(n: n, c: c, h: h, w: w, kh: kh, kw: kw, sh: sh,
+                                                                          sw: sw, ph: ph, pw: pw, groups: groups)
+                    if implicitFits && (algorithm == .implicitGEMM
+                                        || (algorithm == .automatic && ImplicitGEMMConvolution.suitable(ow: ow))) {
+                        let implicit = ImplicitGEMMConvolution(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, ph: ph, pw: pw)
+                        if let bias {
+                            read(bias) { b in implicit.run(x: src, weight: wt, bias: b, out: dst) }
+                        } else {
+                            implicit.run(x: src, weight: wt, bias: nil, out: dst)
+                        }
+                        return
+                    }
+                    // Small images batch into one GEMM (below); other multi-channel k×k convolutions run direct.
                     let batchSmall = algorithm != .direct && n > 1 && groups == 1 && plane <= 512
                         && k * n * plane <= Tuning.im2colTileFloats
                     let direct = groups == 1 && (algorithm == .direct || (algorithm == .automatic && !batchSmall

@@ -18,15 +18,8 @@ enum SmallGEMM {
 
     static func run(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                     b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
+        let fullPanels = n / 16, tail = n - fullPanels * 16
         let panels = fullPanels + (tail > 0 ? 1 : 0)
-        // Zero-padded copy of the last row group.
-        let lastRows = m - (groups - 1) * 6
-        let padA = UnsafeMutablePointer<Float>.allocate(capacity: 6 * k)
-        defer { padA.deallocate() }
-        for r in 0..<6 {
-            if r < lastRows { (padA + r * k).update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { (padA + r * k).update(repeating: 0, count: k) }
-        }
         // Packed panels of B: all of them when B is transposed, else only the last partial one.
         let packedPanels = transB ? panels : (tail > 0 ? 1 : 0)
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, packedPanels * k * 16))
@@ -36,21 +29,46 @@ enum SmallGEMM {
         } else if tail > 0 {
             packColumns(b, rowStride: ldb, depth: k, columns: n, panel: fullPanels, into: packed)
         }
-        let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
-        let ppa = SendablePointer(padA), pp = SendablePointer(packed)
+        let pb = SendablePointer(b), pp = SendablePointer(packed)
+        tiles(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc) { p in
+            if transB { return StridedRows(base: pp.base + p * k * 16, stride: 16) }
+            if p == fullPanels { return StridedRows(base: pp.base, stride: 16) }
+            return StridedRows(base: pb.base + p * 16, stride: ldb)
+        }
+    }
+
+    /// C[m, 16·panels] = A·B where row kk of B starts at `b + rowOffsets[kk]` and the 16·panels floats from
+    /// there are readable (`ImplicitGEMMConvolution`: B's rows are shifted windows of one padded image). C must
+    /// have room for 16·panels columns.
+    static func runRowGathered(m: Int, panels: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                               rowOffsets: UnsafePointer<Int>, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let pb = SendablePointer(b), offsets = SendableIntPointer(rowOffsets)
+        tiles(m: m, n: panels * 16, k: k, alpha: 1, a: a, lda: lda, beta: 0, c: c, ldc: ldc) { p in
+            GatheredRows(base: pb.base + p * 16, offsets: offsets.base)
+        }
+    }
+
+    /// The tile loop shared by both entries: C's 6×16 tiles, split over the cores panel by panel; `panelRows(p)`
+    /// says where the rows of B's panel p are. The last row group reads a zero-padded copy of A's last rows, so
+    /// every tile runs the same kernel.
+    @inline(__always)
+    private static func tiles<Rows: PanelRows>(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                               panelRows: @escaping (Int) -> Rows) {
+        let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
+        let panels = fullPanels + (tail > 0 ? 1 : 0)
+        let lastRows = m - (groups - 1) * 6
+        let padA = UnsafeMutablePointer<Float>.allocate(capacity: 6 * k)
+        defer { padA.deallocate() }
+        for r in 0..<6 {
+            if r < lastRows { (padA + r * k).update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { (padA + r * k).update(repeating: 0, count: k) }
+        }
+        let pa = SendablePointer(a), pc = SendablePointer(c), ppa = SendablePointer(padA)
         NN.parallel(panels * groups, cost: 6 * 16 * k) { range in
             for item in range {
                 let p = item / groups, g = item % groups
                 let (aRows, rowStride) = g == groups - 1 ? (UnsafePointer(ppa.base), k) : (UnsafePointer(pa.base + g * 6 * lda), lda)
-                let bPanel: UnsafePointer<Float>, panelStride: Int
-                if transB {
-                    (bPanel, panelStride) = (UnsafePointer(pp.base + p * k * 16), 16)
-                } else if p == fullPanels {
-                    (bPanel, panelStride) = (UnsafePointer(pp.base), 16)
-                } else {
-                    (bPanel, panelStride) = (UnsafePointer(pb.base + p * 16), ldb)
-                }
-                let t = tile(aRows, lda: rowStride, bPanel, ldb: panelStride, k: k)
+                let t = tile(aRows, lda: rowStride, panelRows(p), k: k)
                 let rows = g == groups - 1 ? lastRows : 6
                 let width = p == fullPanels ? tail : 16
                 let out = pc.base + g * 6 * ldc + p * 16
@@ -108,19 +126,52 @@ enum SmallGEMM {
     @inline(__always)
     static func tile(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, k: Int)
         -> (VFloat, VFloat, VFloat, VFloat, VFloat, VFloat) {
+        tile(a, lda: lda, StridedRows(base: b, stride: ldb), k: k)
+    }
+
+    /// The 6×16 tile with B's rows wherever `rows` says.
+    @inline(__always)
+    static func tile<Rows: PanelRows>(_ a: UnsafePointer<Float>, lda: Int, _ rows: Rows, k: Int)
+        -> (VFloat, VFloat, VFloat, VFloat, VFloat, VFloat) {
         var c0 = VFloat(), c1 = VFloat(), c2 = VFloat(), c3 = VFloat(), c4 = VFloat(), c5 = VFloat()
         let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
-        var bp = b
         for kk in 0..<k {
-            let bv = VMath.load(bp)
+            let bv = VMath.load(rows.row(kk))
             c0 = c0.addingProduct(VFloat(repeating: a0[kk]), bv)
             c1 = c1.addingProduct(VFloat(repeating: a1[kk]), bv)
             c2 = c2.addingProduct(VFloat(repeating: a2[kk]), bv)
             c3 = c3.addingProduct(VFloat(repeating: a3[kk]), bv)
             c4 = c4.addingProduct(VFloat(repeating: a4[kk]), bv)
             c5 = c5.addingProduct(VFloat(repeating: a5[kk]), bv)
-            bp += ldb
         }
         return (c0, c1, c2, c3, c4, c5)
     }
+}
+
+/// Where each row of a 16-column panel of B starts (`SmallGEMM.tile`).
+protocol PanelRows {
+    func row(_ kk: Int) -> UnsafePointer<Float>
+}
+
+/// Rows `stride` floats apart (a row-major matrix or a packed panel).
+struct StridedRows: PanelRows {
+    let base: UnsafePointer<Float>
+    let stride: Int
+    init(base: UnsafePointer<Float>, stride: Int) { (self.base, self.stride) = (base, stride) }
+    init(base: UnsafeMutablePointer<Float>, stride: Int) { (self.base, self.stride) = (UnsafePointer(base), stride) }
+    @inline(__always) func row(_ kk: Int) -> UnsafePointer<Float> { base + kk * stride }
+}
+
+/// Row kk at `base + offsets[kk]` (the shifted windows of `ImplicitGEMMConvolution`).
+struct GatheredRows: PanelRows {
+    let base: UnsafePointer<Float>
+    let offsets: UnsafePointer<Int>
+    init(base: UnsafeMutablePointer<Float>, offsets: UnsafePointer<Int>) { (self.base, self.offsets) = (UnsafePointer(base), offsets) }
+    @inline(__always) func row(_ kk: Int) -> UnsafePointer<Float> { base + offsets[kk] }
+}
+
+/// An `Int` pointer that closures run on several threads may capture (read-only use).
+struct SendableIntPointer: @unchecked Sendable {
+    let base: UnsafePointer<Int>
+    init(_ base: UnsafePointer<Int>) { self.base = base }
 }
