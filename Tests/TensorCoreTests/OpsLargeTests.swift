@@ -209,6 +209,18 @@ import TensorCore
             if ProcessInfo.processInfo.environment["OPS_PRINT_ERRORS"] != nil { print("ops-error sweep \(name): \(e)") }
             #expect(e <= tol, "\(name): \(e)")
         }
+        // The shifted exponential of softmax and attention (VMath.expNonPositive, its own polynomial): rows [0, x]
+        // give e^x / (1 + e^x); relative error over the whole non-underflowing range x ∈ [−87.3, 0].
+        let m = 100_001
+        let xs = (0..<m).map { Float(-87.3 * Double($0) / Double(m - 1)) }
+        let pairs = NN.softmax(Tensor(shape: [m, 2], scalars: xs.flatMap { [0, $0] }))
+        var softmaxError = 0.0
+        for (i, xi) in xs.enumerated() {
+            let e = Foundation.exp(Double(xi)), r = e / (1 + e)
+            softmaxError = max(softmaxError, abs(Double(pairs.scalars[2 * i + 1]) - r) / r)
+        }
+        if ProcessInfo.processInfo.environment["OPS_PRINT_ERRORS"] != nil { print("ops-error sweep softmax exp: \(softmaxError)") }
+        #expect(softmaxError <= 3e-7, "softmax e^x relative error \(softmaxError)")
         // Softmax rows with huge spreads: exact zeros for underflow, ones for dominant entries.
         let s = NN.softmax(Tensor(shape: [2, 3], scalars: [0, -200, -.infinity, 1000, 0, 999]))
         #expect(s.scalars[1] == 0 && s.scalars[2] == 0 && s.scalars[0] == 1)

@@ -8,6 +8,8 @@
 ///   1. s = Σₖ (scale·q[k])·Kᵀ[k] (+ mask; lanes past the last key −∞), stored in a row buffer, running max;
 ///   2. p = e^(s − max) in place, Σp;
 ///   3. out[c] = (Σ p·Vᵀ[c]) / Σp, four value features c at a time.
+/// With ≤ 4 value features passes 2 and 3 are one sweep (p is never stored), and 4-feature queries stay in
+/// registers during pass 1.
 /// The whole row of scores stays in the buffer (4 bytes per key), so no online rescaling is needed. A row whose
 /// keys are all masked (−∞) gives zeros, as `F.scaled_dot_product_attention` does on the CPU. Work items are
 /// (batch·head, block of query rows), spread over the cores. Results differ from PyTorch only by float
@@ -63,43 +65,66 @@ struct NarrowHeadAttention: Sendable {
     private func row(pair: Int, row i: Int, kt: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>,
                      paddedKeys: Int, scores: UnsafeMutablePointer<Float>) {
         let bi = pair / heads, h = pair % heads
-        let chunks = paddedKeys / 16, tail = lk - (chunks - 1) * 16
+        let chunks = paddedKeys / 16
         let qRow = q.base + (bi * lq + i) * e + h * d
         let maskRow = mask.map { $0.base + bi * maskBatchStride + h * maskHeadStride + i * lk }
-        var qs = (VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat())
-        withUnsafeMutableBytes(of: &qs) { raw in
-            let b = raw.baseAddress!.assumingMemoryBound(to: VFloat.self)
-            for kk in 0..<d { b[kk] = VFloat(repeating: qRow[kk] * scale) }
-        }
-        // Pass 1: scores and their maximum.
-        var vmax = VFloat(repeating: -.infinity)
-        withUnsafeBytes(of: &qs) { raw in
-            let qb = raw.baseAddress!.assumingMemoryBound(to: VFloat.self)
-            for j in 0..<chunks {
-                var s = VFloat()
-                var kp = kt + j * 16
-                for kk in 0..<d {
-                    s = s.addingProduct(qb[kk], VMath.load(kp))
-                    kp += paddedKeys
+        // Pass 1: scores and their maximum. Four-feature heads (the small UNets' 32 channels / 8 heads) keep the
+        // query in registers; other sizes read its broadcasts from the stack.
+        let m: Float
+        if d == 4 {
+            let q0 = VFloat(repeating: qRow[0] * scale), q1 = VFloat(repeating: qRow[1] * scale)
+            let q2 = VFloat(repeating: qRow[2] * scale), q3 = VFloat(repeating: qRow[3] * scale)
+            m = scorePass(chunks: chunks, maskRow: maskRow, scores: scores) { j in
+                let k0 = kt + j * 16, k1 = k0 + paddedKeys, k2 = k1 + paddedKeys, k3 = k2 + paddedKeys
+                return (q0 * VMath.load(k0)).addingProduct(q1, VMath.load(k1))
+                    .addingProduct(q2, VMath.load(k2)).addingProduct(q3, VMath.load(k3))
+            }
+        } else {
+            var qs = (VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat())
+            m = withUnsafeMutableBytes(of: &qs) { raw in
+                let qb = raw.baseAddress!.assumingMemoryBound(to: VFloat.self)
+                for kk in 0..<d { qb[kk] = VFloat(repeating: qRow[kk] * scale) }
+                return scorePass(chunks: chunks, maskRow: maskRow, scores: scores) { j in
+                    var s = VFloat()
+                    var kp = kt + j * 16
+                    for kk in 0..<d {
+                        s = s.addingProduct(qb[kk], VMath.load(kp))
+                        kp += paddedKeys
+                    }
+                    return s
                 }
-                if j == chunks - 1 && tail < 16 {
-                    if let maskRow { s += VMath.loadPartial(maskRow + j * 16, tail) }
-                    for lane in tail..<16 { s[lane] = -.infinity }
-                } else if let maskRow {
-                    s += VMath.load(maskRow + j * 16)
-                }
-                VMath.store(s, scores + j * 16)
-                vmax.replace(with: s, where: s .> vmax)
             }
         }
-        let m = VMath.horizontalMax(vmax)
         let o = out.base + (bi * lq + i) * ev + h * dv
         if m == -.infinity {
             o.update(repeating: 0, count: dv)
             return
         }
-        // Pass 2: p = e^(s − max), Σp.
         let shift = VFloat(repeating: m)
+        // Vᵀ has zero rows up to a multiple of 4 features, padded keys have p = 0 and V = 0.
+        if dv <= 4 {
+            // Passes 2 and 3 fused: p = e^(s − max) and Σ p·Vᵀ[c] for the four features in one sweep, 8 keys at
+            // a time (with 16 the accumulators, the exponential's temporaries and constants spill under AVX2).
+            let v0 = vt, v1 = v0 + paddedKeys, v2 = v1 + paddedKeys, v3 = v2 + paddedKeys
+            let shift8 = SIMD8<Float>(repeating: m)
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            var total = SIMD8<Float>()
+            for j in stride(from: 0, to: paddedKeys, by: 8) {
+                let p = VMath.expNonPositive(VMath.load8(scores + j) - shift8)
+                total += p
+                a0 = a0.addingProduct(p, VMath.load8(v0 + j))
+                a1 = a1.addingProduct(p, VMath.load8(v1 + j))
+                a2 = a2.addingProduct(p, VMath.load8(v2 + j))
+                a3 = a3.addingProduct(p, VMath.load8(v3 + j))
+            }
+            let inv = 1 / VMath.horizontalSum(total)
+            o[0] = VMath.horizontalSum(a0) * inv
+            if dv > 1 { o[1] = VMath.horizontalSum(a1) * inv }
+            if dv > 2 { o[2] = VMath.horizontalSum(a2) * inv }
+            if dv > 3 { o[3] = VMath.horizontalSum(a3) * inv }
+            return
+        }
+        // Pass 2: p = e^(s − max) in place, Σp.
         var total = VFloat()
         for j in 0..<chunks {
             let p = VMath.expNonPositive(VMath.load(scores + j * 16) - shift)
@@ -107,8 +132,7 @@ struct NarrowHeadAttention: Sendable {
             total += p
         }
         let inv = 1 / VMath.horizontalSum(total)
-        // Pass 3: out[c] = Σ p·Vᵀ[c] / Σp, four value features at a time (four independent accumulator chains;
-        // Vᵀ has zero rows up to a multiple of 4, padded keys have p = 0 and V = 0).
+        // Pass 3: out[c] = Σ p·Vᵀ[c] / Σp, four value features at a time (four independent accumulator chains).
         var c = 0
         while c < dv {
             let v0 = vt + c * paddedKeys, v1 = v0 + paddedKeys, v2 = v1 + paddedKeys, v3 = v2 + paddedKeys
@@ -120,12 +144,40 @@ struct NarrowHeadAttention: Sendable {
                 a2 = a2.addingProduct(p, VMath.load(v2 + j * 16))
                 a3 = a3.addingProduct(p, VMath.load(v3 + j * 16))
             }
-            o[c] = VMath.horizontalSum(a0) * inv
-            if c + 1 < dv { o[c + 1] = VMath.horizontalSum(a1) * inv }
-            if c + 2 < dv { o[c + 2] = VMath.horizontalSum(a2) * inv }
-            if c + 3 < dv { o[c + 3] = VMath.horizontalSum(a3) * inv }
+            storeFeatures(o, from: c, (a0, a1, a2, a3), inverseTotal: inv)
             c += 4
         }
+    }
+
+    /// Pass 1 of a row: `score(j)` for each 16-key chunk j, plus the mask, −∞ in the lanes past the last key;
+    /// stored to `scores`; returns their maximum.
+    @inline(__always)
+    private func scorePass(chunks: Int, maskRow: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
+                           _ score: (Int) -> VFloat) -> Float {
+        let tail = lk - (chunks - 1) * 16
+        var vmax = VFloat(repeating: -.infinity)
+        for j in 0..<chunks {
+            var s = score(j)
+            if j == chunks - 1 && tail < 16 {
+                if let maskRow { s += VMath.loadPartial(maskRow + j * 16, tail) }
+                for lane in tail..<16 { s[lane] = -.infinity }
+            } else if let maskRow {
+                s += VMath.load(maskRow + j * 16)
+            }
+            VMath.store(s, scores + j * 16)
+            vmax.replace(with: s, where: s .> vmax)
+        }
+        return VMath.horizontalMax(vmax)
+    }
+
+    /// out[c + t] = Σ lanes of acc.t · inverseTotal for the features c + t < dv.
+    @inline(__always)
+    private func storeFeatures(_ o: UnsafeMutablePointer<Float>, from c: Int, _ acc: (VFloat, VFloat, VFloat, VFloat),
+                               inverseTotal inv: Float) {
+        o[c] = VMath.horizontalSum(acc.0) * inv
+        if c + 1 < dv { o[c + 1] = VMath.horizontalSum(acc.1) * inv }
+        if c + 2 < dv { o[c + 2] = VMath.horizontalSum(acc.2) * inv }
+        if c + 3 < dv { o[c + 3] = VMath.horizontalSum(acc.3) * inv }
     }
 }
 
