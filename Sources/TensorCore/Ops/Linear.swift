@@ -1,7 +1,7 @@
 extension NN {
     /// `torch.nn.functional.linear(x, weight, bias)`: `x @ weightᵀ + bias` over the last axis, with `x` of
     /// shape `[..., in]`, `weight` `[out, in]` (PyTorch's layout), `bias` `[out]` or nil; returns `[..., out]`.
-    /// One `GEMM.sgemm` (transposed B) over all leading rows; the bias initialises the output (β = 1).
+    /// One `GEMM.sgemm` (transposed B) over all leading rows, the bias added as its tiles are stored.
     /// Layers applied many times should keep their weight transposed once (`linear(_:transposedWeight:bias:)`):
     /// small products then skip repacking the weight on every call.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
@@ -25,18 +25,13 @@ extension NN {
         return read(x) { src in
             read(w) { wt in
                 makeTensor(shape: Array(x.shape.dropLast()) + [outF]) { dst in
-                    if let bias {
-                        read(bias) { b in
-                            parallel(m, cost: outF) { r in
-                                for row in r { (dst.base + row * outF).update(from: b.base, count: outF) }
-                            }
-                        }
-                    } else if inF == 0 {
-                        dst.base.update(repeating: 0, count: m * outF)
+                    if m == 0 || outF == 0 { return }
+                    if inF == 0 && bias == nil { dst.base.update(repeating: 0, count: m * outF); return }
+                    let product = { (b: UnsafePointer<Float>?) in
+                        GEMM.sgemm(transB: !transposed, m: m, n: outF, k: inF, a: src.base, lda: inF, b: wt.base,
+                                   ldb: transposed ? outF : inF, beta: 0, c: dst.base, ldc: outF, bias: b)
                     }
-                    if m == 0 || outF == 0 || inF == 0 { return }
-                    GEMM.sgemm(transB: !transposed, m: m, n: outF, k: inF, a: src.base, lda: inF, b: wt.base,
-                               ldb: transposed ? outF : inF, beta: bias == nil ? 0 : 1, c: dst.base, ldc: outF)
+                    if let bias { read(bias) { b in product(b.base) } } else { product(nil) }
                 }
             }
         }

@@ -5,8 +5,9 @@
 /// small UNets (32 channels, 8 heads) three quarters of that work multiplies padding, and the per-row work is
 /// dominated by broadcasts. Here K and V are packed transposed (`[d][keys]`, `[dv][keys]`, keys padded to 16
 /// with zeros) and each query row takes three passes over its keys, 16 at a time:
-///   1. s = Σₖ (scale·q[k])·Kᵀ[k] (+ mask; lanes past the last key −∞), stored in a row buffer, running max;
-///   2. p = e^(s − max) in place, Σp;
+///   1. s = Σₖ (scale·log₂e·q[k])·Kᵀ[k] (+ log₂e·mask; lanes past the last key −∞), stored in a row buffer,
+///      running max — scores in base 2, so the exponential needs no multiply in its range reduction;
+///   2. p = 2^(s − max) in place, Σp;
 ///   3. out[c] = (Σ p·Vᵀ[c]) / Σp, four value features c at a time.
 /// With ≤ 4 value features passes 2 and 3 are one sweep (p is never stored), and 4-feature queries stay in
 /// registers during pass 1.
@@ -68,12 +69,13 @@ struct NarrowHeadAttention: Sendable {
         let chunks = paddedKeys / 16
         let qRow = q.base + (bi * lq + i) * e + h * d
         let maskRow = mask.map { $0.base + bi * maskBatchStride + h * maskHeadStride + i * lk }
+        let qScale = scale * 1.44269504088896341
         // Pass 1: scores and their maximum. Four-feature heads (the small UNets' 32 channels / 8 heads) keep the
         // query in registers; other sizes read its broadcasts from the stack.
         let m: Float
         if d == 4 {
-            let q0 = VFloat(repeating: qRow[0] * scale), q1 = VFloat(repeating: qRow[1] * scale)
-            let q2 = VFloat(repeating: qRow[2] * scale), q3 = VFloat(repeating: qRow[3] * scale)
+            let q0 = VFloat(repeating: qRow[0] * qScale), q1 = VFloat(repeating: qRow[1] * qScale)
+            let q2 = VFloat(repeating: qRow[2] * qScale), q3 = VFloat(repeating: qRow[3] * qScale)
             m = scorePass(chunks: chunks, maskRow: maskRow, scores: scores) { j in
                 let k0 = kt + j * 16, k1 = k0 + paddedKeys, k2 = k1 + paddedKeys, k3 = k2 + paddedKeys
                 return (q0 * VMath.load(k0)).addingProduct(q1, VMath.load(k1))
@@ -83,7 +85,7 @@ struct NarrowHeadAttention: Sendable {
             var qs = (VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat())
             m = withUnsafeMutableBytes(of: &qs) { raw in
                 let qb = raw.baseAddress!.assumingMemoryBound(to: VFloat.self)
-                for kk in 0..<d { qb[kk] = VFloat(repeating: qRow[kk] * scale) }
+                for kk in 0..<d { qb[kk] = VFloat(repeating: qRow[kk] * qScale) }
                 return scorePass(chunks: chunks, maskRow: maskRow, scores: scores) { j in
                     var s = VFloat()
                     var kp = kt + j * 16
@@ -103,14 +105,14 @@ struct NarrowHeadAttention: Sendable {
         let shift = VFloat(repeating: m)
         // Vᵀ has zero rows up to a multiple of 4 features, padded keys have p = 0 and V = 0.
         if dv <= 4 {
-            // Passes 2 and 3 fused: p = e^(s − max) and Σ p·Vᵀ[c] for the four features in one sweep, 8 keys at
+            // Passes 2 and 3 fused: p = 2^(s − max) and Σ p·Vᵀ[c] for the four features in one sweep, 8 keys at
             // a time (with 16 the accumulators, the exponential's temporaries and constants spill under AVX2).
             let v0 = vt, v1 = v0 + paddedKeys, v2 = v1 + paddedKeys, v3 = v2 + paddedKeys
             let shift8 = SIMD8<Float>(repeating: m)
             var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
             var total = SIMD8<Float>()
             for j in stride(from: 0, to: paddedKeys, by: 8) {
-                let p = VMath.expNonPositive(VMath.load8(scores + j) - shift8)
+                let p = VMath.exp2NonPositive(VMath.load8(scores + j) - shift8)
                 total += p
                 a0 = a0.addingProduct(p, VMath.load8(v0 + j))
                 a1 = a1.addingProduct(p, VMath.load8(v1 + j))
@@ -124,10 +126,10 @@ struct NarrowHeadAttention: Sendable {
             if dv > 3 { o[3] = VMath.horizontalSum(a3) * inv }
             return
         }
-        // Pass 2: p = e^(s − max) in place, Σp.
+        // Pass 2: p = 2^(s − max) in place, Σp.
         var total = VFloat()
         for j in 0..<chunks {
-            let p = VMath.expNonPositive(VMath.load(scores + j * 16) - shift)
+            let p = VMath.exp2NonPositive(VMath.load(scores + j * 16) - shift)
             VMath.store(p, scores + j * 16)
             total += p
         }
@@ -155,14 +157,15 @@ struct NarrowHeadAttention: Sendable {
     private func scorePass(chunks: Int, maskRow: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
                            _ score: (Int) -> VFloat) -> Float {
         let tail = lk - (chunks - 1) * 16
+        let log2e = VFloat(repeating: 1.44269504088896341)
         var vmax = VFloat(repeating: -.infinity)
         for j in 0..<chunks {
             var s = score(j)
             if j == chunks - 1 && tail < 16 {
-                if let maskRow { s += VMath.loadPartial(maskRow + j * 16, tail) }
+                if let maskRow { s = s.addingProduct(VMath.loadPartial(maskRow + j * 16, tail), log2e) }
                 for lane in tail..<16 { s[lane] = -.infinity }
             } else if let maskRow {
-                s += VMath.load(maskRow + j * 16)
+                s = s.addingProduct(VMath.load(maskRow + j * 16), log2e)
             }
             VMath.store(s, scores + j * 16)
             vmax.replace(with: s, where: s .> vmax)

@@ -32,28 +32,50 @@ enum VMath {
         return expOfReduced(xc)
     }
 
-    /// e^x for x ≤ 0 (or −∞, or NaN), as in a shifted softmax; 0 below −87.34 (no subnormal results). Cheaper
-    /// than `exp` (the softmax and attention kernels spend most of their time here): e^x = 2^m · 2^f with
-    /// m = round(x·log₂e), f = x·log₂e − m ∈ [−½, ½] computed with log₂e split in two (f exact to ~1 ulp across
-    /// the range), 2^f by a degree-6 polynomial fitted to minimise the relative error (≤ 1e-7 in float32), and
-    /// no clamping select: lanes below −87.34 (where 2^m would leave the exponent range, including −∞) are
-    /// replaced by 0 at the end. Relative error ≤ 2e-7 against Double (OpsActivationAccuracyTests).
-    /// Written for 8 lanes (one AVX2 register): hot loops that keep many vectors live call it directly; the
-    /// 16-lane form runs it on both halves. (Not generic over the width: generic SIMD arithmetic in Swift 6.3
-    /// resolves to the element-by-element protocol implementations, 5–10× slower.)
+    /// e^x for x ≤ 0 (or −∞, or NaN), as in a shifted softmax; 0 below −86.6 (e^x < 2.7e-38: no subnormal
+    /// results). Cheaper than `exp` (the softmax and attention kernels spend most of their time here):
+    /// e^x = 2^m · 2^f with m = round(x·log₂e) and f = x·log₂e − m ∈ [−½, ½] computed with log₂e split in two (f
+    /// exact to ~1 ulp across the range), then `exp2Reduced`. Relative error ≤ 2e-7 against Double
+    /// (OpsActivationAccuracyTests). The 16-lane form runs the 8-lane one on both halves.
     @inline(__always)
     static func expNonPositive(_ x: VFloat) -> VFloat {
         VFloat(lowHalf: expNonPositive(x.lowHalf), highHalf: expNonPositive(x.highHalf))
     }
 
-    /// `expNonPositive` on 8 lanes.
+    /// `expNonPositive` on 8 lanes (one AVX2 register: hot loops that keep many vectors live call it directly).
+    /// (Not generic over the width: generic SIMD arithmetic in Swift 6.3 resolves to the element-by-element
+    /// protocol implementations, 5–10× slower.)
     @inline(__always)
     static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        typealias V = SIMD8<Float>
         // −m, rounded to nearest even (symmetric, so this is −round(x·log₂e)).
         let negM = (x * -1.44269504088896341).rounded(.toNearestOrEven)
-        let f = negM.addingProduct(x, V(repeating: 1.44269502162933349609375))
-            .addingProduct(x, V(repeating: 1.925963033500011079e-8))
+        let f = negM.addingProduct(x, SIMD8(repeating: 1.44269502162933349609375))
+            .addingProduct(x, SIMD8(repeating: 1.925963033500011079e-8))
+        return exp2Reduced(f, negM: negM).replacing(with: 0, where: x .< -86.6)
+    }
+
+    /// `exp2NonPositive` on 16 lanes (both halves).
+    @inline(__always)
+    static func exp2NonPositive(_ x: VFloat) -> VFloat {
+        VFloat(lowHalf: exp2NonPositive(x.lowHalf), highHalf: exp2NonPositive(x.highHalf))
+    }
+
+    /// 2^x for x ≤ 0 (or −∞, or NaN); 0 below −125. For softmaxes whose inputs were scaled by log₂e beforehand
+    /// (`NarrowHeadAttention` folds it into the query): m = round(x), f = x − m is exact, so the reduction costs
+    /// two additions instead of a multiply and two FMAs. Relative error ≤ 2e-7.
+    @inline(__always)
+    static func exp2NonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let negM = (-x).rounded(.toNearestOrEven)
+        return exp2Reduced(x + negM, negM: negM).replacing(with: 0, where: x .< -125)
+    }
+
+    /// 2^f · 2^(−negM) for f ∈ [−½, ½] and integral negM ∈ [0, 125]: 2^f by a degree-6 polynomial fitted to
+    /// minimise the relative error (≤ 1e-7 in float32), then −negM added to its exponent bits (no multiply:
+    /// 2^f ∈ [0.7, 1.42] keeps a normal exponent for negM ≤ 125). Lanes outside that range give garbage that the
+    /// callers replace.
+    @inline(__always)
+    private static func exp2Reduced(_ f: SIMD8<Float>, negM: SIMD8<Float>) -> SIMD8<Float> {
+        typealias V = SIMD8<Float>
         var p = V(repeating: 1.5345810970757157e-4)
         p = V(repeating: 1.3399930903688073e-3).addingProduct(p, f)
         p = V(repeating: 9.618489071726799e-3).addingProduct(p, f)
@@ -61,11 +83,10 @@ enum VMath {
         p = V(repeating: 0.24022646248340607).addingProduct(p, f)
         p = V(repeating: 0.6931471824645996).addingProduct(p, f)
         p = V(repeating: 1).addingProduct(p, f)
-        // 2^m = bits (127 − (−m)) << 23; −m + 1.5·2^23 has −m in its low mantissa bits, and 1.5·2^23's own bits
-        // vanish when shifted by 23.
+        // negM + 1.5·2^23 holds negM in its low mantissa bits; shifted by 23 (1.5·2^23's own bits vanish) it is
+        // negM in the exponent field.
         let magic = unsafeBitCast(negM + 12_582_912, to: SIMD8<Int32>.self)
-        let scale = unsafeBitCast(0x3F80_0000 &- (magic &<< 23), to: V.self)
-        return (p * scale).replacing(with: 0, where: x .< -87.33654)
+        return unsafeBitCast(unsafeBitCast(p, to: SIMD8<Int32>.self) &- (magic &<< 23), to: V.self)
     }
 
     /// The shared core: Cody–Waite reduction x = n·ln2 + r, degree-7 polynomial in r, times 2^n built from the
