@@ -44,9 +44,12 @@ import TensorCore
             expectClose(y, Self.naiveConv(xd, wd, bd, stride: stride, padding: (1, 1), groups: 1), "conv direct s\(stride)")
         }
         // The implicit GEMM over a padded copy: three stacked images, a non-square image, 13 output channels (a
-        // partial 6-row group), kernels 3×3 / 5×5 / 3×1 with their paddings, with and without bias.
+        // partial 6-row group), kernels 3×3 / 5×5 / 3×1 with their paddings (shared padding between rows and
+        // images), unpadded, and padding wider than the kernel reaches (1×3 with padding 1 above and below: no
+        // sharing), with and without bias.
         let xi = testTensor([3, 20, 9, 14], seed: 20)
-        for (kh, kw, ph, pw, hasBias) in [(3, 3, 1, 1, true), (5, 5, 2, 2, false), (3, 1, 1, 0, true), (3, 3, 0, 0, true)] {
+        for (kh, kw, ph, pw, hasBias) in [(3, 3, 1, 1, true), (5, 5, 2, 2, false), (3, 1, 1, 0, true), (3, 3, 0, 0, true),
+                                          (1, 3, 1, 1, true), (2, 2, 1, 1, false)] {
             let wi = testTensor([13, 20, kh, kw], seed: UInt64(21 + kh * 10 + kw), scale: 0.2)
             let bi = hasBias ? testTensor([13], seed: 22) : nil
             let y = NN.Tuning.$convolution.withValue(.implicitGEMM) {

@@ -2,21 +2,27 @@
 /// input in place instead of an im2col matrix: the small UNets' 4×4–32×32 levels, where im2col's `KH·KW`-fold
 /// copy took 40 % of a 3×3 convolution's time.
 ///
-/// The input is copied once into `[C][images · Hp · Wp]` (Hp = H + 2·padH, Wp = W + 2·padW; images stacked
-/// vertically). Output pixel (b, y, x) is computed at padded position `p = (b·Hp + y)·Wp + x`, and the input
-/// value under kernel tap (ch, i, j) is then at `ch·stride + p + i·Wp + j` — a fixed offset per tap. So
-/// `out[o][p] = Σ_(ch,i,j) W[o][ch][i][j] · in[ch·stride + offset(i, j) + p]` is a GEMM whose B row for tap
-/// (ch, i, j) starts at that offset (`SmallGEMM.runRowGathered`), with A the weight in PyTorch's `[O, C·KH·KW]`
-/// layout as stored. Positions that fall in the padding columns/rows (x ≥ OW, or the rows between stacked
-/// images) are computed too and dropped: 2·padW / Wp of the columns (11 % at 16×16, 20 % at 8×8). The result is
-/// compacted into NCHW with the bias added. Results differ from PyTorch only by float summation order.
+/// The input is copied once into a zero-padded buffer per channel: image rows `rowLength` floats apart, images
+/// `imageRows` rows apart, stacked vertically. Output pixel (b, y, x) is computed at position
+/// `p = (b·imageRows + y)·rowLength + x`, and the input value under kernel tap (ch, i, j) is then at
+/// `ch·plane + p + i·rowLength + j` — a fixed offset per tap. So `out[o][p] = Σ_(ch,i,j) W[o][ch][i][j] ·
+/// in[ch·plane + offset(i, j) + p]` is a GEMM whose B row for tap (ch, i, j) starts at that offset
+/// (`SmallGEMM.runRowGathered`), with A the weight in PyTorch's `[O, C·KH·KW]` layout as stored. Neighbouring
+/// rows share their zero padding: a row's right-hand padding is the next row's left-hand one (rowLength =
+/// W + padW rather than W + 2·padW; likewise padH rows between images), which holds whenever a window reaches at
+/// most padW columns past either edge (padW ≤ KW − 1). Positions that fall in the padding are computed too and
+/// dropped: padW / rowLength of the columns (6 % at 16×16, 11 % at 8×8) plus the rounding to 16-wide panels.
+/// The result is compacted into NCHW with the bias added. Results differ from PyTorch only by float summation
+/// order.
 struct ImplicitGEMMConvolution {
     let n, c, h, w, o, kh, kw, ph, pw: Int
 
-    var hp: Int { h + 2 * ph }
-    var wp: Int { w + 2 * pw }
-    var oh: Int { hp - kh + 1 }
-    var ow: Int { wp - kw + 1 }
+    var oh: Int { h + 2 * ph - kh + 1 }
+    var ow: Int { w + 2 * pw - kw + 1 }
+    /// Floats from one padded image row to the next: one shared run of padding between rows.
+    var rowLength: Int { pw <= kw - 1 ? w + pw : w + 2 * pw }
+    /// Rows from one image to the next: one shared band of padding rows between images.
+    var imageRows: Int { ph <= kh - 1 ? h + ph : h + 2 * ph }
 
     /// The padded input this path copies, in floats, at most (beyond, im2col tiles bound the memory).
     static let maxPaddedFloats = 4 << 20
@@ -33,23 +39,28 @@ struct ImplicitGEMMConvolution {
     static func suitable(ow: Int) -> Bool { ow < 48 }
 
     func run(x: SendablePointer, weight: SendablePointer, bias: SendablePointer?, out: SendablePointer) {
-        let (n, c, h, w, o, kh, kw, ph, pw, hp, wp, oh, ow) = (n, c, h, w, o, kh, kw, ph, pw, hp, wp, oh, ow)
-        // Positions from the first output pixel to the last one (inclusive), in 16-wide panels; a channel's
-        // stride leaves room for the last panel's reads (positions + the largest tap offset).
-        let positions = ((n - 1) * hp + oh - 1) * wp + ow
+        let (n, c, h, w, o, kh, kw, ph, pw, oh, ow) = (n, c, h, w, o, kh, kw, ph, pw, oh, ow)
+        let (rowLength, imageRows) = (self.rowLength, self.imageRows)
+        // Positions from the first output pixel to the last one (inclusive), in 16-wide panels. A channel's plane
+        // holds every padded row (the last image's data ends before row n·imageRows + ph) and the last panel's
+        // reads (positions + the largest tap offset).
+        let positions = ((n - 1) * imageRows + oh - 1) * rowLength + ow
         let panels = (positions + 15) / 16
-        let maxOffset = (kh - 1) * wp + (kw - 1)
-        let stride = panels * 16 + maxOffset
-        let padded = UnsafeMutablePointer<Float>.allocate(capacity: c * stride + panels * 16 * o)
+        let maxOffset = (kh - 1) * rowLength + (kw - 1)
+        let plane = Swift.max(panels * 16 + maxOffset, (n * imageRows + ph) * rowLength + pw)
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: c * plane + panels * 16 * o)
         defer { padded.deallocate() }
-        let pad = SendablePointer(padded), result = SendablePointer(padded + c * stride)
-        NN.parallel(c, cost: stride) { r in
+        let pad = SendablePointer(padded), result = SendablePointer(padded + c * plane)
+        NN.parallel(c, cost: plane) { r in
             for ch in r {
-                let dst = pad.base + ch * stride
-                dst.update(repeating: 0, count: stride)
+                let dst = pad.base + ch * plane
+                dst.update(repeating: 0, count: plane)
                 for b in 0..<n {
                     let src = x.base + (b * c + ch) * h * w
-                    for y in 0..<h { (dst + (b * hp + y + ph) * wp + pw).update(from: src + y * w, count: w) }
+                    for y in 0..<h {
+                        let row = dst + (b * imageRows + y + ph) * rowLength + pw, from = src + y * w
+                        for xx in 0..<w { row[xx] = from[xx] }
+                    }
                 }
             }
         }
@@ -57,7 +68,7 @@ struct ImplicitGEMMConvolution {
         let offsets = UnsafeMutablePointer<Int>.allocate(capacity: k)
         defer { offsets.deallocate() }
         for ch in 0..<c {
-            for i in 0..<kh { for j in 0..<kw { offsets[(ch * kh + i) * kw + j] = ch * stride + i * wp + j } }
+            for i in 0..<kh { for j in 0..<kw { offsets[(ch * kh + i) * kw + j] = ch * plane + i * rowLength + j } }
         }
         SmallGEMM.runRowGathered(m: o, panels: panels, k: k, a: weight.base, lda: k, b: pad.base, rowOffsets: offsets,
                                  c: result.base, ldc: panels * 16)
@@ -66,12 +77,12 @@ struct ImplicitGEMMConvolution {
             for item in r {
                 let b = item / o, ch = item % o
                 let dst = out.base + item * oh * ow
-                let src = result.base + ch * panels * 16 + b * hp * wp
+                let src = result.base + ch * panels * 16 + b * imageRows * rowLength
                 if let bias {
                     let value = bias[ch]
-                    for y in 0..<oh { for xx in 0..<ow { dst[y * ow + xx] = src[y * wp + xx] + value } }
+                    for y in 0..<oh { for xx in 0..<ow { dst[y * ow + xx] = src[y * rowLength + xx] + value } }
                 } else {
-                    for y in 0..<oh { (dst + y * ow).update(from: src + y * wp, count: ow) }
+                    for y in 0..<oh { for xx in 0..<ow { dst[y * ow + xx] = src[y * rowLength + xx] } }
                 }
             }
         }
