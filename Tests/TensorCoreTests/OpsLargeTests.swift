@@ -114,7 +114,7 @@ import TensorCore
 
     @Test func narrowHeadAttentionMatchesNaiveAndTiled() {
         // Heads of 4 and 8 features (a small UNet's 32/64 channels over 8 heads), odd key counts (a partial last
-        // chunk of 16), value heads narrower than query heads, several pairs over the cores.
+        // chunk of 8), value heads narrower than query heads, several pairs over the cores.
         for (lq, lk, heads, e, ev) in [(256, 256, 8, 32, 32), (64, 77, 8, 64, 64), (37, 19, 3, 12, 6), (5, 1, 2, 2, 4)] {
             let q = testTensor([2, lq, e], seed: 30, scale: 2), k = testTensor([2, lk, e], seed: 31, scale: 2)
             let v = testTensor([2, lk, ev], seed: 32)
@@ -129,6 +129,14 @@ import TensorCore
         let mask = NN.causalMask(40)
         expectClose(NN.Tuning.$attention.withValue(.narrowHeads) { NN.attention(query: x, key: x, value: x, heads: 4, mask: mask) },
                     Self.naiveAttention(x, x, x, heads: 4, mask: mask), "narrow heads causal")
+        // Six-feature heads (the generic pass-1 path, eight value accumulators) with 37 keys (a partial last chunk
+        // of 8): the causal mask and a finite additive mask.
+        let x6 = testTensor([1, 37, 18], seed: 34, scale: 2)
+        let finite = testTensor([37, 37], seed: 35, scale: 3)
+        for (name, m) in [("causal", NN.causalMask(37)), ("additive", finite)] {
+            expectClose(NN.Tuning.$attention.withValue(.narrowHeads) { NN.attention(query: x6, key: x6, value: x6, heads: 3, mask: m) },
+                        Self.naiveAttention(x6, x6, x6, heads: 3, mask: m), "narrow heads 6 features \(name)")
+        }
         // A row whose keys are all masked gives zeros.
         var blank = Tensor(zeros: [40, 40])
         for j in 0..<40 { blank.scalars[3 * 40 + j] = -.infinity }

@@ -3,14 +3,13 @@
 ///
 /// `FusedAttention` computes P·V in 6×16 register tiles over 16 value features; with the 4- and 8-wide heads of
 /// small UNets (32 channels, 8 heads) three quarters of that work multiplies padding, and the per-row work is
-/// dominated by broadcasts. Here K and V are packed transposed (`[d][keys]`, `[dv][keys]`, keys padded to 16
-/// with zeros) and each query row takes three passes over its keys, 16 at a time:
+/// dominated by broadcasts. Here K and V are packed transposed (`[d][keys]`, `[dv][keys]`, keys padded to 8
+/// with zeros, value features to 4 or 8) and each query row takes two passes over its keys, 8 at a time (one
+/// AVX2 register: with 16 the accumulators, the exponential's temporaries and its constants spill):
 ///   1. s = Σₖ (scale·log₂e·q[k])·Kᵀ[k] (+ log₂e·mask; lanes past the last key −∞), stored in a row buffer,
-///      running max — scores in base 2, so the exponential needs no multiply in its range reduction;
-///   2. p = 2^(s − max) in place, Σp;
-///   3. out[c] = (Σ p·Vᵀ[c]) / Σp, four value features c at a time.
-/// With ≤ 4 value features passes 2 and 3 are one sweep (p is never stored), and 4-feature queries stay in
-/// registers during pass 1.
+///      running max — scores in base 2, so the exponential needs no multiply in its range reduction; the query's
+///      broadcasts stay in registers for 4- and 8-feature heads;
+///   2. p = 2^(s − max), Σp and Σ p·Vᵀ[c] for all 4 (or 8) value features in one sweep; out[c] = Σ p·Vᵀ[c] / Σp.
 /// The whole row of scores stays in the buffer (4 bytes per key), so no online rescaling is needed. A row whose
 /// keys are all masked (−∞) gives zeros, as `F.scaled_dot_product_attention` does on the CPU. Work items are
 /// (batch·head, block of query rows), spread over the cores. Results differ from PyTorch only by float
@@ -26,9 +25,11 @@ struct NarrowHeadAttention: Sendable {
     let scale: Float
     let maskBatchStride, maskHeadStride: Int
 
+    typealias V8 = SIMD8<Float>
+
     func run() {
         let pairs = batches * heads
-        let paddedKeys = (lk + 15) / 16 * 16
+        let paddedKeys = (lk + 7) / 8 * 8
         let kPairSize = d * paddedKeys, vPairSize = (dv + 3) / 4 * 4 * paddedKeys
         let packedK = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, pairs * kPairSize))
         let packedV = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, pairs * vPairSize))
@@ -66,33 +67,41 @@ struct NarrowHeadAttention: Sendable {
     private func row(pair: Int, row i: Int, kt: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>,
                      paddedKeys: Int, scores: UnsafeMutablePointer<Float>) {
         let bi = pair / heads, h = pair % heads
-        let chunks = paddedKeys / 16
         let qRow = q.base + (bi * lq + i) * e + h * d
         let maskRow = mask.map { $0.base + bi * maskBatchStride + h * maskHeadStride + i * lk }
         let qScale = scale * 1.44269504088896341
-        // Pass 1: scores and their maximum. Four-feature heads (the small UNets' 32 channels / 8 heads) keep the
-        // query in registers; other sizes read its broadcasts from the stack.
+        let n = paddedKeys   // Kᵀ / Vᵀ row stride
+        // Pass 1: scores and their maximum.
         let m: Float
         if d == 4 {
-            let q0 = VFloat(repeating: qRow[0] * qScale), q1 = VFloat(repeating: qRow[1] * qScale)
-            let q2 = VFloat(repeating: qRow[2] * qScale), q3 = VFloat(repeating: qRow[3] * qScale)
-            m = scorePass(chunks: chunks, maskRow: maskRow, scores: scores) { j in
-                let k0 = kt + j * 16, k1 = k0 + paddedKeys, k2 = k1 + paddedKeys, k3 = k2 + paddedKeys
-                return (q0 * VMath.load(k0)).addingProduct(q1, VMath.load(k1))
-                    .addingProduct(q2, VMath.load(k2)).addingProduct(q3, VMath.load(k3))
+            let q0 = V8(repeating: qRow[0] * qScale), q1 = V8(repeating: qRow[1] * qScale)
+            let q2 = V8(repeating: qRow[2] * qScale), q3 = V8(repeating: qRow[3] * qScale)
+            m = scorePass(maskRow: maskRow, scores: scores) { j in
+                let k0 = kt + j
+                return (q0 * VMath.load8(k0)).addingProduct(q1, VMath.load8(k0 + n))
+                    .addingProduct(q2, VMath.load8(k0 + 2 * n)).addingProduct(q3, VMath.load8(k0 + 3 * n))
+            }
+        } else if d == 8 {
+            let q0 = V8(repeating: qRow[0] * qScale), q1 = V8(repeating: qRow[1] * qScale)
+            let q2 = V8(repeating: qRow[2] * qScale), q3 = V8(repeating: qRow[3] * qScale)
+            let q4 = V8(repeating: qRow[4] * qScale), q5 = V8(repeating: qRow[5] * qScale)
+            let q6 = V8(repeating: qRow[6] * qScale), q7 = V8(repeating: qRow[7] * qScale)
+            m = scorePass(maskRow: maskRow, scores: scores) { j in
+                let k0 = kt + j
+                let a = (q0 * VMath.load8(k0)).addingProduct(q1, VMath.load8(k0 + n))
+                    .addingProduct(q2, VMath.load8(k0 + 2 * n)).addingProduct(q3, VMath.load8(k0 + 3 * n))
+                let b = (q4 * VMath.load8(k0 + 4 * n)).addingProduct(q5, VMath.load8(k0 + 5 * n))
+                    .addingProduct(q6, VMath.load8(k0 + 6 * n)).addingProduct(q7, VMath.load8(k0 + 7 * n))
+                return a + b
             }
         } else {
-            var qs = (VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat(), VFloat())
+            var qs = (V8(), V8(), V8(), V8(), V8(), V8(), V8(), V8())
             m = withUnsafeMutableBytes(of: &qs) { raw in
-                let qb = raw.baseAddress!.assumingMemoryBound(to: VFloat.self)
-                for kk in 0..<d { qb[kk] = VFloat(repeating: qRow[kk] * qScale) }
-                return scorePass(chunks: chunks, maskRow: maskRow, scores: scores) { j in
-                    var s = VFloat()
-                    var kp = kt + j * 16
-                    for kk in 0..<d {
-                        s = s.addingProduct(qb[kk], VMath.load(kp))
-                        kp += paddedKeys
-                    }
+                let qb = raw.baseAddress!.assumingMemoryBound(to: V8.self)
+                for kk in 0..<d { qb[kk] = V8(repeating: qRow[kk] * qScale) }
+                return scorePass(maskRow: maskRow, scores: scores) { j in
+                    var s = V8()
+                    for kk in 0..<d { s = s.addingProduct(qb[kk], VMath.load8(kt + kk * n + j)) }
                     return s
                 }
             }
@@ -102,82 +111,85 @@ struct NarrowHeadAttention: Sendable {
             o.update(repeating: 0, count: dv)
             return
         }
-        let shift = VFloat(repeating: m)
-        // Vᵀ has zero rows up to a multiple of 4 features, padded keys have p = 0 and V = 0.
+        // Pass 2: p = 2^(s − max), Σp and Σ p·Vᵀ[c] in one sweep. Vᵀ has zero rows up to a multiple of 4
+        // features, padded keys have p = 0 and V = 0.
+        let shift = V8(repeating: m)
+        var total = V8(), a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
         if dv <= 4 {
-            // Passes 2 and 3 fused: p = 2^(s − max) and Σ p·Vᵀ[c] for the four features in one sweep, 8 keys at
-            // a time (with 16 the accumulators, the exponential's temporaries and constants spill under AVX2).
-            let v0 = vt, v1 = v0 + paddedKeys, v2 = v1 + paddedKeys, v3 = v2 + paddedKeys
-            let shift8 = SIMD8<Float>(repeating: m)
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-            var total = SIMD8<Float>()
             for j in stride(from: 0, to: paddedKeys, by: 8) {
-                let p = VMath.exp2NonPositive(VMath.load8(scores + j) - shift8)
+                let p = VMath.exp2NonPositive(VMath.load8(scores + j) - shift)
                 total += p
-                a0 = a0.addingProduct(p, VMath.load8(v0 + j))
-                a1 = a1.addingProduct(p, VMath.load8(v1 + j))
-                a2 = a2.addingProduct(p, VMath.load8(v2 + j))
-                a3 = a3.addingProduct(p, VMath.load8(v3 + j))
+                let v0 = vt + j
+                a0 = a0.addingProduct(p, VMath.load8(v0))
+                a1 = a1.addingProduct(p, VMath.load8(v0 + n))
+                a2 = a2.addingProduct(p, VMath.load8(v0 + 2 * n))
+                a3 = a3.addingProduct(p, VMath.load8(v0 + 3 * n))
+            }
+            storeFeatures(o, (a0, a1, a2, a3), from: 0, inverseTotal: 1 / VMath.horizontalSum(total))
+        } else {
+            var a4 = V8(), a5 = V8(), a6 = V8(), a7 = V8()
+            for j in stride(from: 0, to: paddedKeys, by: 8) {
+                let p = VMath.exp2NonPositive(VMath.load8(scores + j) - shift)
+                total += p
+                let v0 = vt + j
+                a0 = a0.addingProduct(p, VMath.load8(v0))
+                a1 = a1.addingProduct(p, VMath.load8(v0 + n))
+                a2 = a2.addingProduct(p, VMath.load8(v0 + 2 * n))
+                a3 = a3.addingProduct(p, VMath.load8(v0 + 3 * n))
+                a4 = a4.addingProduct(p, VMath.load8(v0 + 4 * n))
+                a5 = a5.addingProduct(p, VMath.load8(v0 + 5 * n))
+                a6 = a6.addingProduct(p, VMath.load8(v0 + 6 * n))
+                a7 = a7.addingProduct(p, VMath.load8(v0 + 7 * n))
             }
             let inv = 1 / VMath.horizontalSum(total)
-            o[0] = VMath.horizontalSum(a0) * inv
-            if dv > 1 { o[1] = VMath.horizontalSum(a1) * inv }
-            if dv > 2 { o[2] = VMath.horizontalSum(a2) * inv }
-            if dv > 3 { o[3] = VMath.horizontalSum(a3) * inv }
-            return
-        }
-        // Pass 2: p = 2^(s − max) in place, Σp.
-        var total = VFloat()
-        for j in 0..<chunks {
-            let p = VMath.exp2NonPositive(VMath.load(scores + j * 16) - shift)
-            VMath.store(p, scores + j * 16)
-            total += p
-        }
-        let inv = 1 / VMath.horizontalSum(total)
-        // Pass 3: out[c] = Σ p·Vᵀ[c] / Σp, four value features at a time (four independent accumulator chains).
-        var c = 0
-        while c < dv {
-            let v0 = vt + c * paddedKeys, v1 = v0 + paddedKeys, v2 = v1 + paddedKeys, v3 = v2 + paddedKeys
-            var a0 = VFloat(), a1 = VFloat(), a2 = VFloat(), a3 = VFloat()
-            for j in 0..<chunks {
-                let p = VMath.load(scores + j * 16)
-                a0 = a0.addingProduct(p, VMath.load(v0 + j * 16))
-                a1 = a1.addingProduct(p, VMath.load(v1 + j * 16))
-                a2 = a2.addingProduct(p, VMath.load(v2 + j * 16))
-                a3 = a3.addingProduct(p, VMath.load(v3 + j * 16))
-            }
-            storeFeatures(o, from: c, (a0, a1, a2, a3), inverseTotal: inv)
-            c += 4
+            storeFeatures(o, (a0, a1, a2, a3), from: 0, inverseTotal: inv)
+            storeFeatures(o, (a4, a5, a6, a7), from: 4, inverseTotal: inv)
         }
     }
 
-    /// Pass 1 of a row: `score(j)` for each 16-key chunk j, plus the mask, −∞ in the lanes past the last key;
+    /// Pass 1 of a row: `score(j)` for the 8 keys from j, plus log₂e·mask, −∞ in the lanes past the last key;
     /// stored to `scores`; returns their maximum.
     @inline(__always)
-    private func scorePass(chunks: Int, maskRow: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
-                           _ score: (Int) -> VFloat) -> Float {
-        let tail = lk - (chunks - 1) * 16
-        let log2e = VFloat(repeating: 1.44269504088896341)
-        var vmax = VFloat(repeating: -.infinity)
-        for j in 0..<chunks {
-            var s = score(j)
-            if j == chunks - 1 && tail < 16 {
-                if let maskRow { s = s.addingProduct(VMath.loadPartial(maskRow + j * 16, tail), log2e) }
-                for lane in tail..<16 { s[lane] = -.infinity }
-            } else if let maskRow {
-                s = s.addingProduct(VMath.load(maskRow + j * 16), log2e)
+    private func scorePass(maskRow: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
+                           _ score: (Int) -> V8) -> Float {
+        let log2e = V8(repeating: 1.44269504088896341)
+        let last = (lk - 1) / 8 * 8, tail = lk - last
+        var vmax = V8(repeating: -.infinity)
+        var j = 0
+        // Unmasked full chunks two at a time (two independent chains), then the rest one by one.
+        if maskRow == nil {
+            var vmax2 = V8(repeating: -.infinity)
+            while j + 16 <= last {
+                let s0 = score(j), s1 = score(j + 8)
+                UnsafeMutableRawPointer(scores + j).storeBytes(of: s0, as: V8.self)
+                UnsafeMutableRawPointer(scores + j + 8).storeBytes(of: s1, as: V8.self)
+                vmax.replace(with: s0, where: s0 .> vmax)
+                vmax2.replace(with: s1, where: s1 .> vmax2)
+                j += 16
             }
-            VMath.store(s, scores + j * 16)
+            vmax.replace(with: vmax2, where: vmax2 .> vmax)
+        }
+        for j in stride(from: j, through: last, by: 8) {
+            var s = score(j)
+            if j == last && tail < 8 {
+                if let maskRow { for lane in 0..<tail { s[lane] += maskRow[j + lane] * 1.44269504088896341 } }
+                for lane in tail..<8 { s[lane] = -.infinity }
+            } else if let maskRow {
+                s = s.addingProduct(VMath.load8(maskRow + j), log2e)
+            }
+            UnsafeMutableRawPointer(scores + j).storeBytes(of: s, as: V8.self)
             vmax.replace(with: s, where: s .> vmax)
         }
-        return VMath.horizontalMax(vmax)
+        let half = vmax.lowHalf.replacing(with: vmax.highHalf, where: vmax.highHalf .> vmax.lowHalf)
+        let quarter = half.lowHalf.replacing(with: half.highHalf, where: half.highHalf .> half.lowHalf)
+        return quarter[1] > quarter[0] ? quarter[1] : quarter[0]
     }
 
     /// out[c + t] = Σ lanes of acc.t · inverseTotal for the features c + t < dv.
     @inline(__always)
-    private func storeFeatures(_ o: UnsafeMutablePointer<Float>, from c: Int, _ acc: (VFloat, VFloat, VFloat, VFloat),
+    private func storeFeatures(_ o: UnsafeMutablePointer<Float>, _ acc: (V8, V8, V8, V8), from c: Int,
                                inverseTotal inv: Float) {
-        o[c] = VMath.horizontalSum(acc.0) * inv
+        if c < dv { o[c] = VMath.horizontalSum(acc.0) * inv }
         if c + 1 < dv { o[c + 1] = VMath.horizontalSum(acc.1) * inv }
         if c + 2 < dv { o[c + 2] = VMath.horizontalSum(acc.2) * inv }
         if c + 3 < dv { o[c + 3] = VMath.horizontalSum(acc.3) * inv }
