@@ -174,7 +174,11 @@ extension NN {
     /// operations); otherwise runs `body(0..<count)` inline.
     static func parallel(_ count: Int, cost costPerItem: Int, _ body: @escaping (Range<Int>) -> Void) {
         let threads = WorkerPool.shared.threads
-        let chunks = count < 2 || count * Swift.max(costPerItem, 1) < WorkerPool.minimumWork ? 1 : Swift.min(threads, count)
+        let total = count * Swift.max(costPerItem, 1)
+        // Up to 4 chunks per thread (each ≥ minimumWork), claimed dynamically: a thread that starts late or runs
+        // slower takes fewer, so neither waits long for the other.
+        let chunks = count < 2 || total < WorkerPool.minimumWork || threads < 2
+            ? 1 : Swift.min(count, Swift.max(threads, Swift.min(threads * 4, total / WorkerPool.minimumWork)))
         if chunks <= 1 { if count > 0 { body(0..<count) }; return }
         WorkerPool.shared.run(chunks: chunks) { c in
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
