@@ -2,19 +2,20 @@ import Testing
 @testable import TensorCore
 
 /// `GEMM.sgemm` on both of its paths (SmallGEMM's Swift tiles and OpenBLAS split over the cores by rows or by
-/// columns) against a Double product, with ragged sizes, α, β, a bias added to every row and row strides wider
-/// than the matrices.
+/// columns) against a Double product, with ragged sizes, α, β, a bias added to every row, an added matrix (a
+/// residual) and row strides wider than the matrices.
 @Suite struct GEMMTests {
     static func values(_ n: Int, seed: Int) -> [Float] {
         (0..<n).map { i in Float(((i * 7919 + seed * 104_729) % 2003)) / 1001 - 1 }
     }
 
     func check(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false, alpha: Float, beta: Float,
-               bias withBias: Bool = false, pad: Int = 3) {
+               bias withBias: Bool = false, addend withAddend: Bool = false, pad: Int = 3) {
         let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
         let a = Self.values((transA ? k : m) * lda, seed: 1), b = Self.values((transB ? n : k) * ldb, seed: 2)
         var c = Self.values(m * ldc, seed: 3)
         let bias = withBias ? Self.values(n, seed: 4) : []
+        let addend = withAddend ? Self.values(m * ldc, seed: 5) : []
         var expected = c
         for i in 0..<m {
             for j in 0..<n {
@@ -25,16 +26,18 @@ import Testing
                     acc += Double(x) * Double(y)
                 }
                 expected[i * ldc + j] = Float(Double(alpha) * acc + Double(beta) * Double(c[i * ldc + j])
-                                              + (withBias ? Double(bias[j]) : 0))
+                                              + (withBias ? Double(bias[j]) : 0) + (withAddend ? Double(addend[i * ldc + j]) : 0))
             }
         }
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
                     bias.withUnsafeBufferPointer { pbias in
-                        GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: lda,
-                                   b: pb.baseAddress!, ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc,
-                                   bias: withBias ? pbias.baseAddress! : nil)
+                        addend.withUnsafeBufferPointer { padd in
+                            GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: lda,
+                                       b: pb.baseAddress!, ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc,
+                                       bias: withBias ? pbias.baseAddress! : nil, addend: withAddend ? padd.baseAddress! : nil)
+                        }
                     }
                 }
             }
@@ -53,6 +56,8 @@ import Testing
             check(m: m, n: n, k: k, alpha: 0.5, beta: 0.75)
             check(m: m, n: n, k: k, transB: true, alpha: 1, beta: 1)
             check(m: m, n: n, k: k, transB: true, alpha: 0.5, beta: 0, bias: true)
+            check(m: m, n: n, k: k, alpha: 1, beta: 0, bias: true, addend: true)
+            check(m: m, n: n, k: k, transB: true, alpha: 1, beta: 0, addend: true)
         }
     }
 
@@ -65,6 +70,8 @@ import Testing
         check(m: 9, n: 8, k: 7, transA: true, transB: true, alpha: 2, beta: 1)
         check(m: 256, n: 300, k: 129, transB: true, alpha: 1, beta: 0, bias: true)
         check(m: 210, n: 90, k: 500, transA: true, alpha: 0.5, beta: 0, bias: true)
+        check(m: 256, n: 300, k: 129, alpha: 1, beta: 0, bias: true, addend: true)
+        check(m: 700, n: 100, k: 130, transB: true, alpha: 1, beta: 0, addend: true)
     }
 
     @Test func workerPoolRunsEveryChunkOnceAcrossManyJobs() {

@@ -37,6 +37,10 @@ import TensorCore
             let c = try OpFixtures.named(name)
             let y = NN.linear(try c.t("x"), weight: try c.t("weight"), bias: c.has("bias") ? try c.t("bias") : nil)
             expectClose(y, try c.t("out"), name)
+            // A residual added as the product is stored: the same floats as a separate addition.
+            let r = NN.linear(try c.t("x"), transposedWeight: NN.transposeLastTwo(try c.t("weight")),
+                              bias: c.has("bias") ? try c.t("bias") : nil, residual: y)
+            #expect(r.scalars == NN.add(y, y).scalars, "\(name) with residual")
         }
     }
 

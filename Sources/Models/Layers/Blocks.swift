@@ -42,10 +42,11 @@ public struct AttentionLayer: Sendable {
         self.heads = heads
     }
 
-    /// `x` `[B, L, C]`, `context` `[B, Lc, D]` → `[B, L, C]`.
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
+    /// `x` `[B, L, C]`, `context` `[B, Lc, D]` → `[B, L, C]`, plus `residual` (`[B, L, C]`) when given, added by
+    /// the output projection.
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
         let c = context ?? x
-        return toOut(NN.attention(query: toQ(x), key: toK(c), value: toV(c), heads: heads))
+        return toOut(NN.attention(query: toQ(x), key: toK(c), value: toV(c), heads: heads), residual: residual)
     }
 }
 
@@ -67,9 +68,10 @@ public struct BasicTransformerBlock: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
-        var h = NN.add(x, attn1(norm1(x)))
-        h = NN.add(h, attn2(norm2(h), context: context))
-        return NN.add(h, ffOut(NN.geglu(ffIn(norm3(h)))))
+        // Each residual is added by the branch's last projection as it stores its output.
+        var h = attn1(norm1(x), residual: x)
+        h = attn2(norm2(h), context: context, residual: h)
+        return ffOut(NN.geglu(ffIn(norm3(h))), residual: h)
     }
 }
 

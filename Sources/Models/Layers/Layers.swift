@@ -33,7 +33,10 @@ public struct Linear: Sendable {
         self.bias = bias ? try store.take("\(name).bias", shape: [cout]) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { NN.linear(x, transposedWeight: transposedWeight, bias: bias) }
+    /// `x·Wᵀ + b`, plus `residual` when given (added as the product is stored).
+    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
+        NN.linear(x, transposedWeight: transposedWeight, bias: bias, residual: residual)
+    }
 }
 
 /// `torch.nn.GroupNorm` (affine), optionally fused with the SiLU that follows it in every diffusers block.

@@ -17,21 +17,33 @@ enum GEMM {
     static let splitThreshold = 1 << 17
 
     /// `op(A)` is `[m, k]` (A stored `[k, m]` when `transA`), `op(B)` is `[k, n]` (B stored `[n, k]` when
-    /// `transB`), C is `[m, n]` with row stride `ldc`. With `bias` (n values, β must be 0) C = α·op(A)·op(B) +
-    /// bias on every row: added as the tiles are stored, or written into C before an OpenBLAS product with β = 1.
+    /// `transB`), C is `[m, n]` with row stride `ldc`. With `bias` (n values) and/or `addend` (an `[m, n]` matrix
+    /// with row stride `ldc`, e.g. a residual), β must be 0 and C = α·op(A)·op(B) + bias on every row + addend:
+    /// added as the tiles are stored, or written into C before an OpenBLAS product with β = 1.
     static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil) {
-        precondition(bias == nil || beta == 0, "GEMM.sgemm: a bias needs beta = 0")
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                      addend: UnsafePointer<Float>? = nil) {
+        precondition((bias == nil && addend == nil) || beta == 0, "GEMM.sgemm: a bias or addend needs beta = 0")
         if m == 0 || n == 0 { return }
         if !transA && SmallGEMM.suitable(m: m, n: n, k: k) {
             SmallGEMM.run(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                          beta: beta, c: c, ldc: ldc, bias: bias)
+                          beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
             return
         }
-        if let bias {
-            let pc = SendablePointer(c), pbias = SendablePointer(bias)
-            NN.parallel(m, cost: n) { r in for row in r { (pc.base + row * ldc).update(from: pbias.base, count: n) } }
+        if bias != nil || addend != nil {
+            let pc = SendablePointer(c), pbias = bias.map { SendablePointer($0) }, padd = addend.map { SendablePointer($0) }
+            NN.parallel(m, cost: n) { r in
+                for row in r {
+                    let d = pc.base + row * ldc
+                    switch (pbias, padd) {
+                    case let (b?, e?): VMath.map2(b.base, e.base + row * ldc, d, n, VAdd())
+                    case let (b?, nil): d.update(from: b.base, count: n)
+                    case let (nil, e?): d.update(from: e.base + row * ldc, count: n)
+                    case (nil, nil): break
+                    }
+                }
+            }
             if k == 0 { return }
             sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                   beta: 1, c: c, ldc: ldc)

@@ -6,32 +6,40 @@ extension NN {
     /// small products then skip repacking the weight on every call.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         precondition(x.rank >= 1 && weight.rank == 2, "NN.linear: needs x [..., in] and weight [out, in], got \(x.shape), \(weight.shape)")
-        return linear(x, weight, transposed: false, bias: bias)
+        return linear(x, weight, transposed: false, bias: bias, residual: nil)
     }
 
     /// `linear` with the weight stored transposed, `[in, out]` (`weight.T.contiguous()`): the same result; the
     /// product reads the weight in place (`Linear` layers store theirs this way).
-    public static func linear(_ x: Tensor, transposedWeight: Tensor, bias: Tensor? = nil) -> Tensor {
+    /// With `residual` (the output's shape) the result is `linear(x) + residual`, added as the product is
+    /// stored (a transformer block's skip connection without a separate pass).
+    public static func linear(_ x: Tensor, transposedWeight: Tensor, bias: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
         precondition(x.rank >= 1 && transposedWeight.rank == 2,
                      "NN.linear: needs x [..., in] and a transposed weight [in, out], got \(x.shape), \(transposedWeight.shape)")
-        return linear(x, transposedWeight, transposed: true, bias: bias)
+        return linear(x, transposedWeight, transposed: true, bias: bias, residual: residual)
     }
 
-    private static func linear(_ x: Tensor, _ w: Tensor, transposed: Bool, bias: Tensor?) -> Tensor {
+    private static func linear(_ x: Tensor, _ w: Tensor, transposed: Bool, bias: Tensor?, residual: Tensor?) -> Tensor {
         let inF = transposed ? w.shape[0] : w.shape[1], outF = transposed ? w.shape[1] : w.shape[0]
         precondition(x.shape[x.rank - 1] == inF, "NN.linear: x \(x.shape) has last axis ≠ \(inF) (weight \(w.shape))")
         if let b = bias { precondition(b.count == outF, "NN.linear: bias has \(b.count) values for \(outF) outputs") }
+        let shape = Array(x.shape.dropLast()) + [outF]
+        if let r = residual { precondition(r.shape == shape, "NN.linear: residual \(r.shape) is not the output's shape \(shape)") }
         let m = x.shape.dropLast().reduce(1, *)
+        let none = Tensor(zeros: [0])
         return read(x) { src in
             read(w) { wt in
-                makeTensor(shape: Array(x.shape.dropLast()) + [outF]) { dst in
-                    if m == 0 || outF == 0 { return }
-                    if inF == 0 && bias == nil { dst.base.update(repeating: 0, count: m * outF); return }
-                    let product = { (b: UnsafePointer<Float>?) in
-                        GEMM.sgemm(transB: !transposed, m: m, n: outF, k: inF, a: src.base, lda: inF, b: wt.base,
-                                   ldb: transposed ? outF : inF, beta: 0, c: dst.base, ldc: outF, bias: b)
+                read(bias ?? none) { b in
+                    read(residual ?? none) { r in
+                        makeTensor(shape: shape) { dst in
+                            if m == 0 || outF == 0 { return }
+                            if inF == 0 && bias == nil && residual == nil { dst.base.update(repeating: 0, count: m * outF); return }
+                            GEMM.sgemm(transB: !transposed, m: m, n: outF, k: inF, a: src.base, lda: inF, b: wt.base,
+                                       ldb: transposed ? outF : inF, beta: 0, c: dst.base, ldc: outF,
+                                       bias: bias == nil ? nil : UnsafePointer(b.base),
+                                       addend: residual == nil ? nil : UnsafePointer(r.base))
+                        }
                     }
-                    if let bias { read(bias) { b in product(b.base) } } else { product(nil) }
                 }
             }
         }

@@ -16,10 +16,10 @@ enum SmallGEMM {
         m > 0 && n > 0 && k > 0 && m * n * k <= maxMultiplyAdds
     }
 
-    /// C = α·A·op(B) + β·C (+ `bias[j]` on every row when given).
+    /// C = α·A·op(B) + β·C (+ `bias[j]` on every row, + `addend[i·ldc + j]`, when given).
     static func run(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                     b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                    bias: UnsafePointer<Float>? = nil) {
+                    bias: UnsafePointer<Float>? = nil, addend: UnsafePointer<Float>? = nil) {
         let fullPanels = n / 16, tail = n - fullPanels * 16
         let panels = fullPanels + (tail > 0 ? 1 : 0)
         // Packed panels of B: all of them when B is transposed, else only the last partial one.
@@ -32,7 +32,7 @@ enum SmallGEMM {
             packColumns(b, rowStride: ldb, depth: k, columns: n, panel: fullPanels, into: packed)
         }
         let pb = SendablePointer(b), pp = SendablePointer(packed)
-        tiles(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, bias: bias) { p in
+        tiles(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend) { p in
             if transB { return StridedRows(base: pp.base + p * k * 16, stride: 16) }
             if p == fullPanels { return StridedRows(base: pp.base, stride: 16) }
             return StridedRows(base: pb.base + p * 16, stride: ldb)
@@ -45,7 +45,7 @@ enum SmallGEMM {
     static func runRowGathered(m: Int, panels: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                                rowOffsets: UnsafePointer<Int>, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let pb = SendablePointer(b), offsets = SendableIntPointer(rowOffsets)
-        tiles(m: m, n: panels * 16, k: k, alpha: 1, a: a, lda: lda, beta: 0, c: c, ldc: ldc, bias: nil) { p in
+        tiles(m: m, n: panels * 16, k: k, alpha: 1, a: a, lda: lda, beta: 0, c: c, ldc: ldc, bias: nil, addend: nil) { p in
             GatheredRows(base: pb.base + p * 16, offsets: offsets.base)
         }
     }
@@ -56,7 +56,8 @@ enum SmallGEMM {
     @inline(__always)
     private static func tiles<Rows: PanelRows>(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                                               bias: UnsafePointer<Float>?, panelRows: @escaping (Int) -> Rows) {
+                                               bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
+                                               panelRows: @escaping (Int) -> Rows) {
         let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
         let panels = fullPanels + (tail > 0 ? 1 : 0)
         let lastRows = m - (groups - 1) * 6
@@ -66,7 +67,7 @@ enum SmallGEMM {
             if r < lastRows { (padA + r * k).update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { (padA + r * k).update(repeating: 0, count: k) }
         }
         let pa = SendablePointer(a), pc = SendablePointer(c), ppa = SendablePointer(padA)
-        let pbias = bias.map { SendablePointer($0) }
+        let pbias = bias.map { SendablePointer($0) }, paddend = addend.map { SendablePointer($0) }
         NN.parallel(panels * groups, cost: 6 * 16 * k) { range in
             for item in range {
                 let p = item / groups, g = item % groups
@@ -74,14 +75,15 @@ enum SmallGEMM {
                 let t = tile(aRows, lda: rowStride, panelRows(p), k: k)
                 let rows = g == groups - 1 ? lastRows : 6
                 let width = p == fullPanels ? tail : 16
-                let out = pc.base + g * 6 * ldc + p * 16
+                let offset = g * 6 * ldc + p * 16
+                let out = pc.base + offset, extra = paddend.map { UnsafePointer($0.base + offset) }
                 let add = pbias.map { width == 16 ? VMath.load($0.base + p * 16) : VMath.loadPartial($0.base + p * 16, width) } ?? VFloat()
-                store(t.0, out, width: width, alpha: alpha, beta: beta, add: add)
-                if rows > 1 { store(t.1, out + ldc, width: width, alpha: alpha, beta: beta, add: add) }
-                if rows > 2 { store(t.2, out + 2 * ldc, width: width, alpha: alpha, beta: beta, add: add) }
-                if rows > 3 { store(t.3, out + 3 * ldc, width: width, alpha: alpha, beta: beta, add: add) }
-                if rows > 4 { store(t.4, out + 4 * ldc, width: width, alpha: alpha, beta: beta, add: add) }
-                if rows > 5 { store(t.5, out + 5 * ldc, width: width, alpha: alpha, beta: beta, add: add) }
+                store(t.0, out, width: width, alpha: alpha, beta: beta, add: add, addend: extra)
+                if rows > 1 { store(t.1, out + ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + ldc }) }
+                if rows > 2 { store(t.2, out + 2 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 2 * ldc }) }
+                if rows > 3 { store(t.3, out + 3 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 3 * ldc }) }
+                if rows > 4 { store(t.4, out + 4 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 4 * ldc }) }
+                if rows > 5 { store(t.5, out + 5 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 5 * ldc }) }
             }
         }
     }
@@ -115,13 +117,15 @@ enum SmallGEMM {
 
     @inline(__always)
     private static func store(_ t: VFloat, _ dst: UnsafeMutablePointer<Float>, width: Int, alpha: Float, beta: Float,
-                              add: VFloat) {
+                              add: VFloat, addend: UnsafePointer<Float>?) {
         var v = (alpha == 1 ? t : t * alpha) + add
         if width == 16 {
             if beta != 0 { v = v.addingProduct(VFloat(repeating: beta), VMath.load(dst)) }
+            if let addend { v += VMath.load(addend) }
             VMath.store(v, dst)
         } else {
             if beta != 0 { v = v.addingProduct(VFloat(repeating: beta), VMath.loadPartial(dst, width)) }
+            if let addend { v += VMath.loadPartial(addend, width) }
             VMath.storePartial(v, dst, width)
         }
     }
