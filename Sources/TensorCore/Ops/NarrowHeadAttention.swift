@@ -114,37 +114,26 @@ struct NarrowHeadAttention: Sendable {
         // Pass 2: p = 2^(s − max), Σp and Σ p·Vᵀ[c] in one sweep. Vᵀ has zero rows up to a multiple of 4
         // features, padded keys have p = 0 and V = 0.
         let shift = V8(repeating: m)
-        var total = V8(), a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
-        if dv <= 4 {
-            for j in stride(from: 0, to: paddedKeys, by: 8) {
-                let p = VMath.exp2NonPositive(VMath.load8(scores + j) - shift)
-                total += p
-                let v0 = vt + j
-                a0 = a0.addingProduct(p, VMath.load8(v0))
-                a1 = a1.addingProduct(p, VMath.load8(v0 + n))
-                a2 = a2.addingProduct(p, VMath.load8(v0 + 2 * n))
-                a3 = a3.addingProduct(p, VMath.load8(v0 + 3 * n))
-            }
-            storeFeatures(o, (a0, a1, a2, a3), from: 0, inverseTotal: 1 / VMath.horizontalSum(total))
-        } else {
-            var a4 = V8(), a5 = V8(), a6 = V8(), a7 = V8()
-            for j in stride(from: 0, to: paddedKeys, by: 8) {
-                let p = VMath.exp2NonPositive(VMath.load8(scores + j) - shift)
-                total += p
-                let v0 = vt + j
-                a0 = a0.addingProduct(p, VMath.load8(v0))
-                a1 = a1.addingProduct(p, VMath.load8(v0 + n))
-                a2 = a2.addingProduct(p, VMath.load8(v0 + 2 * n))
-                a3 = a3.addingProduct(p, VMath.load8(v0 + 3 * n))
+        var total = V8(), a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8(), a4 = V8(), a5 = V8(), a6 = V8(), a7 = V8()
+        let wide = dv > 4   // loop-invariant: the compiler unswitches the loop into a 4- and an 8-feature version
+        for j in stride(from: 0, to: paddedKeys, by: 8) {
+            let p = VMath.exp2NonPositive(VMath.load8(scores + j) - shift)
+            total += p
+            let v0 = vt + j
+            a0 = a0.addingProduct(p, VMath.load8(v0))
+            a1 = a1.addingProduct(p, VMath.load8(v0 + n))
+            a2 = a2.addingProduct(p, VMath.load8(v0 + 2 * n))
+            a3 = a3.addingProduct(p, VMath.load8(v0 + 3 * n))
+            if wide {
                 a4 = a4.addingProduct(p, VMath.load8(v0 + 4 * n))
                 a5 = a5.addingProduct(p, VMath.load8(v0 + 5 * n))
                 a6 = a6.addingProduct(p, VMath.load8(v0 + 6 * n))
                 a7 = a7.addingProduct(p, VMath.load8(v0 + 7 * n))
             }
-            let inv = 1 / VMath.horizontalSum(total)
-            storeFeatures(o, (a0, a1, a2, a3), from: 0, inverseTotal: inv)
-            storeFeatures(o, (a4, a5, a6, a7), from: 4, inverseTotal: inv)
         }
+        let inv = 1 / VMath.horizontalSum(total)
+        storeFeatures(o, (a0, a1, a2, a3), from: 0, inverseTotal: inv)
+        if wide { storeFeatures(o, (a4, a5, a6, a7), from: 4, inverseTotal: inv) }
     }
 
     /// Pass 1 of a row: `score(j)` for the 8 keys from j, plus log₂e·mask, −∞ in the lanes past the last key;
