@@ -26,6 +26,8 @@ struct NarrowHeadAttention: Sendable {
     let maskBatchStride, maskHeadStride: Int
 
     typealias V8 = SIMD8<Float>
+    /// log₂e: scores are kept in base 2 (see pass 1).
+    static let log2e: Float = 1.44269504088896341
 
     func run() {
         let pairs = batches * heads
@@ -69,7 +71,7 @@ struct NarrowHeadAttention: Sendable {
         let bi = pair / heads, h = pair % heads
         let qRow = q.base + (bi * lq + i) * e + h * d
         let maskRow = mask.map { $0.base + bi * maskBatchStride + h * maskHeadStride + i * lk }
-        let qScale = scale * 1.44269504088896341
+        let qScale = scale * Self.log2e
         let n = paddedKeys   // Kᵀ / Vᵀ row stride
         // Pass 1: scores and their maximum.
         let m: Float
@@ -141,7 +143,7 @@ struct NarrowHeadAttention: Sendable {
     @inline(__always)
     private func scorePass(maskRow: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
                            _ score: (Int) -> V8) -> Float {
-        let log2e = V8(repeating: 1.44269504088896341)
+        let log2e = V8(repeating: Self.log2e)
         let last = (lk - 1) / 8 * 8, tail = lk - last
         var vmax = V8(repeating: -.infinity)
         var j = 0
@@ -161,7 +163,7 @@ struct NarrowHeadAttention: Sendable {
         for j in stride(from: j, through: last, by: 8) {
             var s = score(j)
             if j == last && tail < 8 {
-                if let maskRow { for lane in 0..<tail { s[lane] += maskRow[j + lane] * 1.44269504088896341 } }
+                if let maskRow { for lane in 0..<tail { s[lane] += maskRow[j + lane] * Self.log2e } }
                 for lane in tail..<8 { s[lane] = -.infinity }
             } else if let maskRow {
                 s = s.addingProduct(VMath.load8(maskRow + j), log2e)
@@ -169,9 +171,7 @@ struct NarrowHeadAttention: Sendable {
             UnsafeMutableRawPointer(scores + j).storeBytes(of: s, as: V8.self)
             vmax.replace(with: s, where: s .> vmax)
         }
-        let half = vmax.lowHalf.replacing(with: vmax.highHalf, where: vmax.highHalf .> vmax.lowHalf)
-        let quarter = half.lowHalf.replacing(with: half.highHalf, where: half.highHalf .> half.lowHalf)
-        return quarter[1] > quarter[0] ? quarter[1] : quarter[0]
+        return VMath.horizontalMax(vmax)
     }
 
     /// out[c + t] = Σ lanes of acc.t · inverseTotal for the features c + t < dv.

@@ -169,8 +169,13 @@ enum VMath {
     /// The largest of the 16 lanes (NaN lanes are ignored unless all are NaN), by halving.
     @inline(__always)
     static func horizontalMax(_ v: VFloat) -> Float {
-        let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
-        let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+        horizontalMax(v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf))
+    }
+
+    /// The largest of 8 lanes, by halving (NaN as in the 16-lane form).
+    @inline(__always)
+    static func horizontalMax(_ v: SIMD8<Float>) -> Float {
+        let b = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
         let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
         return c[1] > c[0] ? c[1] : c[0]
     }

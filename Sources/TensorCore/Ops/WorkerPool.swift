@@ -169,9 +169,9 @@ extension NN {
     /// Threads the operators use (`WorkerPool`: the caller plus one worker per further CPU).
     public static var threads: Int { WorkerPool.shared.threads }
 
-    /// Splits `0..<count` into at most one contiguous range per thread and runs `body` on them concurrently
-    /// (through `WorkerPool`) when `count · costPerItem` is worth a hand-over (≥ `WorkerPool.minimumWork` scalar
-    /// operations); otherwise runs `body(0..<count)` inline.
+    /// Splits `0..<count` into contiguous ranges — up to 4 per thread, each ≥ `WorkerPool.minimumWork` scalar
+    /// operations, claimed dynamically — and runs `body` on them concurrently (through `WorkerPool`) when
+    /// `count · costPerItem` is worth a hand-over; otherwise runs `body(0..<count)` inline.
     static func parallel(_ count: Int, cost costPerItem: Int, _ body: @escaping (Range<Int>) -> Void) {
         let threads = WorkerPool.shared.threads
         let total = count * Swift.max(costPerItem, 1)
