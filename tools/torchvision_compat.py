@@ -33,3 +33,19 @@ def ensure_torchvision():
         for op in ("nms", "qnms"):
             _lib.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     return importlib.import_module("torchvision")
+
+
+def ensure_torchvision_if_installed():
+    """`ensure_torchvision()` when torchvision is installed; True when it imports. Scripts that do not need
+    torchvision but import transformers call it first: with PyPI's CUDA torchvision next to the CPU torch,
+    transformers' lazy imports (e.g. `PreTrainedModel`) otherwise fail."""
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is None:
+        return False
+    try:
+        ensure_torchvision()
+        return True
+    except Exception:
+        return False
+

@@ -108,8 +108,8 @@ final class TorchCLIPServer {
     let process = Process()
     let input = Pipe(), output = Pipe()
     private var buffer = Data()
-    /// The child's stderr, kept in a temporary file so that a failure can say what went wrong.
-    private let errorLog = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("evosearch-torch-\(UUID().uuidString).log")
+    /// The child's stderr lines, so that a failure can say what went wrong.
+    private let stderrLines = LockedList()
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
@@ -119,17 +119,8 @@ final class TorchCLIPServer {
         process.arguments = [python, script] + arguments
         process.standardInput = input
         process.standardOutput = output
-        _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
-        process.standardError = (try? FileHandle(forWritingTo: errorLog)) ?? FileHandle.nullDevice
+        collectStderr(of: process, into: stderrLines)
         do { try process.run() } catch { throw Failure(description: "cannot start \(python): \(error.localizedDescription)") }
-    }
-
-    deinit { try? FileManager.default.removeItem(at: errorLog) }
-
-    /// The last line the child wrote to stderr (e.g. "ModuleNotFoundError: No module named 'torchvision'").
-    private var lastErrorLine: String? {
-        guard let text = try? String(contentsOf: errorLog, encoding: .utf8) else { return nil }
-        return text.split(whereSeparator: \.isNewline).last.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     func send(_ message: [String: Any]) throws {
@@ -151,7 +142,9 @@ final class TorchCLIPServer {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty {
                 process.waitUntilExit()
-                let reason = lastErrorLine.map { ": \($0)" } ?? ""
+                Thread.sleep(forTimeInterval: 0.1)   // the stderr handler's last lines (as TorchServer.start)
+                // The last stderr line, e.g. "ModuleNotFoundError: No module named 'torchvision'".
+                let reason = stderrLines.items.last.map { ": \($0.trimmingCharacters(in: .whitespaces))" } ?? ""
                 throw Failure(description: "PyTorch side exited (status \(process.terminationStatus)\(reason); "
                               + "tools/requirements.txt lists what it needs, including the --no-deps packages)")
             }

@@ -412,16 +412,10 @@ final class TorchServer: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python.contains("/") ? python : "/usr/bin/env")
         p.arguments = (python.contains("/") ? [] : [python]) + [script, "--serve", "--json", "--cache-dir", cacheDir, "--threads", "\(threads)"]
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        p.standardInput = stdin; p.standardOutput = stdout; p.standardError = stderr
+        let stdin = Pipe(), stdout = Pipe()
+        p.standardInput = stdin; p.standardOutput = stdout
         let tail = s.stderrTail
-        stderr.fileHandleForReading.readabilityHandler = { h in
-            let text = String(decoding: h.availableData, as: UTF8.self)
-            for line in text.split(separator: "\n") where !line.isEmpty {
-                tail.append(String(line))
-                if line.hasPrefix("torch_models:") { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
-            }
-        }
+        collectStderr(of: p, into: tail, echoing: "torch_models:")
         do { try p.run() } catch { s.problem = "cannot run \(python): \(error.localizedDescription)"; return s }
         s.process = p; s.input = stdin.fileHandleForWriting; s.reader = LineReader(stdout.fileHandleForReading)
         guard let first = s.reader?.nextLine(), let meta = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any],
@@ -459,6 +453,22 @@ final class TorchServer: @unchecked Sendable {
         try? input?.close()
         process.waitUntilExit()
         self.process = nil
+    }
+}
+
+/// Sends a child's stderr lines to `lines` (the last one says why it failed); lines starting with `echoing` are
+/// also printed on our stderr (progress notes). Call before `run()`.
+func collectStderr(of process: Process, into lines: LockedList, echoing prefix: String? = nil) {
+    let pipe = Pipe()
+    process.standardError = pipe
+    pipe.fileHandleForReading.readabilityHandler = { h in
+        let data = h.availableData
+        if data.isEmpty { h.readabilityHandler = nil; return }   // end of file: the child has exited
+        let text = String(decoding: data, as: UTF8.self)
+        for line in text.split(separator: "\n") where !line.isEmpty {
+            lines.append(String(line))
+            if let prefix, line.hasPrefix(prefix) { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
+        }
     }
 }
 

@@ -42,16 +42,6 @@ PROMPT = "a photo of a red fox in the snow, highly detailed"
 CONFIG_VERSION = "vit-b32-random-v1"
 
 
-def torchvision_available():
-    try:
-        from torchvision_compat import ensure_torchvision
-
-        ensure_torchvision()
-        return True
-    except Exception:
-        return False
-
-
 def build_model(path):
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
@@ -92,7 +82,9 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    have_tv = torchvision_available()
+    from torchvision_compat import ensure_torchvision_if_installed
+
+    have_tv = ensure_torchvision_if_installed()
     from PIL import Image
     from transformers import AutoProcessor, CLIPModel
 

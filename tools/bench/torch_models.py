@@ -37,7 +37,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_flop_count
 
-import diffusers
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from torchvision_compat import ensure_torchvision_if_installed  # noqa: E402
+
+# With the reward benchmarks' --no-deps torchvision installed, transformers cannot import without this.
+ensure_torchvision_if_installed()
+
+import diffusers  # noqa: E402
 import transformers
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
