@@ -59,6 +59,22 @@ import TensorCore
             #expect(y.shape == ref.shape)
             expectClose(y, ref, "conv implicit GEMM k\(kh)x\(kw) p\(ph),\(pw)")
         }
+        // Winograd F(2×2, 3×3): odd and even sizes (a last half tile row/column), tile rows that cross the
+        // 16-tile panels and 8-tile groups (7, 10 tiles per row), three stacked images, 13 output channels (a
+        // partial 6-row group), one 8×8 image (one panel, split by output channels over the threads), with and
+        // without bias.
+        for (n, c, o, h, w, hasBias) in [(3, 20, 13, 9, 14, true), (1, 7, 13, 8, 8, true), (2, 16, 24, 16, 16, false),
+                                         (1, 9, 6, 21, 20, true), (2, 5, 7, 1, 3, true)] {
+            let xw = testTensor([n, c, h, w], seed: UInt64(30 + h), scale: 2)
+            let ww = testTensor([o, c, 3, 3], seed: UInt64(31 + w), scale: 0.2)
+            let bw = hasBias ? testTensor([o], seed: 32) : nil
+            let y = NN.Tuning.$convolution.withValue(.winograd) {
+                NN.conv2d(xw, weight: ww, bias: bw, stride: 1, padding: 1, winograd: WinogradKernel(weight: ww))
+            }
+            let ref = Self.naiveConv(xw, ww, bw, stride: 1, padding: (1, 1), groups: 1)
+            #expect(y.shape == ref.shape)
+            expectClose(y, ref, "conv Winograd \(n)×\(c)×\(h)×\(w) → \(o)")
+        }
         let wg = testTensor([12, 4, 3, 3], seed: 5)
         expectClose(NN.conv2d(x, weight: wg, bias: nil, stride: 1, padding: 1, groups: 4),
                     Self.naiveConv(x, wg, nil, stride: 1, padding: (1, 1), groups: 4), "conv groups 4 large")

@@ -13,10 +13,12 @@ import TensorCore
             let x = try c.t("x"), w = try c.t("weight"), b = c.has("bias") ? try c.t("bias") : nil
             // Every case through every implementation (the direct kernel only exists for groups = 1, the implicit
             // GEMM for groups = 1 and stride 1; elsewhere they fall back to im2col).
-            for algorithm in [NN.ConvolutionAlgorithm.automatic, .gemm, .direct, .implicitGEMM] {
+            // Winograd where a prepared 3×3 kernel applies (stride 1, padding 1, no groups).
+            let winograd = w.shape[2] == 3 && w.shape[3] == 3 ? WinogradKernel(weight: w) : nil
+            for algorithm in [NN.ConvolutionAlgorithm.automatic, .gemm, .direct, .implicitGEMM, .winograd] {
                 let y = try NN.Tuning.$convolution.withValue(algorithm) {
                     NN.conv2d(x, weight: w, bias: b, stride: (try c.i("stride_h"), try c.i("stride_w")),
-                              padding: (try c.i("pad_h"), try c.i("pad_w")), groups: try c.i("groups"))
+                              padding: (try c.i("pad_h"), try c.i("pad_w")), groups: try c.i("groups"), winograd: winograd)
                 }
                 expectClose(y, try c.t("out"), "\(name) \(algorithm)")
             }

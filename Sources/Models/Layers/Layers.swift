@@ -7,6 +7,9 @@ public struct Conv2d: Sendable {
     public let bias: Tensor?
     public let stride: Int
     public let padding: Int
+    /// The weight transformed for the Winograd path, prepared at load for 3×3 stride-1 padding-1 convolutions
+    /// of up to `WinogradConvolution`'s channel limit (the small UNets and VAEs).
+    public let winograd: WinogradKernel?
 
     public init(_ store: WeightStore, _ name: String, in cin: Int, out cout: Int, kernel: Int, stride: Int = 1,
                 padding: Int? = nil, bias: Bool = true) throws {
@@ -14,10 +17,12 @@ public struct Conv2d: Sendable {
         self.bias = bias ? try store.take("\(name).bias", shape: [cout]) : nil
         self.stride = stride
         self.padding = padding ?? kernel / 2
+        winograd = kernel == 3 && stride == 1 && self.padding == 1
+            && WinogradKernel.worthPreparing(inChannels: cin, outChannels: cout) ? WinogradKernel(weight: weight) : nil
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, winograd: winograd)
     }
 }
 

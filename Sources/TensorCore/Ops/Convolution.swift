@@ -2,16 +2,19 @@ extension NN {
     /// `torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation=1, groups)` with symmetric
     /// stride and padding. See `conv2d(_:weight:bias:stride:padding:groups:)` with tuples for the details.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
-                              groups: Int = 1) -> Tensor {
-        conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding), groups: groups)
+                              groups: Int = 1, winograd: WinogradKernel? = nil) -> Tensor {
+        conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding), groups: groups,
+               winograd: winograd)
     }
 
     /// `torch.nn.functional.conv2d` (dilation 1, zero padding) on NCHW input `[N, C, H, W]` with a weight in
     /// PyTorch's layout `[O, C/groups, KH, KW]` and an optional bias `[O]`; returns `[N, O, OH, OW]` with
     /// `OH = (H + 2·padding.h − KH) / stride.h + 1` (likewise OW). Any kernel size, stride, padding and group count.
     ///
-    /// Paths: stride-1 k×k convolutions with output rows < 48 wide and no groups (the small UNets' 4×4–32×32
-    /// levels) run `ImplicitGEMMConvolution` (one GEMM reading a padded copy of the input, no im2col). Other small
+    /// Paths: given `winograd` (the weight transformed once, `WinogradKernel(weight:)`), 3×3 stride-1 padding-1
+    /// convolutions of 8×8 up to < 48-wide images run `WinogradConvolution` (F(2×2, 3×3), 2.25× fewer
+    /// multiply–adds). Other stride-1 k×k convolutions with output rows < 48 wide and no groups (the small UNets'
+    /// 4×4–32×32 levels) run `ImplicitGEMMConvolution` (one GEMM reading a padded copy of the input, no im2col). Other small
     /// images (≤ 512 output positions, several images, no groups — the strided downsamplers) are unfolded side by
     /// side into one im2col GEMM. k×k convolutions with 16…512 input channels, ≥ 16 output
     /// channels, output rows ≥ 48 wide and no groups run the direct channels-last kernel (`DirectConvolution`,
@@ -22,7 +25,7 @@ extension NN {
     /// (`Tuning.convolution` can force a path).
     /// Results differ from PyTorch (oneDNN) only by float summation order.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
-                              groups: Int = 1) -> Tensor {
+                              groups: Int = 1, winograd: WinogradKernel? = nil) -> Tensor {
         precondition(x.rank == 4, "NN.conv2d: input must be [N, C, H, W], got \(x.shape)")
         precondition(weight.rank == 4, "NN.conv2d: weight must be [O, C/groups, KH, KW], got \(weight.shape)")
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -41,7 +44,19 @@ extension NN {
             read(weight) { wt in
                 makeTensor(shape: [n, o, oh, ow]) { dst in
                     if plane == 0 { return }
-                    let algorithm = Tuning.convolution
+                    let requested = Tuning.convolution
+                    if let winograd, WinogradConvolution.applicable(kernel: winograd, c: c, o: o, kh: kh, kw: kw, sh: sh,
+                                                                     sw: sw, ph: ph, pw: pw, groups: groups),
+                       requested == .winograd || (requested == .automatic && WinogradConvolution.suitable(h: h, w: w)) {
+                        let conv = WinogradConvolution(n: n, c: c, h: h, w: w, o: o)
+                        if let bias {
+                            read(bias) { b in conv.run(x: src, kernel: winograd, bias: b, out: dst) }
+                        } else {
+                            conv.run(x: src, kernel: winograd, bias: nil, out: dst)
+                        }
+                        return
+                    }
+                    let algorithm = requested == .winograd ? ConvolutionAlgorithm.automatic : requested
                     // Stride-1 k×k convolutions of small images: one GEMM over a padded copy, no im2col.
                     let implicitFits = ImplicitGEMMConvolution.applicable(n: n, c: c, h: h, w: w, kh: kh, kw: kw, sh: sh,
                                                                           sw: sw, ph: ph, pw: pw, groups: groups)

@@ -17,7 +17,9 @@ public enum NN {
         @TaskLocal public static var im2colTileFloats = 4 << 20
         /// Which `conv2d` implementation runs: `.automatic` picks per shape (see `conv2d`); `.gemm` forces
         /// im2col / plain GEMM, `.direct` the direct channels-last kernel (for groups = 1), `.implicitGEMM` the
-        /// padded-input GEMM (where `ImplicitGEMMConvolution.applicable`; elsewhere im2col / GEMM) — for tests and comparisons.
+        /// padded-input GEMM (where `ImplicitGEMMConvolution.applicable`; elsewhere im2col / GEMM), `.winograd`
+        /// Winograd F(2×2, 3×3) (where a `WinogradKernel` is given and applies; elsewhere the automatic choice) —
+        /// for tests and comparisons.
         @TaskLocal public static var convolution = ConvolutionAlgorithm.automatic
         /// Query rows per attention work item (rounded up to a multiple of 6, the micro-kernel's tile height).
         @TaskLocal public static var attentionRowBlock = 48
@@ -34,7 +36,7 @@ public enum NN {
 extension NN {
     /// See `NN.Tuning.convolution`.
     public enum ConvolutionAlgorithm: Sendable {
-        case automatic, gemm, direct, implicitGEMM
+        case automatic, gemm, direct, implicitGEMM, winograd
     }
 
     /// See `NN.Tuning.attention`.

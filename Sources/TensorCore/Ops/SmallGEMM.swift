@@ -32,10 +32,12 @@ enum SmallGEMM {
             packColumns(b, rowStride: ldb, depth: k, columns: n, panel: fullPanels, into: packed)
         }
         let pb = SendablePointer(b), pp = SendablePointer(packed)
-        tiles(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend) { p in
-            if transB { return StridedRows(base: pp.base + p * k * 16, stride: 16) }
-            if p == fullPanels { return StridedRows(base: pp.base, stride: 16) }
-            return StridedRows(base: pb.base + p * 16, stride: ldb)
+        withRowGroups(m: m, k: k, a: a, lda: lda) { groupRows in
+            tiles(m: m, n: n, k: k, alpha: alpha, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend, rowGroup: groupRows, panelRows: { p in
+                if transB { return StridedRows(base: pp.base + p * k * 16, stride: 16) }
+                if p == fullPanels { return StridedRows(base: pp.base, stride: 16) }
+                return StridedRows(base: pb.base + p * 16, stride: ldb)
+            })
         }
     }
 
@@ -45,34 +47,66 @@ enum SmallGEMM {
     static func runRowGathered(m: Int, panels: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                                rowOffsets: UnsafePointer<Int>, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let pb = SendablePointer(b), offsets = SendableIntPointer(rowOffsets)
-        tiles(m: m, n: panels * 16, k: k, alpha: 1, a: a, lda: lda, beta: 0, c: c, ldc: ldc, bias: nil, addend: nil) { p in
-            GatheredRows(base: pb.base + p * 16, offsets: offsets.base)
+        withRowGroups(m: m, k: k, a: a, lda: lda) { groupRows in
+            tiles(m: m, n: panels * 16, k: k, alpha: 1, beta: 0, c: c, ldc: ldc, bias: nil, addend: nil, rowGroup: groupRows, panelRows: { p in
+                GatheredRows(base: pb.base + p * 16, offsets: offsets.base)
+            })
         }
     }
 
-    /// The tile loop shared by both entries: C's 6×16 tiles, split over the cores panel by panel; `panelRows(p)`
-    /// says where the rows of B's panel p are. The last row group reads a zero-padded copy of A's last rows, so
-    /// every tile runs the same kernel.
+    /// Floats `packRowGroups` writes for an `[m, k]` matrix: ⌈m / 6⌉ groups of `[k][6]`.
+    static func packedRowGroupsCount(m: Int, k: Int) -> Int { (m + 5) / 6 * 6 * k }
+
+    /// A row-major `[m, k]` matrix (row stride lda) as ⌈m / 6⌉ groups of `[k][6]` (rows past m zero): the order the
+    /// tile kernel reads A (`PackedGroup`), so a weight used as A streams through memory sequentially
+    /// (`WinogradConvolution`).
+    static func packRowGroups(_ a: UnsafePointer<Float>, lda: Int, m: Int, k: Int, into dst: UnsafeMutablePointer<Float>) {
+        for g in 0..<(m + 5) / 6 {
+            let group = dst + g * 6 * k
+            for kk in 0..<k {
+                for r in 0..<6 {
+                    let row = g * 6 + r
+                    group[kk * 6 + r] = row < m ? a[row * lda + kk] : 0
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with the row groups of a row-major A: group g's six rows in place, the last one from a
+    /// zero-padded copy, so every tile runs the same kernel.
     @inline(__always)
-    private static func tiles<Rows: PanelRows>(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
-                                               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                                               bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
-                                               panelRows: @escaping (Int) -> Rows) {
-        let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
-        let panels = fullPanels + (tail > 0 ? 1 : 0)
-        let lastRows = m - (groups - 1) * 6
+    private static func withRowGroups(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                      _ body: (@escaping (Int) -> StridedGroup) -> Void) {
+        let groups = (m + 5) / 6, lastRows = m - (groups - 1) * 6
         let padA = UnsafeMutablePointer<Float>.allocate(capacity: 6 * k)
         defer { padA.deallocate() }
         for r in 0..<6 {
-            if r < lastRows { (padA + r * k).update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { (padA + r * k).update(repeating: 0, count: k) }
+            let dst = padA + r * k
+            if r < lastRows { dst.update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { dst.update(repeating: 0, count: k) }
         }
-        let pa = SendablePointer(a), pc = SendablePointer(c), ppa = SendablePointer(padA)
+        let pa = SendablePointer(a), ppa = SendablePointer(padA)
+        body { g in
+            g == groups - 1 ? StridedGroup(base: UnsafePointer(ppa.base), lda: k) : StridedGroup(base: UnsafePointer(pa.base + g * 6 * lda), lda: lda)
+        }
+    }
+
+    /// The tile loop shared by both entries: C's 6×16 tiles, split over the cores panel by panel; `rowGroup(g)`
+    /// says where rows 6g…6g+5 of A are (all six readable), `panelRows(p)` where the rows of B's panel p are.
+    @inline(__always)
+    private static func tiles<Group: RowGroup, Rows: PanelRows>(m: Int, n: Int, k: Int, alpha: Float, beta: Float,
+                                                                c: UnsafeMutablePointer<Float>, ldc: Int,
+                                                                bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
+                                                                rowGroup: @escaping (Int) -> Group,
+                                                                panelRows: @escaping (Int) -> Rows) {
+        let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
+        let panels = fullPanels + (tail > 0 ? 1 : 0)
+        let lastRows = m - (groups - 1) * 6
+        let pc = SendablePointer(c)
         let pbias = bias.map { SendablePointer($0) }, paddend = addend.map { SendablePointer($0) }
         NN.parallel(panels * groups, cost: 6 * 16 * k) { range in
             for item in range {
                 let p = item / groups, g = item % groups
-                let (aRows, rowStride) = g == groups - 1 ? (UnsafePointer(ppa.base), k) : (UnsafePointer(pa.base + g * 6 * lda), lda)
-                let t = tile(aRows, lda: rowStride, panelRows(p), k: k)
+                let t = tile(rowGroup(g), panelRows(p), k: k)
                 let rows = g == groups - 1 ? lastRows : 6
                 let width = p == fullPanels ? tail : 16
                 let offset = g * 6 * ldc + p * 16
@@ -135,26 +169,43 @@ enum SmallGEMM {
     @inline(__always)
     static func tile(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, k: Int)
         -> (VFloat, VFloat, VFloat, VFloat, VFloat, VFloat) {
-        tile(a, lda: lda, StridedRows(base: b, stride: ldb), k: k)
+        tile(StridedGroup(base: a, lda: lda), StridedRows(base: b, stride: ldb), k: k)
     }
 
-    /// The 6×16 tile with B's rows wherever `rows` says.
+    /// The 6×16 tile with A's six rows wherever `group` says and B's rows wherever `rows` says.
     @inline(__always)
-    static func tile<Rows: PanelRows>(_ a: UnsafePointer<Float>, lda: Int, _ rows: Rows, k: Int)
+    static func tile<Group: RowGroup, Rows: PanelRows>(_ group: Group, _ rows: Rows, k: Int)
         -> (VFloat, VFloat, VFloat, VFloat, VFloat, VFloat) {
         var c0 = VFloat(), c1 = VFloat(), c2 = VFloat(), c3 = VFloat(), c4 = VFloat(), c5 = VFloat()
-        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
         for kk in 0..<k {
             let bv = VMath.load(rows.row(kk))
-            c0 = c0.addingProduct(VFloat(repeating: a0[kk]), bv)
-            c1 = c1.addingProduct(VFloat(repeating: a1[kk]), bv)
-            c2 = c2.addingProduct(VFloat(repeating: a2[kk]), bv)
-            c3 = c3.addingProduct(VFloat(repeating: a3[kk]), bv)
-            c4 = c4.addingProduct(VFloat(repeating: a4[kk]), bv)
-            c5 = c5.addingProduct(VFloat(repeating: a5[kk]), bv)
+            c0 = c0.addingProduct(VFloat(repeating: group.value(0, kk)), bv)
+            c1 = c1.addingProduct(VFloat(repeating: group.value(1, kk)), bv)
+            c2 = c2.addingProduct(VFloat(repeating: group.value(2, kk)), bv)
+            c3 = c3.addingProduct(VFloat(repeating: group.value(3, kk)), bv)
+            c4 = c4.addingProduct(VFloat(repeating: group.value(4, kk)), bv)
+            c5 = c5.addingProduct(VFloat(repeating: group.value(5, kk)), bv)
         }
         return (c0, c1, c2, c3, c4, c5)
     }
+}
+
+/// Where the six rows of a row group of A are (`SmallGEMM.tile`).
+protocol RowGroup {
+    func value(_ r: Int, _ kk: Int) -> Float
+}
+
+/// Six rows `lda` floats apart (a row-major matrix, or a padded copy of its last rows).
+struct StridedGroup: RowGroup {
+    let base: UnsafePointer<Float>
+    let lda: Int
+    @inline(__always) func value(_ r: Int, _ kk: Int) -> Float { base[r * lda + kk] }
+}
+
+/// Six rows interleaved as `[k][6]` (`SmallGEMM.packRowGroups`).
+struct PackedGroup: RowGroup {
+    let base: UnsafePointer<Float>
+    @inline(__always) func value(_ r: Int, _ kk: Int) -> Float { base[kk * 6 + r] }
 }
 
 /// Where each row of a 16-column panel of B starts (`SmallGEMM.tile`).

@@ -154,6 +154,9 @@ enum VMath {
     @inline(__always)
     static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
 
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
+
     /// The sum of the 16 lanes, by halving (fewer shuffles than `SIMD.sum()`, which Swift 6.3 does not inline).
     @inline(__always)
     static func horizontalSum(_ v: VFloat) -> Float { horizontalSum(v.lowHalf + v.highHalf) }
@@ -180,11 +183,12 @@ enum VMath {
         return c[1] > c[0] ? c[1] : c[0]
     }
 
-    /// Loads `n < 16` floats, zero-padding the rest.
+    /// Loads `n < 16` floats, zero-padding the rest. (Copied into a zeroed vector's bytes and read once: filling
+    /// lanes one by one reloaded the whole vector after each scalar store, a store-forwarding stall per lane.)
     @inline(__always)
     static func loadPartial(_ p: UnsafePointer<Float>, _ n: Int) -> VFloat {
         var v = VFloat()
-        for i in 0..<n { v[i] = p[i] }
+        withUnsafeMutableBytes(of: &v) { raw in raw.baseAddress!.copyMemory(from: p, byteCount: n * MemoryLayout<Float>.stride) }
         return v
     }
 
