@@ -32,12 +32,10 @@ enum SmallGEMM {
             packColumns(b, rowStride: ldb, depth: k, columns: n, panel: fullPanels, into: packed)
         }
         let pb = SendablePointer(b), pp = SendablePointer(packed)
-        withRowGroups(m: m, k: k, a: a, lda: lda) { groupRows in
-            tiles(m: m, n: n, k: k, alpha: alpha, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend, rowGroup: groupRows, panelRows: { p in
-                if transB { return StridedRows(base: pp.base + p * k * 16, stride: 16) }
-                if p == fullPanels { return StridedRows(base: pp.base, stride: 16) }
-                return StridedRows(base: pb.base + p * 16, stride: ldb)
-            })
+        tiles(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend) { p in
+            if transB { return StridedRows(base: pp.base + p * k * 16, stride: 16) }
+            if p == fullPanels { return StridedRows(base: pp.base, stride: 16) }
+            return StridedRows(base: pb.base + p * 16, stride: ldb)
         }
     }
 
@@ -47,10 +45,8 @@ enum SmallGEMM {
     static func runRowGathered(m: Int, panels: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                                rowOffsets: UnsafePointer<Int>, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let pb = SendablePointer(b), offsets = SendableIntPointer(rowOffsets)
-        withRowGroups(m: m, k: k, a: a, lda: lda) { groupRows in
-            tiles(m: m, n: panels * 16, k: k, alpha: 1, beta: 0, c: c, ldc: ldc, bias: nil, addend: nil, rowGroup: groupRows, panelRows: { p in
-                GatheredRows(base: pb.base + p * 16, offsets: offsets.base)
-            })
+        tiles(m: m, n: panels * 16, k: k, alpha: 1, a: a, lda: lda, beta: 0, c: c, ldc: ldc, bias: nil, addend: nil) { p in
+            GatheredRows(base: pb.base + p * 16, offsets: offsets.base)
         }
     }
 
@@ -72,41 +68,30 @@ enum SmallGEMM {
         }
     }
 
-    /// Calls `body` with the row groups of a row-major A: group g's six rows in place, the last one from a
-    /// zero-padded copy, so every tile runs the same kernel.
+    /// The tile loop shared by both entries: C's 6×16 tiles, split over the cores panel by panel; `panelRows(p)`
+    /// says where the rows of B's panel p are. The last row group reads a zero-padded copy of A's last rows, so
+    /// every tile runs the same kernel.
     @inline(__always)
-    private static func withRowGroups(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                                      _ body: (@escaping (Int) -> StridedGroup) -> Void) {
-        let groups = (m + 5) / 6, lastRows = m - (groups - 1) * 6
-        let padA = UnsafeMutablePointer<Float>.allocate(capacity: 6 * k)
-        defer { padA.deallocate() }
-        for r in 0..<6 {
-            let dst = padA + r * k
-            if r < lastRows { dst.update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { dst.update(repeating: 0, count: k) }
-        }
-        let pa = SendablePointer(a), ppa = SendablePointer(padA)
-        body { g in
-            g == groups - 1 ? StridedGroup(base: UnsafePointer(ppa.base), lda: k) : StridedGroup(base: UnsafePointer(pa.base + g * 6 * lda), lda: lda)
-        }
-    }
-
-    /// The tile loop shared by both entries: C's 6×16 tiles, split over the cores panel by panel; `rowGroup(g)`
-    /// says where rows 6g…6g+5 of A are (all six readable), `panelRows(p)` where the rows of B's panel p are.
-    @inline(__always)
-    private static func tiles<Group: RowGroup, Rows: PanelRows>(m: Int, n: Int, k: Int, alpha: Float, beta: Float,
-                                                                c: UnsafeMutablePointer<Float>, ldc: Int,
-                                                                bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
-                                                                rowGroup: @escaping (Int) -> Group,
-                                                                panelRows: @escaping (Int) -> Rows) {
+    private static func tiles<Rows: PanelRows>(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                               beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                               bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
+                                               panelRows: @escaping (Int) -> Rows) {
         let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
         let panels = fullPanels + (tail > 0 ? 1 : 0)
         let lastRows = m - (groups - 1) * 6
-        let pc = SendablePointer(c)
+        let padA = UnsafeMutablePointer<Float>.allocate(capacity: 6 * k)
+        defer { padA.deallocate() }
+        for r in 0..<6 {
+            if r < lastRows { (padA + r * k).update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { (padA + r * k).update(repeating: 0, count: k) }
+        }
+        let pa = SendablePointer(a), pc = SendablePointer(c), ppa = SendablePointer(padA)
         let pbias = bias.map { SendablePointer($0) }, paddend = addend.map { SendablePointer($0) }
         NN.parallel(panels * groups, cost: 6 * 16 * k) { range in
             for item in range {
                 let p = item / groups, g = item % groups
-                let t = tile(rowGroup(g), panelRows(p), k: k)
+                let group = g == groups - 1 ? StridedGroup(base: UnsafePointer(ppa.base), lda: k)
+                                            : StridedGroup(base: UnsafePointer(pa.base + g * 6 * lda), lda: lda)
+                let t = tile(group, panelRows(p), k: k)
                 let rows = g == groups - 1 ? lastRows : 6
                 let width = p == fullPanels ? tail : 16
                 let offset = g * 6 * ldc + p * 16

@@ -23,23 +23,22 @@ public struct WinogradKernel: Sendable {
                      "WinogradKernel: weight must be [O, C, 3, 3], got \(weight.shape)")
         let (o, c) = (weight.shape[0], weight.shape[1])
         var u = [Float](repeating: 0, count: 16 * o * c)
+        var gg = [Double](repeating: 0, count: 12)   // G·g, 4×3, reused for every channel pair
         let g = weight.scalars
         for oc in 0..<o {
             for ic in 0..<c {
                 let base = (oc * c + ic) * 9
-                // G·g (4×3): rows g₀, (g₀+g₁+g₂)/2, (g₀−g₁+g₂)/2, g₂ of the kernel's rows; then ·Gᵀ on each row.
-                var gg = [[Double]](repeating: [0, 0, 0], count: 4)
+                // G·g (4×3): rows g₀, (g₀+g₁+g₂)/2, (g₀−g₁+g₂)/2, g₂ of the kernel's rows g₀, g₁, g₂; then ·Gᵀ on
+                // each of its rows (a, b, c) → (a, (a+b+c)/2, (a−b+c)/2, c).
                 for j in 0..<3 {
-                    let (r0, r1, r2) = (Double(g[base + j]), Double(g[base + 3 + j]), Double(g[base + 6 + j]))
-                    gg[0][j] = r0
-                    gg[1][j] = (r0 + r1 + r2) / 2
-                    gg[2][j] = (r0 - r1 + r2) / 2
-                    gg[3][j] = r2
+                    let r0 = Double(g[base + j]), r1 = Double(g[base + 3 + j]), r2 = Double(g[base + 6 + j])
+                    gg[j] = r0; gg[3 + j] = (r0 + r1 + r2) / 2; gg[6 + j] = (r0 - r1 + r2) / 2; gg[9 + j] = r2
                 }
                 for i in 0..<4 {
-                    let (a, b, cc) = (gg[i][0], gg[i][1], gg[i][2])
-                    let row = [a, (a + b + cc) / 2, (a - b + cc) / 2, cc]
-                    for j in 0..<4 { u[((i * 4 + j) * o + oc) * c + ic] = Float(row[j]) }
+                    let (a, b, cc) = (gg[3 * i], gg[3 * i + 1], gg[3 * i + 2])
+                    let row = (a, (a + b + cc) / 2, (a - b + cc) / 2, cc)
+                    let at = { (j: Int) in ((i * 4 + j) * o + oc) * c + ic }
+                    u[at(0)] = Float(row.0); u[at(1)] = Float(row.1); u[at(2)] = Float(row.2); u[at(3)] = Float(row.3)
                 }
             }
         }
