@@ -75,6 +75,24 @@ import TensorCore
             #expect(y.shape == ref.shape)
             expectClose(y, ref, "conv Winograd \(n)×\(c)×\(h)×\(w) → \(o)")
         }
+        // Channel offsets ([N, O] and [O]) and a residual added by the convolution: by the Winograd output transform
+        // and, on the other paths, afterwards — both equal to the separate additions.
+        do {
+            let xo = testTensor([2, 6, 10, 9], seed: 40), wo = testTensor([7, 6, 3, 3], seed: 41, scale: 0.3)
+            let bo = testTensor([7], seed: 42), residual = testTensor([2, 7, 10, 9], seed: 43)
+            let kernel = WinogradKernel(weight: wo)
+            for offsets in [testTensor([2, 7], seed: 44), testTensor([7], seed: 45)] {
+                let plain = NN.conv2d(xo, weight: wo, bias: bo, stride: 1, padding: 1)
+                let expected = NN.add(NN.addPerChannel(plain, offsets), residual)
+                for algorithm in [NN.ConvolutionAlgorithm.winograd, .implicitGEMM, .gemm] {
+                    let y = NN.Tuning.$convolution.withValue(algorithm) {
+                        NN.conv2d(xo, weight: wo, bias: bo, stride: 1, padding: 1, winograd: kernel,
+                                  channelOffsets: offsets, residual: residual)
+                    }
+                    expectClose(y, expected, "conv + offsets \(offsets.shape) + residual, \(algorithm)")
+                }
+            }
+        }
         let wg = testTensor([12, 4, 3, 3], seed: 5)
         expectClose(NN.conv2d(x, weight: wg, bias: nil, stride: 1, padding: 1, groups: 4),
                     Self.naiveConv(x, wg, nil, stride: 1, padding: (1, 1), groups: 4), "conv groups 4 large")

@@ -20,10 +20,9 @@ public struct ResnetBlock2D: Sendable {
 
     /// `x` `[N, C, H, W]`; `activatedTimeEmbedding` is SiLU(emb) `[N, E]` (computed once per UNet call).
     public func callAsFunction(_ x: Tensor, activatedTimeEmbedding temb: Tensor?) -> Tensor {
-        var h = conv1(norm1(x, silu: true))
-        if let p = timeProjection, let temb { h = NN.addPerChannel(h, p(temb)) }
-        h = conv2(norm2(h, silu: true))
-        return NN.add(shortcut?(x) ?? x, h)
+        let offsets = timeProjection.flatMap { p in temb.map { p($0) } }
+        let h = conv1(norm1(x, silu: true), channelOffsets: offsets)
+        return conv2(norm2(h, silu: true), residual: shortcut?(x) ?? x)
     }
 }
 

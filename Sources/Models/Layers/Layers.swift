@@ -21,8 +21,11 @@ public struct Conv2d: Sendable {
             && WinogradKernel.worthPreparing(inChannels: cin, outChannels: cout) ? WinogradKernel(weight: weight) : nil
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, winograd: winograd)
+    /// The convolution, plus `channelOffsets` `[N, O]` and `residual` (the output's shape) when given (added as the
+    /// Winograd path stores its rows; see `NN.conv2d`).
+    public func callAsFunction(_ x: Tensor, channelOffsets: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
+        NN.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, winograd: winograd,
+                  channelOffsets: channelOffsets, residual: residual)
     }
 }
 

@@ -2,9 +2,10 @@ extension NN {
     /// `torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation=1, groups)` with symmetric
     /// stride and padding. See `conv2d(_:weight:bias:stride:padding:groups:)` with tuples for the details.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
-                              groups: Int = 1, winograd: WinogradKernel? = nil) -> Tensor {
+                              groups: Int = 1, winograd: WinogradKernel? = nil, channelOffsets: Tensor? = nil,
+                              residual: Tensor? = nil) -> Tensor {
         conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding), groups: groups,
-               winograd: winograd)
+               winograd: winograd, channelOffsets: channelOffsets, residual: residual)
     }
 
     /// `torch.nn.functional.conv2d` (dilation 1, zero padding) on NCHW input `[N, C, H, W]` with a weight in
@@ -24,8 +25,13 @@ extension NN {
     /// bias initialising the output (β = 1). GEMMs, copies and the direct kernel are split over the cores
     /// (`Tuning.convolution` can force a path).
     /// Results differ from PyTorch (oneDNN) only by float summation order.
+    ///
+    /// `channelOffsets` (`[N, O]`, or `[O]` for every image; e.g. a ResnetBlock's projected time embedding) and `residual` (`[N, O, OH, OW]`,
+    /// its skip connection) are added to the result: by the Winograd path as it stores its rows, by the others
+    /// afterwards (`addPerChannel`, `add`).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
-                              groups: Int = 1, winograd: WinogradKernel? = nil) -> Tensor {
+                              groups: Int = 1, winograd: WinogradKernel? = nil, channelOffsets: Tensor? = nil,
+                              residual: Tensor? = nil) -> Tensor {
         precondition(x.rank == 4, "NN.conv2d: input must be [N, C, H, W], got \(x.shape)")
         precondition(weight.rank == 4, "NN.conv2d: weight must be [O, C/groups, KH, KW], got \(weight.shape)")
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -37,6 +43,50 @@ extension NN {
         let oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1
         precondition(h + 2 * ph >= kh && w + 2 * pw >= kw, "NN.conv2d: kernel \(kh)×\(kw) larger than padded input \(h)×\(w)")
         if let b = bias { precondition(b.count == o, "NN.conv2d: bias has \(b.count) values for \(o) output channels") }
+        let plane = oh * ow
+        if let offsets = channelOffsets {
+            precondition((offsets.count == n * o && offsets.shape.first == n) || offsets.count == o,
+                         "NN.conv2d: channelOffsets \(offsets.shape) must be [N, O] = [\(n), \(o)] or [O]")
+        }
+        if let residual {
+            precondition(residual.shape == [n, o, oh, ow], "NN.conv2d: residual \(residual.shape) must be \([n, o, oh, ow])")
+        }
+        let requested = Tuning.convolution
+        if let winograd, plane > 0,
+           WinogradConvolution.applicable(kernel: winograd, c: c, o: o, kh: kh, kw: kw, sh: sh, sw: sw, ph: ph, pw: pw,
+                                          groups: groups),
+           requested == .winograd || (requested == .automatic && WinogradConvolution.suitable(h: h, w: w)) {
+            let conv = WinogradConvolution(n: n, c: c, h: h, w: w, o: o)
+            func optional(_ t: Tensor?, _ body: (SendablePointer?) -> Void) {
+                if let t { read(t) { body($0) } } else { body(nil) }
+            }
+            return read(x) { src in
+                makeTensor(shape: [n, o, oh, ow]) { dst in
+                    optional(bias) { b in
+                        optional(channelOffsets) { offsets in
+                            optional(residual) { r in
+                                conv.run(x: src, kernel: winograd, bias: b, channelOffsets: offsets,
+                                         offsetsPerImage: (channelOffsets?.count ?? 0) == n * o, residual: r, out: dst)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var y = convolve(x, weight: weight, bias: bias, stride: stride, padding: padding, groups: groups,
+                         algorithm: requested == .winograd ? .automatic : requested)
+        if let channelOffsets { y = addPerChannel(y, channelOffsets) }
+        if let residual { y = add(y, residual) }
+        return y
+    }
+
+    /// `conv2d` by the paths other than Winograd.
+    private static func convolve(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                                 groups: Int, algorithm: ConvolutionAlgorithm) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        let (sh, sw) = stride, (ph, pw) = padding
+        let oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1
         let og = o / groups
         let plane = oh * ow
         let k = cg * kh * kw
@@ -44,19 +94,6 @@ extension NN {
             read(weight) { wt in
                 makeTensor(shape: [n, o, oh, ow]) { dst in
                     if plane == 0 { return }
-                    let requested = Tuning.convolution
-                    if let winograd, WinogradConvolution.applicable(kernel: winograd, c: c, o: o, kh: kh, kw: kw, sh: sh,
-                                                                     sw: sw, ph: ph, pw: pw, groups: groups),
-                       requested == .winograd || (requested == .automatic && WinogradConvolution.suitable(h: h, w: w)) {
-                        let conv = WinogradConvolution(n: n, c: c, h: h, w: w, o: o)
-                        if let bias {
-                            read(bias) { b in conv.run(x: src, kernel: winograd, bias: b, out: dst) }
-                        } else {
-                            conv.run(x: src, kernel: winograd, bias: nil, out: dst)
-                        }
-                        return
-                    }
-                    let algorithm = requested == .winograd ? ConvolutionAlgorithm.automatic : requested
                     // Stride-1 k×k convolutions of small images: one GEMM over a padded copy, no im2col.
                     let implicitFits = ImplicitGEMMConvolution.applicable(n: n, c: c, h: h, w: w, kh: kh, kw: kw, sh: sh,
                                                                           sw: sw, ph: ph, pw: pw, groups: groups)

@@ -93,7 +93,10 @@ struct WinogradConvolution {
 
     typealias V8 = SIMD8<Float>
 
-    func run(x: SendablePointer, kernel: WinogradKernel, bias: SendablePointer?, out: SendablePointer) {
+    /// `out` = conv(x) + bias[o] + `channelOffsets`[n, o] (or [o] unless `offsetsPerImage`) + `residual`[n, o, y, x]
+    /// (each optional), the sums formed as each output row is stored.
+    func run(x: SendablePointer, kernel: WinogradKernel, bias: SendablePointer?, channelOffsets: SendablePointer?,
+             offsetsPerImage: Bool = true, residual: SendablePointer?, out: SendablePointer) {
         let (n, c, h, w, o, tilesY, tilesX) = (n, c, h, w, o, tilesY, tilesX)
         let tiles = n * tilesY * tilesX
         let panels = (tiles + 15) / 16
@@ -130,7 +133,8 @@ struct WinogradConvolution {
                         }
                     }
                     outputTransform(m: localM, ldM: ldM, planeM: planeM, channels: g0 * 6..<Swift.min(o, g1 * 6),
-                                    tiles: t0..<t1, bias: bias, out: out)
+                                    tiles: t0..<t1, bias: bias, channelOffsets: channelOffsets,
+                                    offsetsPerImage: offsetsPerImage, residual: residual, out: out)
                 }
             }
         }
@@ -218,19 +222,22 @@ struct WinogradConvolution {
     }
 
     /// Step 3 for output channels `channels` and the tiles `range`: Aᵀ·M·A (rows m₀ + m₁ + m₂ and m₁ − m₂ − m₃,
-    /// likewise columns) plus bias, each tile's two columns interleaved into the output rows. M holds the item's
-    /// channels from row 0 and its tiles from column 8.
+    /// likewise columns) plus bias and channel offset, each tile's two columns interleaved into the output rows,
+    /// plus the residual. M holds the item's channels from row 0 and its tiles from column 8.
     @inline(__always)
     private func outputTransform(m: UnsafeMutablePointer<Float>, ldM: Int, planeM: Int, channels: Range<Int>,
-                                 tiles range: Range<Int>, bias: SendablePointer?, out: SendablePointer) {
+                                 tiles range: Range<Int>, bias: SendablePointer?, channelOffsets: SendablePointer?,
+                                 offsetsPerImage: Bool, residual: SendablePointer?, out: SendablePointer) {
         let (o, h, w, tilesY, tilesX) = (o, h, w, tilesY, tilesX)
         let t0 = range.lowerBound
         for oc in channels {
-            let add = bias.map { V8(repeating: $0[oc]) } ?? V8()
+            let channelBias = bias.map { $0[oc] } ?? 0
             var rowStart = t0 - t0 % tilesX
             while rowStart < range.upperBound {
                 let b = rowStart / (tilesY * tilesX), ty = rowStart / tilesX % tilesY
-                let dst = out.base + ((b * o + oc) * h + 2 * ty) * w
+                let add = V8(repeating: channelBias + (channelOffsets.map { $0[offsetsPerImage ? b * o + oc : oc] } ?? 0))
+                let offset = ((b * o + oc) * h + 2 * ty) * w
+                let dst = out.base + offset, extra = residual.map { $0.base + offset }
                 for tx in stride(from: 0, to: tilesX, by: 8) {
                     // This item's tiles of the group: lanes first…last − 1, i.e. output columns 2·first …
                     let local = rowStart + tx - t0
@@ -250,13 +257,15 @@ struct WinogradConvolution {
                     bottom.evenHalf = c0.1 + c1.1 + c2.1 + add
                     bottom.oddHalf = c1.1 - c2.1 - c3.1 + add
                     let x0 = 2 * (tx + first), x1 = Swift.min(w, 2 * (tx + last))
-                    let row = dst + x0
+                    let row = dst + x0, rowExtra = extra.map { $0 + x0 }
                     if first == 0 && x1 - x0 == 16 {
-                        VMath.store(top, row)
-                        if 2 * ty + 1 < h { VMath.store(bottom, row + w) }
+                        VMath.store(rowExtra.map { top + VMath.load($0) } ?? top, row)
+                        if 2 * ty + 1 < h { VMath.store(rowExtra.map { bottom + VMath.load($0 + w) } ?? bottom, row + w) }
                     } else {
-                        for l in 0..<(x1 - x0) { row[l] = top[2 * first + l] }
-                        if 2 * ty + 1 < h { for l in 0..<(x1 - x0) { row[w + l] = bottom[2 * first + l] } }
+                        for l in 0..<(x1 - x0) { row[l] = top[2 * first + l] + (rowExtra?[l] ?? 0) }
+                        if 2 * ty + 1 < h {
+                            for l in 0..<(x1 - x0) { row[w + l] = bottom[2 * first + l] + (rowExtra?[w + l] ?? 0) }
+                        }
                     }
                 }
                 rowStart += tilesX
