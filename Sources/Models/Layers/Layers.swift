@@ -8,7 +8,7 @@ public struct Conv2d: Sendable {
     public let stride: Int
     public let padding: Int
     /// The weight transformed for the Winograd path, prepared at load for 3×3 stride-1 padding-1 convolutions
-    /// of up to `WinogradConvolution`'s channel limit (the small UNets and VAEs).
+    /// of up to `WinogradKernel.maxPreparedPairs` channel pairs (the small UNets and VAEs).
     public let winograd: WinogradKernel?
 
     public init(_ store: WeightStore, _ name: String, in cin: Int, out cout: Int, kernel: Int, stride: Int = 1,

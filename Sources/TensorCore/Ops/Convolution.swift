@@ -57,14 +57,11 @@ extension NN {
                                           groups: groups),
            requested == .winograd || (requested == .automatic && WinogradConvolution.suitable(h: h, w: w)) {
             let conv = WinogradConvolution(n: n, c: c, h: h, w: w, o: o)
-            func optional(_ t: Tensor?, _ body: (SendablePointer?) -> Void) {
-                if let t { read(t) { body($0) } } else { body(nil) }
-            }
             return read(x) { src in
                 makeTensor(shape: [n, o, oh, ow]) { dst in
-                    optional(bias) { b in
-                        optional(channelOffsets) { offsets in
-                            optional(residual) { r in
+                    read(bias) { b in
+                        read(channelOffsets) { offsets in
+                            read(residual) { r in
                                 conv.run(x: src, kernel: winograd, bias: b, channelOffsets: offsets,
                                          offsetsPerImage: (channelOffsets?.count ?? 0) == n * o, residual: r, out: dst)
                             }
@@ -100,11 +97,7 @@ extension NN {
                     if implicitFits && (algorithm == .implicitGEMM
                                         || (algorithm == .automatic && ImplicitGEMMConvolution.suitable(ow: ow))) {
                         let implicit = ImplicitGEMMConvolution(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, ph: ph, pw: pw)
-                        if let bias {
-                            read(bias) { b in implicit.run(x: src, weight: wt, bias: b, out: dst) }
-                        } else {
-                            implicit.run(x: src, weight: wt, bias: nil, out: dst)
-                        }
+                        read(bias) { b in implicit.run(x: src, weight: wt, bias: b, out: dst) }
                         return
                     }
                     // Small images batch into one GEMM (below); other multi-channel k×k convolutions run direct.
@@ -115,11 +108,7 @@ extension NN {
                     if direct {
                         let direct = DirectConvolution(n: n, c: c, h: h, w: w, o: o, kh: kh, kw: kw, sh: sh, sw: sw,
                                                        ph: ph, pw: pw, oh: oh, ow: ow)
-                        if let bias {
-                            read(bias) { b in direct.run(x: src, weight: wt, bias: b, out: dst) }
-                        } else {
-                            direct.run(x: src, weight: wt, bias: nil, out: dst)
-                        }
+                        read(bias) { b in direct.run(x: src, weight: wt, bias: b, out: dst) }
                         return
                     }
                     let beta: Float = bias == nil ? 0 : 1

@@ -79,4 +79,11 @@ extension NN {
             body(SendablePointer(b.baseAddress ?? UnsafePointer(bitPattern: 16)!))
         }
     }
+
+    /// `read` for an optional operand (a bias, an addend): `body(nil)` when there is none.
+    @inline(__always)
+    static func read<R>(_ t: Tensor?, _ body: (SendablePointer?) -> R) -> R {
+        if let t { return read(t) { (p: SendablePointer) in body(p) } }
+        return body(nil)
+    }
 }

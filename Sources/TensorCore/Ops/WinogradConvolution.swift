@@ -1,7 +1,7 @@
 /// A 3×3 convolution weight `[O, C, 3, 3]` transformed for `NN.conv2d`'s Winograd path: `U = G·g·Gᵀ` (4×4) for
 /// every (output, input) channel pair, one `[O, C]` matrix per transform position, computed once in Double and
-/// rounded. Takes 16/9 of the weight's memory, so layers prepare it only for small channel
-/// counts (`WinogradConvolution.worthPreparing`).
+/// rounded. Takes 16/9 of the weight's memory, so layers prepare it only for small channel counts
+/// (`worthPreparing`).
 public struct WinogradKernel: Sendable {
     public let outChannels: Int
     public let inChannels: Int
@@ -96,7 +96,7 @@ struct WinogradConvolution {
     /// `out` = conv(x) + bias[o] + `channelOffsets`[n, o] (or [o] unless `offsetsPerImage`) + `residual`[n, o, y, x]
     /// (each optional), the sums formed as each output row is stored.
     func run(x: SendablePointer, kernel: WinogradKernel, bias: SendablePointer?, channelOffsets: SendablePointer?,
-             offsetsPerImage: Bool = true, residual: SendablePointer?, out: SendablePointer) {
+             offsetsPerImage: Bool, residual: SendablePointer?, out: SendablePointer) {
         let (n, c, h, w, o, tilesY, tilesX) = (n, c, h, w, o, tilesY, tilesX)
         let tiles = n * tilesY * tilesX
         let panels = (tiles + 15) / 16
