@@ -1,12 +1,40 @@
 // swift-tools-version: 6.0
 import PackageDescription
+import Foundation
 
-// Every target is built with FMA code generation: without a target CPU Swift SIMD code lowers
-// `addingProduct` to calls to `fmaf` (see PERF-NOTES). `haswell` (AVX2 + FMA) runs on any x86-64
-// machine of the last decade; it is applied only when building for x86-64.
-let simd: [SwiftSetting] = [
-    .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"], .when(platforms: [.linux])),
-]
+// Every target is built for a target CPU: without one, Swift SIMD code lowers `addingProduct` to calls to
+// `fmaf` (see PERF-NOTES). On x86-64 Linux the instruction set is chosen when the manifest is evaluated:
+// - AVX-512 (`skylake-avx512`, the x86-64-v4 feature set: 32 vector registers of 16 floats) when this machine's
+//   /proc/cpuinfo lists that feature set. The small UNet's forward runs ≈ 8 % faster (docs/BENCHMARKS.md);
+//   such a binary does not run on CPUs without AVX-512.
+// - AVX2 + FMA (`haswell`: any x86-64 machine of the last decade) otherwise.
+// EVOSEARCH_SIMD=avx2 or avx512 overrides the detection (`EVOSEARCH_SIMD=avx2 swift build` for a binary to copy
+// to other machines). An AVX-512 build defines EVOSEARCH_AVX512 (`NN.instructionSet` reports it). Other
+// architectures build with the compiler's defaults.
+func simdLevel() -> String {
+    #if !arch(x86_64)
+    return "native"
+    #endif
+    if let forced = ProcessInfo.processInfo.environment["EVOSEARCH_SIMD"], !forced.isEmpty { return forced }
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return "avx2" }
+    let flags = Set(flagsLine.split(separator: " ").map(String.init))
+    let v4: Set = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx2", "fma", "bmi2"]
+    return v4.isSubset(of: flags) ? "avx512" : "avx2"
+}
+let simd: [SwiftSetting] = {
+    switch simdLevel() {
+    case "avx2":
+        return [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"], .when(platforms: [.linux]))]
+    case "avx512":
+        return [.unsafeFlags(["-Xcc", "-march=skylake-avx512", "-target-cpu", "skylake-avx512"], .when(platforms: [.linux])),
+                .define("EVOSEARCH_AVX512", .when(platforms: [.linux]))]
+    case "native":
+        return []
+    case let other:
+        fatalError("EVOSEARCH_SIMD=\(other): expected avx2 or avx512")
+    }
+}()
 
 let package = Package(
     name: "EvoSearch",

@@ -289,7 +289,7 @@ struct BenchModels: ParsableCommand {
     func printReport(rows: [Row], ourPeak: Double, torchPeak: Double?, torch: TorchServer, cores: Int,
                      loadLine: String?) {
         print("")
-        var setup = "Threads: ours \(NN.threads) (WorkerPool; OpenBLAS single-threaded inside each split GEMM)"
+        var setup = "Threads: ours \(NN.threads) (WorkerPool; OpenBLAS single-threaded inside each split GEMM; \(NN.instructionSet) build)"
         if torch.alive { setup += ", PyTorch \(threads) (torch.set_num_threads)" }
         if let v = torch.versions { setup += ". \(v)" }
         print(setup + ".")

@@ -169,6 +169,18 @@ extension NN {
     /// Threads the operators use (`WorkerPool`: the caller plus one worker per further CPU).
     public static var threads: Int { WorkerPool.shared.threads }
 
+    /// The vector instruction set the package was compiled for (Package.swift picks it from the build
+    /// machine's CPU, or from EVOSEARCH_SIMD): "AVX-512", "AVX2" or "native" (not x86-64).
+    public static var instructionSet: String {
+        #if EVOSEARCH_AVX512
+        return "AVX-512"
+        #elseif arch(x86_64)
+        return "AVX2"
+        #else
+        return "native"
+        #endif
+    }
+
     /// Splits `0..<count` into contiguous ranges — up to 4 per thread, each ≥ `WorkerPool.minimumWork` scalar
     /// operations, claimed dynamically — and runs `body` on them concurrently (through `WorkerPool`) when
     /// `count · costPerItem` is worth a hand-over; otherwise runs `body(0..<count)` inline.
