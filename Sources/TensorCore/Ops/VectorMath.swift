@@ -1,5 +1,5 @@
-// Vectorised float32 transcendental functions for the activations, softmax and attention (SIMD16, i.e. two
-// AVX2 registers with the package's `-target-cpu haswell`). exp is Cephes' expf (Cody–Waite reduction + degree-6
+// Vectorised float32 transcendental functions for the activations, softmax and attention (SIMD16: one AVX-512
+// register, or two AVX2 registers, depending on the build's instruction set — see Package.swift). exp is Cephes' expf (Cody–Waite reduction + degree-6
 // polynomial, ~1 ulp); erf is the Abramowitz–Stegun 7.1.26 form PyTorch's vectorised kernel uses (≤ 1.5e-7
 // absolute). Measured against Double over [−20, 20] (OpsActivationAccuracyTests): sigmoid 9e-8, SiLU 1.2e-7,
 // GELU 2.6e-7, GELU-tanh 1.1e-7, QuickGELU 1.5e-7 (error / max(1, |y|)). Internal: the domain handling is
@@ -35,7 +35,7 @@ enum VMath {
     /// e^x for x ≤ 0 (or −∞, or NaN), as in a shifted softmax; 0 below −86.6 (e^x < 2.7e-38: no subnormal
     /// results). Cheaper than `exp` (the softmax and attention kernels spend most of their time here):
     /// e^x = 2^m · 2^f with m = round(x·log₂e) and f = x·log₂e − m ∈ [−½, ½] computed with log₂e split in two (f
-    /// exact to ~1 ulp across the range), then `exp2Reduced`. Relative error ≤ 2e-7 against Double
+    /// exact to ~1 ulp across the range), then `exp2Reduced`. Relative error ≤ 2.5e-7 against Double
     /// (OpsActivationAccuracyTests). The 16-lane form runs the 8-lane one on both halves.
     @inline(__always)
     static func expNonPositive(_ x: VFloat) -> VFloat {
@@ -62,26 +62,26 @@ enum VMath {
 
     /// 2^x for x ≤ 0 (or −∞, or NaN); 0 below −125. For softmaxes whose inputs were scaled by log₂e beforehand
     /// (`NarrowHeadAttention` folds it into the query): m = round(x), f = x − m is exact, so the reduction costs
-    /// two additions instead of a multiply and two FMAs. Relative error ≤ 2e-7.
+    /// two additions instead of a multiply and two FMAs. Relative error ≤ 2.5e-7.
     @inline(__always)
     static func exp2NonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let negM = (-x).rounded(.toNearestOrEven)
         return exp2Reduced(x + negM, negM: negM).replacing(with: 0, where: x .< -125)
     }
 
-    /// 2^f · 2^(−negM) for f ∈ [−½, ½] and integral negM ∈ [0, 125]: 2^f by a degree-6 polynomial fitted to
-    /// minimise the relative error (≤ 1e-7 in float32), then −negM added to its exponent bits (no multiply:
+    /// 2^f · 2^(−negM) for f ∈ [−½, ½] and integral negM ∈ [0, 125]: 2^f by a degree-5 polynomial fitted to
+    /// minimise the relative error (9e-8 in exact arithmetic, ≤ 1.7e-7 evaluated in float32 — a sixth degree
+    /// would only reach float32's own 8e-8), then −negM added to its exponent bits (no multiply:
     /// 2^f ∈ [0.7, 1.42] keeps a normal exponent for negM ≤ 125). Lanes outside that range give garbage that the
     /// callers replace.
     @inline(__always)
     private static func exp2Reduced(_ f: SIMD8<Float>, negM: SIMD8<Float>) -> SIMD8<Float> {
         typealias V = SIMD8<Float>
-        var p = V(repeating: 1.5345810970757157e-4)
-        p = V(repeating: 1.3399930903688073e-3).addingProduct(p, f)
-        p = V(repeating: 9.618489071726799e-3).addingProduct(p, f)
-        p = V(repeating: 5.550328642129898e-2).addingProduct(p, f)
-        p = V(repeating: 0.24022646248340607).addingProduct(p, f)
-        p = V(repeating: 0.6931471824645996).addingProduct(p, f)
+        var p = V(repeating: 1.3264727080127782e-3)
+        p = V(repeating: 9.671512862184537e-3).addingProduct(p, f)
+        p = V(repeating: 5.550733745645716e-2).addingProduct(p, f)
+        p = V(repeating: 0.24022242081843218).addingProduct(p, f)
+        p = V(repeating: 0.6931469775965882).addingProduct(p, f)
         p = V(repeating: 1).addingProduct(p, f)
         // negM + 1.5·2^23 holds negM in its low mantissa bits; shifted by 23 (1.5·2^23's own bits vanish) it is
         // negM in the exponent field.

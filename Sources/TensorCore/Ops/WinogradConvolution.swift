@@ -97,7 +97,7 @@ struct WinogradConvolution {
     /// (each optional), the sums formed as each output row is stored.
     func run(x: SendablePointer, kernel: WinogradKernel, bias: SendablePointer?, channelOffsets: SendablePointer?,
              offsetsPerImage: Bool, residual: SendablePointer?, out: SendablePointer) {
-        let (n, c, h, o, tilesY, tilesX) = (n, c, h, o, tilesY, tilesX)
+        let (n, c, o, tilesY, tilesX) = (n, c, o, tilesY, tilesX)
         let tiles = n * tilesY * tilesX
         let panels = (tiles + 15) / 16
         let rowGroups = (o + 5) / 6
