@@ -106,7 +106,7 @@ extension NN {
             acc += e
             i += 16
         }
-        var s = acc.sum()
+        var s = VMath.horizontalSum(acc)
         if i < n {
             let e = VMath.expNonPositive(VMath.loadPartial(src + i, n - i) - mvec)
             VMath.storePartial(e, dst + i, n - i)

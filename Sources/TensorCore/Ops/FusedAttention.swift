@@ -191,7 +191,7 @@ struct FusedAttention: Sendable {
             i += 16
         }
         rowMax.pointee = newMax
-        rowSum.pointee = rowSum.pointee * alpha + acc.sum()
+        rowSum.pointee = rowSum.pointee * alpha + VMath.horizontalSum(acc)
         return alpha
     }
 

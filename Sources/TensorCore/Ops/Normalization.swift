@@ -71,8 +71,7 @@ extension NN {
                                 let m = SplitMean(mean)
                                 let hi = VFloat(repeating: m.hi), lo = VFloat(repeating: m.lo)
                                 let o = dst.base + row * c
-                                VMath.map2(p, g.base, o, c, NormScale(hi: hi, lo: lo, rstd: rstd))
-                                VMath.map2(o, b.base, o, c, VAdd())
+                                VMath.map3(p, g.base, b.base, o, c, NormScaleShift(hi: hi, lo: lo, rstd: rstd))
                             }
                         }
                     }
@@ -102,10 +101,10 @@ struct NormAffineSiLU: VectorUnary {
     @inline(__always) func callAsFunction(_ v: VFloat) -> VFloat { SiLU()(affine(v)) }
 }
 
-/// ((x − hi) − lo)·(rstd·gamma).
-struct NormScale: VectorBinary {
+/// ((x − hi) − lo)·(rstd·gamma) + beta.
+struct NormScaleShift: VectorTernary {
     let hi, lo, rstd: VFloat
-    @inline(__always) func callAsFunction(_ v: VFloat, _ g: VFloat) -> VFloat { ((v - hi) - lo) * (rstd * g) }
+    @inline(__always) func callAsFunction(_ v: VFloat, _ g: VFloat, _ b: VFloat) -> VFloat { ((v - hi) - lo) * (rstd * g) + b }
 }
 
 /// A Double mean as float hi + lo: `(x − hi) − lo` is exact to float rounding even when |mean| ≫ std, where

@@ -219,6 +219,18 @@ enum VMath {
         if i < n { storePartial(f(loadPartial(a + i, n - i), loadPartial(b + i, n - i)), dst + i, n - i) }
     }
 
+    /// dst[i] = f(a[i], b[i], c[i]) for i < n (see `map`).
+    @inline(__always)
+    static func map3<F: VectorTernary>(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+                                       _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ f: F) {
+        var i = 0
+        while i + 16 <= n { store(f(load(a + i), load(b + i), load(c + i)), dst + i); i += 16 }
+        if i < n {
+            let r = n - i
+            storePartial(f(loadPartial(a + i, r), loadPartial(b + i, r), loadPartial(c + i, r)), dst + i, r)
+        }
+    }
+
     // MARK: reductions with float blocks and double totals
 
     /// Mean of n > 0 floats: Σ (p[i] − p[0]) with 16-lane float partial sums over blocks of at most 256
@@ -234,7 +246,7 @@ enum VMath {
             let end = Swift.min(n, i + 256)
             var acc = VFloat()
             while i + 16 <= end { acc += load(p + i) - pv; i += 16 }
-            var s = Double(acc.sum())
+            var s = Double(horizontalSum(acc))
             while i < end { s += Double(p[i] - pivot); i += 1 }
             total += s
         }
@@ -251,7 +263,7 @@ enum VMath {
             let end = Swift.min(n, i + 256)
             var acc = VFloat()
             while i + 16 <= end { let d = load(p + i) - m; acc = acc.addingProduct(d, d); i += 16 }
-            var s = Double(acc.sum())
+            var s = Double(horizontalSum(acc))
             while i < end { let d = p[i] - mean; s += Double(d * d); i += 1 }
             total += s
         }
@@ -267,6 +279,11 @@ protocol VectorUnary: Sendable {
 /// A two-argument vector function for `VMath.map2`.
 protocol VectorBinary: Sendable {
     func callAsFunction(_ a: VFloat, _ b: VFloat) -> VFloat
+}
+
+/// A three-argument vector function for `VMath.map3`.
+protocol VectorTernary: Sendable {
+    func callAsFunction(_ a: VFloat, _ b: VFloat, _ c: VFloat) -> VFloat
 }
 
 struct VAdd: VectorBinary {
