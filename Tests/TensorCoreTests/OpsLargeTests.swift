@@ -148,8 +148,10 @@ import TensorCore
 
     @Test func narrowHeadAttentionMatchesNaiveAndTiled() {
         // Heads of 4 and 8 features (a small UNet's 32/64 channels over 8 heads), odd key counts (a partial last
-        // chunk of 8), value heads narrower than query heads, several pairs over the cores.
-        for (lq, lk, heads, e, ev) in [(256, 256, 8, 32, 32), (64, 77, 8, 64, 64), (37, 19, 3, 12, 6), (5, 1, 2, 2, 4)] {
+        // chunk of 8), value heads narrower than query heads, several pairs over the cores; one head per image (each
+        // pair's rows split into several work items, each packing the pair's keys itself).
+        for (lq, lk, heads, e, ev) in [(256, 256, 8, 32, 32), (64, 77, 8, 64, 64), (37, 19, 3, 12, 6), (5, 1, 2, 2, 4),
+                                       (70, 33, 1, 8, 8)] {
             let q = testTensor([2, lq, e], seed: 30, scale: 2), k = testTensor([2, lk, e], seed: 31, scale: 2)
             let v = testTensor([2, lk, ev], seed: 32)
             let reference = Self.naiveAttention(q, k, v, heads: heads, mask: nil)

@@ -12,7 +12,8 @@
 ///   2. p = 2^(s − max), Σp and Σ p·Vᵀ[c] for all 4 (or 8) value features in one sweep; out[c] = Σ p·Vᵀ[c] / Σp.
 /// The whole row of scores stays in the buffer (4 bytes per key), so no online rescaling is needed. A row whose
 /// keys are all masked (−∞) gives zeros, as `F.scaled_dot_product_attention` does on the CPU. Work items are
-/// (batch·head, block of query rows), spread over the cores. Results differ from PyTorch only by float
+/// (batch·head, block of query rows), about four per thread, each packing its pair's Kᵀ/Vᵀ itself (once per run
+/// of items of the same pair), so a call is one parallel loop. Results differ from PyTorch only by float
 /// summation order.
 struct NarrowHeadAttention: Sendable {
     /// Largest head size (of queries/keys and of values) this kernel takes; wider heads use `FusedAttention`.
@@ -33,35 +34,38 @@ struct NarrowHeadAttention: Sendable {
         let pairs = batches * heads
         let paddedKeys = (lk + 7) / 8 * 8
         let kPairSize = d * paddedKeys, vPairSize = (dv + 3) / 4 * 4 * paddedKeys
-        let packedK = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, pairs * kPairSize))
-        let packedV = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, pairs * vPairSize))
-        defer { packedK.deallocate(); packedV.deallocate() }
-        let pk = SendablePointer(packedK), pv = SendablePointer(packedV)
+        // Work items: (pair, block of query rows), about 4 per thread; an item packs its pair's Kᵀ and Vᵀ unless the
+        // item before it in the same chunk had the same pair, so the packed keys stay in the cache of the core that
+        // uses them and there is one parallel loop per call.
+        let targetItems = 4 * NN.threads
+        let rowBlocks = Swift.max(1, Swift.min((targetItems + pairs - 1) / pairs, (lq + 7) / 8))
+        let rowBlock = (lq + rowBlocks - 1) / rowBlocks
         let this = self
-        NN.parallel(pairs, cost: paddedKeys * (d + dv)) { r in
-            for pair in r {
-                let bi = pair / this.heads, h = pair % this.heads
-                transposeHead(from: this.k.base + bi * this.lk * this.e + h * this.d, rowStride: this.e,
-                              rows: this.lk, features: this.d, into: pk.base + pair * kPairSize, paddedRows: paddedKeys)
-                let vDst = pv.base + pair * vPairSize
-                transposeHead(from: this.v.base + bi * this.lk * this.ev + h * this.dv, rowStride: this.ev,
-                              rows: this.lk, features: this.dv, into: vDst, paddedRows: paddedKeys)
-                (vDst + this.dv * paddedKeys).update(repeating: 0, count: vPairSize - this.dv * paddedKeys)
-            }
-        }
-        let rowBlock = Swift.min(lq, 32)
-        let rowBlocks = (lq + rowBlock - 1) / rowBlock
         NN.parallel(pairs * rowBlocks, cost: rowBlock * paddedKeys * (d + dv + 24)) { r in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: paddedKeys)
-            defer { scores.deallocate() }
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: kPairSize + vPairSize + paddedKeys)
+            defer { scratch.deallocate() }
+            let kt = scratch, vt = scratch + kPairSize, scores = scratch + kPairSize + vPairSize
+            var packedPair = -1
             for item in r {
                 let pair = item / rowBlocks, row0 = (item % rowBlocks) * rowBlock
+                if pair != packedPair {
+                    this.pack(pair: pair, paddedKeys: paddedKeys, kt: kt, vt: vt, vPairSize: vPairSize)
+                    packedPair = pair
+                }
                 for row in row0..<Swift.min(lq, row0 + rowBlock) {
-                    this.row(pair: pair, row: row, kt: pk.base + pair * kPairSize, vt: pv.base + pair * vPairSize,
-                             paddedKeys: paddedKeys, scores: scores)
+                    this.row(pair: pair, row: row, kt: kt, vt: vt, paddedKeys: paddedKeys, scores: scores)
                 }
             }
         }
+    }
+
+    /// Kᵀ `[d][paddedKeys]` and Vᵀ `[dv rounded up to 4][paddedKeys]` of one (batch, head) pair, zero-padded.
+    private func pack(pair: Int, paddedKeys: Int, kt: UnsafeMutablePointer<Float>, vt: UnsafeMutablePointer<Float>,
+                      vPairSize: Int) {
+        let bi = pair / heads, h = pair % heads
+        transposeHead(from: k.base + bi * lk * e + h * d, rowStride: e, rows: lk, features: d, into: kt, paddedRows: paddedKeys)
+        transposeHead(from: v.base + bi * lk * ev + h * dv, rowStride: ev, rows: lk, features: dv, into: vt, paddedRows: paddedKeys)
+        (vt + dv * paddedKeys).update(repeating: 0, count: vPairSize - dv * paddedKeys)
     }
 
     /// One query row of one (batch, head) pair.
@@ -185,12 +189,13 @@ struct NarrowHeadAttention: Sendable {
     }
 }
 
-/// dst[f·paddedRows + r] = src[r·rowStride + f] for f < features, r < rows; zero for rows ..< paddedRows.
+/// dst[f·paddedRows + r] = src[r·rowStride + f] for f < features, r < rows; zero for rows ..< paddedRows. Reads
+/// each source row's features together (one cache line), writes the `features` columns side by side.
 private func transposeHead(from src: UnsafeMutablePointer<Float>, rowStride: Int, rows: Int, features: Int,
                            into dst: UnsafeMutablePointer<Float>, paddedRows: Int) {
-    for f in 0..<features {
-        let column = dst + f * paddedRows
-        for r in 0..<rows { column[r] = src[r * rowStride + f] }
-        (column + rows).update(repeating: 0, count: paddedRows - rows)
+    for r in 0..<rows {
+        let row = src + r * rowStride
+        for f in 0..<features { dst[f * paddedRows + r] = row[f] }
     }
+    for f in 0..<features { (dst + f * paddedRows + rows).update(repeating: 0, count: paddedRows - rows) }
 }
