@@ -1,5 +1,19 @@
 #define _GNU_SOURCE
 #include "CThreading.h"
+#include <stdlib.h>   // defines __GLIBC__ on glibc
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+
+int evo_keep_freed_memory(void) {
+    // Larger than any activation of the small models; the SD-sized models' big buffers still get their own mappings.
+    int mmapped = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    int trimmed = mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    return mmapped == 1 && trimmed == 1;
+}
+#else
+int evo_keep_freed_memory(void) { return 0; }
+#endif
 
 #if defined(__linux__)
 #include <pthread.h>

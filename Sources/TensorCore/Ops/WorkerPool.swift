@@ -38,6 +38,10 @@ final class WorkerPool: @unchecked Sendable {
     /// Threads that run chunks of one job, including the caller.
     let threads: Int
 
+    /// Whether the pool set glibc's malloc to keep freed memory for reuse (`evo_keep_freed_memory`; false when not
+    /// glibc).
+    let keepsFreedMemory: Bool
+
     private static let indexBits = 24
     private static let indexMask = (1 << indexBits) - 1
 
@@ -60,6 +64,9 @@ final class WorkerPool: @unchecked Sendable {
     private var owner = pthread_mutex_t()          // held by the thread whose job is running
 
     private init(threads: Int) {
+        // Process-wide, once, before the operators allocate: see `evo_keep_freed_memory` (page faults on fresh
+        // output buffers were up to a third of a small UNet's forward).
+        keepsFreedMemory = evo_keep_freed_memory() == 1
         self.threads = Swift.max(1, threads)
         pthread_mutex_init(&mutex, nil)
         pthread_mutex_init(&owner, nil)
