@@ -15,12 +15,12 @@ extension NN {
     /// Paths: given `winograd` (the weight transformed once, `WinogradKernel(weight:)`), 3×3 stride-1 padding-1
     /// convolutions of 8×8 up to < 48-wide images run `WinogradConvolution` (F(2×2, 3×3), 2.25× fewer
     /// multiply–adds). Other stride-1 k×k convolutions with output rows < 48 wide and no groups (the small UNets'
-    /// 4×4–32×32 levels) run `ImplicitGEMMConvolution` (one GEMM reading a padded copy of the input, no im2col). Other small
+    /// 4×4–32×32 levels) run `ImplicitGEMMConvolution` (one GEMM reading a padded copy of the input, no im2col). A 1×1 stride-1
+    /// unpadded convolution is one `GEMM.sgemm` per image and group (no copies, whatever the batch). Other small
     /// images (≤ 512 output positions, several images, no groups — the strided downsamplers) are unfolded side by
     /// side into one im2col GEMM. k×k convolutions with 16…512 input channels, ≥ 16 output
     /// channels, output rows ≥ 48 wide and no groups run the direct channels-last kernel (`DirectConvolution`,
-    /// no im2col: the SD UNet's 64×64-level and the VAE's 3×3 convolutions, stride 1 or 2). A 1×1 stride-1
-    /// unpadded convolution is one `GEMM.sgemm` per image and group (no copies). Everything else is im2col +
+    /// no im2col: the SD UNet's 64×64-level and the VAE's 3×3 convolutions, stride 1 or 2). Everything else is im2col +
     /// GEMM, tiled over output rows so the column buffer stays ≤ 16 MB (`Tuning.im2colTileFloats`), with the
     /// bias initialising the output (β = 1). GEMMs, copies and the direct kernel are split over the cores
     /// (`Tuning.convolution` can force a path).
@@ -117,6 +117,18 @@ extension NN {
                         if bias == nil { dst.base.update(repeating: 0, count: n * o * plane) }
                         return
                     }
+                    // 1×1 stride 1: a GEMM per image and group straight on the input (also for batches of small
+                    // images: the batched im2col below would only copy the input and scatter the result).
+                    if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
+                        for img in 0..<n {
+                            for g in 0..<groups {
+                                GEMM.sgemm(m: og, n: plane, k: cg, a: wt.base + g * og * cg, lda: cg,
+                                           b: src.base + (img * c + g * cg) * h * w, ldb: plane,
+                                           beta: beta, c: dst.base + (img * o + g * og) * plane, ldc: plane)
+                            }
+                        }
+                        return
+                    }
                     let geometry = Im2Col(channels: cg, height: h, width: w, kernelH: kh, kernelW: kw,
                                           strideH: sh, strideW: sw, padH: ph, padW: pw, outW: ow)
                     // Small images (the UNet's 8×8 and 16×16 levels): all images side by side in one GEMM,
@@ -140,16 +152,6 @@ extension NN {
                                 } else {
                                     VMath.map2(s, d, d, plane, VAdd())
                                 }
-                            }
-                        }
-                        return
-                    }
-                    if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
-                        for img in 0..<n {
-                            for g in 0..<groups {
-                                GEMM.sgemm(m: og, n: plane, k: cg, a: wt.base + g * og * cg, lda: cg,
-                                           b: src.base + (img * c + g * cg) * h * w, ldb: plane,
-                                           beta: beta, c: dst.base + (img * o + g * og) * plane, ldc: plane)
                             }
                         }
                         return
