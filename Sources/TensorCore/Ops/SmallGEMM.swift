@@ -5,8 +5,8 @@
 /// C is cut into 6×16 tiles; a tile is Σₖ A[6 rows][k] ⊗ B[k][16 columns] in six SIMD16 accumulators,
 /// broadcasting A's scalars. An untransposed B is read in 16-column panels straight from its rows (only a last
 /// partial panel is copied, zero-padded); a transposed B (a linear layer's `[out, in]` weight) is packed once per
-/// call into `[k][16]` panels — n·k copies against m·n·k multiply–adds. The last row group is zero-padded to
-/// 6 rows, so every tile runs the same kernel. Tiles are split over the cores panel by panel (a panel of B stays
+/// call into `[k][16]` panels — n·k copies against m·n·k multiply–adds. A last row group of fewer than 6 rows
+/// recomputes the rows before it (m ≥ 6) or reads a zero-padded copy (m < 6), so every tile runs the same kernel. Tiles are split over the cores panel by panel (a panel of B stays
 /// in L1/L2 while its row groups run).
 enum SmallGEMM {
     /// Products up to this many multiply–adds use this kernel (larger ones: OpenBLAS).
@@ -69,8 +69,8 @@ enum SmallGEMM {
     }
 
     /// The tile loop shared by both entries: C's 6×16 tiles, split over the cores panel by panel; `panelRows(p)`
-    /// says where the rows of B's panel p are. The last row group reads a zero-padded copy of A's last rows, so
-    /// every tile runs the same kernel.
+    /// says where the rows of B's panel p are. A last group of fewer than 6 rows computes rows m − 6 ..< m and
+    /// stores only its own (A is copied, zero-padded, only when m < 6), so every tile runs the same kernel.
     @inline(__always)
     private static func tiles<Rows: PanelRows>(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -78,31 +78,38 @@ enum SmallGEMM {
                                                panelRows: @escaping (Int) -> Rows) {
         let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
         let panels = fullPanels + (tail > 0 ? 1 : 0)
+        // A last group of fewer than 6 rows computes rows m − 6 ..< m (overlapping the group before it) and stores
+        // only its own; with m < 6 it reads a zero-padded copy of A.
         let lastRows = m - (groups - 1) * 6
-        let padA = UnsafeMutablePointer<Float>.allocate(capacity: 6 * k)
-        defer { padA.deallocate() }
-        for r in 0..<6 {
-            if r < lastRows { (padA + r * k).update(from: a + ((groups - 1) * 6 + r) * lda, count: k) } else { (padA + r * k).update(repeating: 0, count: k) }
+        let padA = m < 6 ? UnsafeMutablePointer<Float>.allocate(capacity: 6 * k) : nil
+        defer { padA?.deallocate() }
+        if let padA {
+            for r in 0..<6 {
+                if r < m { (padA + r * k).update(from: a + r * lda, count: k) } else { (padA + r * k).update(repeating: 0, count: k) }
+            }
         }
-        let pa = SendablePointer(a), pc = SendablePointer(c), ppa = SendablePointer(padA)
+        let pa = SendablePointer(padA.map { UnsafePointer($0) } ?? a), lda = padA == nil ? lda : k
+        let pc = SendablePointer(c)
         let pbias = bias.map { SendablePointer($0) }, paddend = addend.map { SendablePointer($0) }
         NN.parallel(panels * groups, cost: 6 * 16 * k) { range in
             for item in range {
                 let p = item / groups, g = item % groups
-                let group = g == groups - 1 ? StridedGroup(base: UnsafePointer(ppa.base), lda: k)
-                                            : StridedGroup(base: UnsafePointer(pa.base + g * 6 * lda), lda: lda)
-                let t = tile(group, panelRows(p), k: k)
-                let rows = g == groups - 1 ? lastRows : 6
+                // Rows row0 ..< row0 + 6 are computed; t.first … t.5 are stored (rows row0 + first …).
+                let shifted = g == groups - 1 && lastRows < 6 && m >= 6
+                let row0 = shifted ? m - 6 : g * 6
+                let first = shifted ? 6 - lastRows : 0
+                let last = g == groups - 1 && m < 6 ? m : 6
+                let t = tile(StridedGroup(base: UnsafePointer(pa.base + row0 * lda), lda: lda), panelRows(p), k: k)
                 let width = p == fullPanels ? tail : 16
-                let offset = g * 6 * ldc + p * 16
+                let offset = row0 * ldc + p * 16
                 let out = pc.base + offset, extra = paddend.map { UnsafePointer($0.base + offset) }
                 let add = pbias.map { width == 16 ? VMath.load($0.base + p * 16) : VMath.loadPartial($0.base + p * 16, width) } ?? VFloat()
-                store(t.0, out, width: width, alpha: alpha, beta: beta, add: add, addend: extra)
-                if rows > 1 { store(t.1, out + ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + ldc }) }
-                if rows > 2 { store(t.2, out + 2 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 2 * ldc }) }
-                if rows > 3 { store(t.3, out + 3 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 3 * ldc }) }
-                if rows > 4 { store(t.4, out + 4 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 4 * ldc }) }
-                if rows > 5 { store(t.5, out + 5 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 5 * ldc }) }
+                if first <= 0 { store(t.0, out, width: width, alpha: alpha, beta: beta, add: add, addend: extra) }
+                if first <= 1 && last > 1 { store(t.1, out + ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + ldc }) }
+                if first <= 2 && last > 2 { store(t.2, out + 2 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 2 * ldc }) }
+                if first <= 3 && last > 3 { store(t.3, out + 3 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 3 * ldc }) }
+                if first <= 4 && last > 4 { store(t.4, out + 4 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 4 * ldc }) }
+                if last > 5 { store(t.5, out + 5 * ldc, width: width, alpha: alpha, beta: beta, add: add, addend: extra.map { $0 + 5 * ldc }) }
             }
         }
     }
