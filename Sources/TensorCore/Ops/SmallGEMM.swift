@@ -6,8 +6,8 @@
 /// broadcasting A's scalars. An untransposed B is read in 16-column panels straight from its rows (only a last
 /// partial panel is copied, zero-padded); a transposed B (a linear layer's `[out, in]` weight) is packed once per
 /// call into `[k][16]` panels — n·k copies against m·n·k multiply–adds. A last row group of fewer than 6 rows
-/// recomputes the rows before it (m ≥ 6) or reads a zero-padded copy (m < 6), so every tile runs the same kernel. Tiles are split over the cores panel by panel (a panel of B stays
-/// in L1/L2 while its row groups run).
+/// recomputes the rows before it (m ≥ 6) or reads a zero-padded copy (m < 6), so every tile runs the same kernel.
+/// Tiles are split over the cores panel by panel (a panel of B stays in L1/L2 while its row groups run).
 enum SmallGEMM {
     /// Products up to this many multiply–adds use this kernel (larger ones: OpenBLAS).
     static let maxMultiplyAdds = 1 << 23
