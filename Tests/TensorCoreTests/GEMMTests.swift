@@ -76,7 +76,7 @@ import Testing
 
     @Test func workerPoolKeepsFreedMemoryOnGlibc() {
         // Without it, operators' output buffers came back from the kernel as fresh zero-filled pages on every call
-        // (≈ 30 % of a batch-2 UNet forward in page faults). The C side must see glibc's own definitions to apply it.
+        // (≈ a fifth of a batch-2 UNet forward in page faults). The C side must see glibc's own definitions to apply it.
         #if os(Linux) && canImport(Glibc)
         #expect(WorkerPool.shared.keepsFreedMemory)
         #endif

@@ -65,7 +65,7 @@ final class WorkerPool: @unchecked Sendable {
 
     private init(threads: Int) {
         // Process-wide, once, before the operators allocate: see `evo_keep_freed_memory` (page faults on fresh
-        // output buffers were up to a third of a small UNet's forward).
+        // output buffers were ≈ a fifth of a batch-2 small UNet's forward).
         keepsFreedMemory = evo_keep_freed_memory() == 1
         self.threads = Swift.max(1, threads)
         pthread_mutex_init(&mutex, nil)
