@@ -11,29 +11,28 @@ import Foundation
 // EVOSEARCH_SIMD=avx2 or avx512 overrides the detection (`EVOSEARCH_SIMD=avx2 swift build` for a binary to copy
 // to other machines). An AVX-512 build defines EVOSEARCH_AVX512 (`NN.instructionSet` reports it). Other
 // architectures build with the compiler's defaults.
-func simdLevel() -> String {
-    #if !arch(x86_64)
-    return "native"
-    #endif
-    if let forced = ProcessInfo.processInfo.environment["EVOSEARCH_SIMD"], !forced.isEmpty { return forced }
-    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-          let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return "avx2" }
-    let flags = Set(flagsLine.split(separator: " ").map(String.init))
-    let v4: Set = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx2", "fma", "bmi2"]
-    return v4.isSubset(of: flags) ? "avx512" : "avx2"
-}
 let simd: [SwiftSetting] = {
-    switch simdLevel() {
+    #if arch(x86_64)
+    var level = ProcessInfo.processInfo.environment["EVOSEARCH_SIMD"] ?? ""
+    if level.isEmpty {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) ?? ""
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        let v4: Set = ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx2", "fma", "bmi2"]
+        level = v4.isSubset(of: flags) ? "avx512" : "avx2"
+    }
+    switch level {
     case "avx2":
         return [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"], .when(platforms: [.linux]))]
     case "avx512":
         return [.unsafeFlags(["-Xcc", "-march=skylake-avx512", "-target-cpu", "skylake-avx512"], .when(platforms: [.linux])),
                 .define("EVOSEARCH_AVX512", .when(platforms: [.linux]))]
-    case "native":
-        return []
-    case let other:
-        fatalError("EVOSEARCH_SIMD=\(other): expected avx2 or avx512")
+    default:
+        fatalError("EVOSEARCH_SIMD=\(level): expected avx2 or avx512")
     }
+    #else
+    return []
+    #endif
 }()
 
 let package = Package(

@@ -15,20 +15,20 @@ extension NN {
     /// Paths: given `winograd` (the weight transformed once, `WinogradKernel(weight:)`), 3×3 stride-1 padding-1
     /// convolutions of 8×8 up to < 48-wide images run `WinogradConvolution` (F(2×2, 3×3), 2.25× fewer
     /// multiply–adds). Other stride-1 k×k convolutions with output rows < 48 wide and no groups (the small UNets'
-    /// 4×4–32×32 levels) run `ImplicitGEMMConvolution` (one GEMM reading a padded copy of the input, no im2col). A 1×1 stride-1
-    /// unpadded convolution is one `GEMM.sgemm` per image and group (no copies, whatever the batch). Other small
-    /// images (≤ 512 output positions, several images, no groups — the strided downsamplers) are unfolded side by
-    /// side into one im2col GEMM. k×k convolutions with 16…512 input channels, ≥ 16 output
+    /// 4×4–32×32 levels) run `ImplicitGEMMConvolution` (one GEMM reading a padded copy of the input, no im2col).
+    /// A 1×1 stride-1 unpadded convolution is one `GEMM.sgemm` per image and group (no copies, whatever the batch).
+    /// Other small images (≤ 512 output positions, several images, no groups — the strided downsamplers) are
+    /// unfolded side by side into one im2col GEMM. k×k convolutions with 16…512 input channels, ≥ 16 output
     /// channels, output rows ≥ 48 wide and no groups run the direct channels-last kernel (`DirectConvolution`,
-    /// no im2col: the SD UNet's 64×64-level and the VAE's 3×3 convolutions, stride 1 or 2). Everything else is im2col +
-    /// GEMM, tiled over output rows so the column buffer stays ≤ 16 MB (`Tuning.im2colTileFloats`), with the
-    /// bias initialising the output (β = 1). GEMMs, copies and the direct kernel are split over the cores
+    /// no im2col: the SD UNet's 64×64-level and the VAE's 3×3 convolutions, stride 1 or 2). Everything else is
+    /// im2col + GEMM, tiled over output rows so the column buffer stays ≤ 16 MB (`Tuning.im2colTileFloats`), with
+    /// the bias initialising the output (β = 1). GEMMs, copies and the direct kernel are split over the cores
     /// (`Tuning.convolution` can force a path).
     /// Results differ from PyTorch (oneDNN) only by float summation order.
     ///
-    /// `channelOffsets` (`[N, O]`, or `[O]` for every image; e.g. a ResnetBlock's projected time embedding) and `residual` (`[N, O, OH, OW]`,
-    /// its skip connection) are added to the result: by the Winograd path as it stores its rows, by the others
-    /// afterwards (`addPerChannel`, `add`).
+    /// `channelOffsets` (`[N, O]`, or `[O]` for every image; e.g. a ResnetBlock's projected time embedding) and
+    /// `residual` (`[N, O, OH, OW]`, its skip connection) are added to the result: by the Winograd path as it
+    /// stores its rows, by the others afterwards (`addPerChannel`, `add`).
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
                               groups: Int = 1, winograd: WinogradKernel? = nil, channelOffsets: Tensor? = nil,
                               residual: Tensor? = nil) -> Tensor {

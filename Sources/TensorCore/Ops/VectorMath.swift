@@ -1,9 +1,9 @@
 // Vectorised float32 transcendental functions for the activations, softmax and attention (SIMD16: one AVX-512
-// register, or two AVX2 registers, depending on the build's instruction set — see Package.swift). exp is Cephes' expf (Cody–Waite reduction + degree-6
-// polynomial, ~1 ulp); erf is the Abramowitz–Stegun 7.1.26 form PyTorch's vectorised kernel uses (≤ 1.5e-7
-// absolute). Measured against Double over [−20, 20] (OpsActivationAccuracyTests): sigmoid 9e-8, SiLU 1.2e-7,
-// GELU 2.6e-7, GELU-tanh 1.1e-7, QuickGELU 1.5e-7 (error / max(1, |y|)). Internal: the domain handling is
-// tailored to the operators here.
+// register, or two AVX2 registers, depending on the build's instruction set — see Package.swift). exp is
+// Cephes' expf (Cody–Waite reduction + degree-6 polynomial, ~1 ulp); erf is the Abramowitz–Stegun 7.1.26 form
+// PyTorch's vectorised kernel uses (≤ 1.5e-7 absolute). Measured against Double over [−20, 20]
+// (OpsActivationAccuracyTests): sigmoid 9e-8, SiLU 1.2e-7, GELU 2.6e-7, GELU-tanh 1.1e-7, QuickGELU 1.5e-7
+// (error / max(1, |y|)). Internal: the domain handling is tailored to the operators here.
 
 typealias VFloat = SIMD16<Float>
 
