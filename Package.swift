@@ -39,7 +39,7 @@ let package = Package(
     name: "EvoSearch",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds", "ShapesWorld"]),
+        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports"]),
         .executable(name: "evosearch", targets: ["EvoSearchCLI"]),
     ],
     dependencies: [
@@ -60,16 +60,18 @@ let package = Package(
         .target(name: "RandomStreams", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "Schedulers", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "Models", dependencies: ["TensorCore", "Schedulers", "ModelIO"], swiftSettings: simd),
-        .target(name: "Rewards", dependencies: ["TensorCore", "ModelIO", "Models", "Imaging", "ShapesWorld"], swiftSettings: simd),
-        .target(name: "Sampling", dependencies: ["TensorCore", "RandomStreams", "Schedulers", "Models"], swiftSettings: simd),
+        .target(name: "Rewards", dependencies: ["TensorCore", "ModelIO", "Models", "Imaging"], swiftSettings: simd),
+        .target(name: "Sampling", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models"], swiftSettings: simd),
+        .target(name: "StableDiffusion", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models", "Sampling"], swiftSettings: simd),
+        .target(name: "Catalog", dependencies: ["Sampling", "StableDiffusion", "Rewards", "ShapesWorld"], swiftSettings: simd),
         .target(name: "Search", dependencies: ["TensorCore", "RandomStreams", "Sampling", "Rewards"], swiftSettings: simd),
-        .target(name: "ShapesWorld", dependencies: ["TensorCore", "RandomStreams", "Imaging"], swiftSettings: simd),
+        .target(name: "ShapesWorld", dependencies: ["TensorCore", "RandomStreams", "Imaging", "Rewards"], swiftSettings: simd),
         .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling"], swiftSettings: simd),
         .target(name: "Reports", dependencies: ["Search", "Imaging", "TensorCore"], swiftSettings: simd),
         .executableTarget(
             name: "EvoSearchCLI",
             dependencies: [
-                "TensorCore", "Imaging", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "Search", "ToyWorlds", "ShapesWorld", "Reports",
+                "TensorCore", "Imaging", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: simd
@@ -79,11 +81,11 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelIO", "RandomStreams", "Rewards", "Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "ModelIO", "Imaging", "TensorCore", "ShapesWorld"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelIO", "RandomStreams", "Rewards", "Sampling", "StableDiffusion", "Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "ModelIO", "Imaging", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "Rewards", "Imaging", "TensorCore"]),
-        .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "RandomStreams", "Imaging", "TensorCore"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "StableDiffusion", "Rewards", "Imaging", "TensorCore"]),
+        .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Rewards", "RandomStreams", "Imaging", "TensorCore"]),
         .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "RandomStreams", "Models", "Rewards", "Schedulers", "TensorCore"]),
     ],
     swiftLanguageModes: [.v6]

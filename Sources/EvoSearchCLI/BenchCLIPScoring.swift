@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 import ModelIO
 import Rewards
@@ -71,11 +72,11 @@ func benchCLIPScoring(python: String = "python3", script: String = "tools/bench/
     }
     let reward: any Reward
     do {
-        reward = try RewardRegistry.make("clip", models: RewardModels(shared: URL(fileURLWithPath: modelDir)), prompt: prompt)
+        reward = try Catalog.rewards.make("clip", models: RewardModels(shared: URL(fileURLWithPath: modelDir)), prompt: prompt)
     } catch { throw CLIError("CLIP scoring bench: \(error)") }
     let population = try SafetensorsFile(url: URL(fileURLWithPath: imagesFile)).tensor(named: "images")
 
-    let ours = reward.scores(population)   // warm-up (and the scores for the parity check)
+    let ours = try reward.scores(population)   // warm-up (and the scores for the parity check)
     var maxDiff: Float?
     if let theirs = ready?["scores"] as? [Double], theirs.count == ours.count {
         maxDiff = zip(ours, theirs).map { abs($0 - Float($1)) }.max()
@@ -92,7 +93,7 @@ func benchCLIPScoring(python: String = "python3", script: String = "tools/bench/
             }
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        _ = reward.scores(population)
+        _ = try reward.scores(population)
         ourTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
     func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Foundation
 import ModelIO
 import Models
@@ -614,10 +615,10 @@ struct RewardScoringBench: Sendable {
         }
         let reward: any Reward
         do {
-            reward = try RewardRegistry.make(name, models: RewardModels(shared: URL(fileURLWithPath: modelDir)), prompt: prompt)
+            reward = try Catalog.rewards.make(name, models: RewardModels(shared: URL(fileURLWithPath: modelDir)), prompt: prompt)
         } catch { throw CLIError("\(error)") }
         let population = try SafetensorsFile(url: URL(fileURLWithPath: imagesFile)).tensor(named: "images")
-        let ours = reward.scores(population)  // warm-up and parity
+        let ours = try reward.scores(population)  // warm-up and parity
         var maxDiff: Float?
         if let theirs = ready?["scores"] as? [Double], theirs.count == ours.count {
             maxDiff = zip(ours, theirs).map { abs($0 - Float($1)) }.max()
@@ -637,7 +638,7 @@ struct RewardScoringBench: Sendable {
                 Thread.sleep(forTimeInterval: 0.15)  // let PyTorch's worker threads go idle
             }
             let start = now()
-            _ = reward.scores(population)
+            _ = try reward.scores(population)
             ourTimes.append(now() - start)
         }
         let rate = { (t: [Double]) -> Double? in t.isEmpty ? nil : Double(images) / median(t) }

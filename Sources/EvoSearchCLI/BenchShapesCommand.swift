@@ -94,7 +94,7 @@ struct BenchShapes: ParsableCommand {
         var runs: [Run] = []
         for guide in guides {
             for prompt in prompts {
-                let trajectory = try makeTrajectory(smallPipeline, prompt: prompt.text, guidance: guidance, scheduler: .ddim, steps: steps, eta: eta)
+                let trajectory = try self.trajectory(smallPipeline, prompt: prompt.text, steps: steps)
                 let reward = try buildReward(guide.spec, modelArguments: guide.models, prompt: prompt.text)
                 let verifier = ShapesVerifier(prompt: prompt)
                 for r in budgets {
@@ -106,7 +106,7 @@ struct BenchShapes: ParsableCommand {
                         }
                         let budget = r * steps
                         guard let result = try search(m, trajectory: trajectory, reward: reward, steps: steps, budget: budget) else { continue }
-                        let (score, correct) = try judge(result, verifier: verifier, trajectory: trajectory, pipeline: smallPipeline)
+                        let (score, correct) = try judge(result, verifier: verifier, trajectory: trajectory)
                         runs.append(Run(guide: guide.name, method: m.rawValue, rollouts: r, nfe: result.nfe, prompt: prompt.text, task: prompt.task,
                                         score: score, correct: correct, guideReward: result.best.reward, rewardCalls: result.rewardCalls,
                                         seconds: result.wallSeconds))
@@ -150,7 +150,14 @@ struct BenchShapes: ParsableCommand {
     }
 
     /// One search, or nil when the method cannot run at this budget (its own validation says why).
-    func search(_ m: MethodName, trajectory: DenoisingTrajectory, reward: any Reward, steps: Int, budget: Int) throws -> SearchResult? {
+    /// The search trajectory of `pipeline` for one prompt (DDIM at the bench's η and guidance).
+    func trajectory(_ pipeline: any GeneratorPipeline, prompt: String, steps: Int) throws -> any Trajectory {
+        do {
+            return try pipeline.makeTrajectory(GenerationRequest(prompt: prompt, guidance: guidance, steps: steps, scheduler: "ddim", eta: eta))
+        } catch { throw cliError(error) }
+    }
+
+    func search(_ m: MethodName, trajectory: any Trajectory, reward: any Reward, steps: Int, budget: Int) throws -> SearchResult? {
         let strategy: any SearchStrategy
         do {
             strategy = try MethodOptions.parse(["--method", m.rawValue]).strategy(stepCount: steps, budget: budget)
@@ -161,11 +168,10 @@ struct BenchShapes: ParsableCommand {
         } catch { throw CLIError("\(m.rawValue) at \(budget) NFE: \(error)") }
     }
 
-    func judge(_ result: SearchResult, verifier: ShapesVerifier, trajectory: DenoisingTrajectory,
-               pipeline: StableDiffusionPipeline) throws -> (Double, Bool) {
-        let f = pipeline.vaeScaleFactor
-        let image = Tensor(shape: [3, trajectory.stateShape[1] * f, trajectory.stateShape[2] * f], scalars: result.best.sample)
+    /// The verifier's verdict on the best sample (decoded from its final state).
+    func judge(_ result: SearchResult, verifier: ShapesVerifier, trajectory: any Trajectory) throws -> (Double, Bool) {
         do {
+            let image = try trajectory.decode(result.states(of: [result.best])).row(0)
             let v = try verifier.verify(tensor: image)
             return (v.fraction, v.allSatisfied)
         } catch { throw CLIError("verifier: \(error)") }
@@ -179,7 +185,7 @@ struct BenchShapes: ParsableCommand {
     /// Per prompt and large-sample count k: the large model's verifier-guided Best-of-k, timed; then the small
     /// model's Best-of-N and EvoSearch with the NFE that fit in that time (whole rollouts, at least one), guided by
     /// the verifier. The small model's cost per rollout is the median of three single-rollout runs.
-    func compareWithLarge(largeDir: URL, smallPipeline: StableDiffusionPipeline, prompts: [ShapesPrompt], steps: Int,
+    func compareWithLarge(largeDir: URL, smallPipeline: any GeneratorPipeline, prompts: [ShapesPrompt], steps: Int,
                           largeSamples: [Int]) throws -> [EqualTimeRow] {
         let largePipeline = try loadPipeline(largeDir.path)
         var rows: [EqualTimeRow] = []
@@ -187,8 +193,8 @@ struct BenchShapes: ParsableCommand {
             if !quiet { FileHandle.standardError.write(Data("\r\u{1B}[Kequal wall time: prompt \(i + 1)/\(prompts.count)".utf8)) }
             let verifier = ShapesVerifier(prompt: prompt)
             let reward = try buildReward("shapes-verifier", modelArguments: [], prompt: prompt.text)
-            let big = try makeTrajectory(largePipeline, prompt: prompt.text, guidance: guidance, scheduler: .ddim, steps: steps, eta: eta)
-            let little = try makeTrajectory(smallPipeline, prompt: prompt.text, guidance: guidance, scheduler: .ddim, steps: steps, eta: eta)
+            let big = try self.trajectory(largePipeline, prompt: prompt.text, steps: steps)
+            let little = try self.trajectory(smallPipeline, prompt: prompt.text, steps: steps)
             var probes: [Double] = []
             for _ in 0..<3 {
                 guard let probe = try search(.bestOfN, trajectory: little, reward: reward, steps: steps, budget: steps) else { break }
@@ -198,14 +204,14 @@ struct BenchShapes: ParsableCommand {
             let rollout = probes.sorted()[1]
             for k in largeSamples {
                 guard let large = try search(.bestOfN, trajectory: big, reward: reward, steps: steps, budget: k * steps) else { continue }
-                let (s1, c1) = try judge(large, verifier: verifier, trajectory: big, pipeline: largePipeline)
+                let (s1, c1) = try judge(large, verifier: verifier, trajectory: big)
                 rows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "large",
                                          method: k == 1 ? "1 sample" : "best-of-\(k)", nfe: large.nfe, score: s1, correct: c1,
                                          seconds: large.wallSeconds))
                 let fit = max(1, Int(large.wallSeconds / max(rollout, 1e-6)))
                 for m in [MethodName.bestOfN, .evosearch] {
                     guard let res = try search(m, trajectory: little, reward: reward, steps: steps, budget: fit * steps) else { continue }
-                    let (s, c) = try judge(res, verifier: verifier, trajectory: little, pipeline: smallPipeline)
+                    let (s, c) = try judge(res, verifier: verifier, trajectory: little)
                     rows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "small", method: m.rawValue,
                                              nfe: res.nfe, score: s, correct: c, seconds: res.wallSeconds))
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Foundation
 import Imaging
 import Rewards
@@ -6,16 +7,32 @@ import Sampling
 import Search
 import TensorCore
 
-extension SchedulerKind: ExpressibleByArgument {}
-
-/// Loads a diffusers pipeline directory with a one-line error when it is not one.
-func loadPipeline(_ path: String) throws -> StableDiffusionPipeline {
+/// Loads a diffusers pipeline directory with the family its model_index.json names; one-line error otherwise.
+func loadPipeline(_ path: String) throws -> any GeneratorPipeline {
     guard FileManager.default.fileExists(atPath: path) else {
         throw CLIError("--model: no directory at \(path); give a diffusers pipeline directory (with model_index.json)")
     }
-    do { return try StableDiffusionPipeline(directory: URL(fileURLWithPath: path)) } catch {
+    do { return try Catalog.pipelines.load(URL(fileURLWithPath: path)) } catch {
         throw CLIError("--model \(path): \(error)")
     }
+}
+
+/// A request error as a one-line CLI error naming the flag at fault.
+func cliError(_ error: any Error) -> CLIError {
+    guard let e = error as? GenerationRequestError else { return CLIError("\(error)") }
+    let flag: String
+    switch e.field {
+    case .prompt: flag = "--prompt"
+    case .negativePrompt: flag = "--negative-prompt"
+    case .guidance: flag = "--guidance"
+    case .steps: flag = "--steps"
+    case .size: flag = "--width/--height"
+    case .frames: flag = "--frames"
+    case .scheduler: flag = "--scheduler"
+    case .eta: flag = "--eta"
+    case .maxSequenceLength: flag = "--max-sequence-length"
+    }
+    return CLIError("\(flag): \(e.message)")
 }
 
 /// Writes `[3, H, W]` (or `[1, 3, H, W]`) in [0, 1] as an 8-bit PNG.
@@ -26,11 +43,12 @@ func writePNG(_ image: Tensor, to path: String) throws {
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Text-to-image with a Stable Diffusion 1.x/2.x pipeline in diffusers' layout.",
+        abstract: "Text-to-image with a pipeline in diffusers' layout (\(Catalog.pipelines.classNames.joined(separator: ", "))).",
         discussion: """
-        With --seed S the image is the one diffusers' StableDiffusionPipeline gives with \
-        generator=torch.Generator("cpu").manual_seed(S) (same random draws in the same order). Defaults follow \
-        diffusers: 50 steps, guidance 7.5, η 0, size = the UNet's sample_size × the VAE factor.
+        The family is the one model_index.json names. With --seed S the image is the one diffusers' pipeline gives \
+        with generator=torch.Generator("cpu").manual_seed(S) (same random draws in the same order). Omitted flags \
+        take the diffusers pipeline's defaults (Stable Diffusion: 50 steps, guidance 7.5, η 0, size = the UNet's \
+        sample_size × the VAE factor, the sampler scheduler_config.json names).
         """)
 
     @Option(name: .long, help: "Pipeline directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or embedded model name (\(EmbeddedModels.names.joined(separator: ", "))).")
@@ -39,41 +57,43 @@ struct Generate: ParsableCommand {
     var prompt: String
     @Option(name: .long, help: "Negative prompt (default: empty, as diffusers).")
     var negativePrompt: String = ""
-    @Option(name: .long, help: "Denoising steps.")
-    var steps: Int = 50
-    @Option(name: .long, help: "Classifier-free guidance scale (≤ 1 disables guidance).")
-    var guidance: Float = 7.5
-    @Option(name: .long, help: "DDIM η (0 = deterministic).")
-    var eta: Float = 0
+    @Option(name: .long, help: "Denoising steps (default: the pipeline's, 50 for Stable Diffusion).")
+    var steps: Int?
+    @Option(name: .long, help: "Classifier-free guidance scale, ≤ 1 disables guidance (default: the pipeline's, 7.5 for Stable Diffusion).")
+    var guidance: Float?
+    @Option(name: .long, help: "DDIM η (default 0 = deterministic).")
+    var eta: Float?
     @Option(name: .long, help: "Seed of the torch-compatible generator.")
     var seed: UInt64 = 0
     @Option(name: .long, help: "Image width in pixels (default: the model's).")
     var width: Int?
     @Option(name: .long, help: "Image height in pixels (default: the model's).")
     var height: Int?
-    @Option(name: .long, help: "Sampler: ddim, ddpm or euler (default: the one scheduler_config.json names).")
-    var scheduler: SchedulerKind?
+    @Option(name: .long, help: "Sampler, e.g. ddim, ddpm or euler for Stable Diffusion (default: the one scheduler_config.json names).")
+    var scheduler: String?
     @Option(name: .long, help: "Where to write the PNG.")
     var output: String
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
     func run() throws {
-        if steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
-        if eta < 0 { throw CLIError("--eta: \(eta) must be ≥ 0") }
+        if let steps, steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
+        if let eta, !(eta >= 0 && eta.isFinite) { throw CLIError("--eta: \(eta) must be a finite number ≥ 0") }
+        if let guidance, !guidance.isFinite { throw CLIError("--guidance: \(guidance) must be a finite number") }
         let directory = try EmbeddedModels().resolvePipeline(model)
         try checkWritable(output, option: "--output")
         let pipeline = try loadPipeline(directory.path)
         let started = Date()
         let image: Tensor
         do {
-            image = try pipeline.generate(prompt: prompt, negativePrompt: negativePrompt, steps: steps, guidance: guidance, eta: eta,
-                                          seed: seed, height: height, width: width, scheduler: scheduler) { done, total in
+            let request = GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
+                                            width: width, height: height, scheduler: scheduler, eta: eta)
+            image = try pipeline.generate(request, seed: seed) { done, total in
                 if !quiet { FileHandle.standardError.write(Data("\rstep \(done)/\(total)".utf8)) }
             }
-        } catch { throw CLIError("\(error)") }
+        } catch { throw cliError(error) }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         try writePNG(image, to: output)
-        print("wrote \(output) (\(image.shape[3])×\(image.shape[2]), \(steps) steps, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+        print("wrote \(output) (\(image.shape[3])×\(image.shape[2]), \(steps ?? pipeline.defaults.steps) steps, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
     }
 }

@@ -12,7 +12,7 @@ import TensorCore
 ///   generation's samples have been scored (a generation is done) and one at the end.
 /// - Quiet: nothing.
 ///
-/// Between scorings the NFE count advances through `spent(nfe:)` (see `MeteredTrajectory`); the generation and
+/// Between scorings the NFE count advances through `spent(nfe:)` (`SearchOptions.spent`, after every model call); the generation and
 /// the best reward change only when samples are scored. Thread-safe.
 final class ProgressPrinter: @unchecked Sendable {
     enum Style { case terminal, log, silent }
@@ -121,43 +121,4 @@ final class ProgressPrinter: @unchecked Sendable {
         if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
         return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
     }
-}
-
-/// A trajectory that forwards every call to `base` and reports the NFE spent after each model evaluation, so a
-/// progress line can move between scorings. Adds no compute; the search sees the same trajectory otherwise.
-struct MeteredTrajectory: Trajectory {
-    let base: any Trajectory
-    let budget: Int
-    let onSpent: @Sendable (_ nfe: Int, _ budget: Int) -> Void
-    private let counter = Counter()
-
-    init(_ base: any Trajectory, budget: Int, onSpent: @escaping @Sendable (_ nfe: Int, _ budget: Int) -> Void) {
-        self.base = base; self.budget = budget; self.onSpent = onSpent
-    }
-
-    /// NFE evaluated so far (rows sent to `evaluate`).
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var total = 0
-        func add(_ n: Int) -> Int { lock.lock(); defer { lock.unlock() }; total += n; return total }
-    }
-
-    var stepCount: Int { base.stepCount }
-    var stateShape: [Int] { base.stateShape }
-    var passesPerNFE: Int { base.passesPerNFE }
-    var isStochastic: Bool { base.isStochastic }
-    func initialState(noise: Tensor) -> Tensor { base.initialState(noise: noise) }
-    func evaluate(_ states: Tensor, at index: Int) -> Tensor {
-        let out = base.evaluate(states, at: index)
-        onSpent(counter.add(states.rows), budget)
-        return out
-    }
-    func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
-        base.advance(states, modelOutput: modelOutput, at: index, noise: noise)
-    }
-    func noiseStd(stepIndex: Int) -> Float { base.noiseStd(stepIndex: stepIndex) }
-    func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor {
-        base.renoise(states, from: from, to: to, noise: noise)
-    }
-    func decode(_ states: Tensor) -> Tensor { base.decode(states) }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Foundation
 import Imaging
 import Rewards
@@ -6,7 +7,7 @@ import TensorCore
 
 /// `--reward` help shared by `score` and `search`.
 let rewardHelp = """
-    Reward: \(RewardRegistry.names.joined(separator: ", ")); or a weighted sum "NAME[:W],…" with zscore(NAME) for \
+    Reward: \(Catalog.rewards.names.joined(separator: ", ")); or a weighted sum "NAME[:W],…" with zscore(NAME) for \
     a component standardised over each scored batch (e.g. "clip:1,aesthetic:0.5").
     """
 
@@ -19,7 +20,7 @@ let rewardModelHelp = """
 /// Builds the reward `spec` names, with one-line errors for the command line.
 func buildReward(_ spec: String, modelArguments: [String], prompt: String) throws -> any Reward {
     do {
-        return try RewardRegistry.make(spec, models: RewardModels(arguments: modelArguments), prompt: prompt)
+        return try Catalog.rewards.make(spec, models: RewardModels(arguments: modelArguments, registry: Catalog.rewards), prompt: prompt)
     } catch let error as RewardError {
         throw CLIError("--reward: \(error.description)")
     } catch {
@@ -54,7 +55,7 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let models = try EmbeddedModels().resolveRewardModels(rewardModel, rewardNames: RewardRegistry.names)
+        let models = try EmbeddedModels().resolveRewardModels(rewardModel, rewardNames: Catalog.rewards.names)
         let scorer = try buildReward(reward, modelArguments: models, prompt: prompt)
         var tensors: [Tensor] = []
         for path in images {
@@ -88,7 +89,8 @@ struct Score: ParsableCommand {
         var out = [Float](repeating: .nan, count: images.count)
         for shape in order {
             let indices = groups[shape]!
-            let s = reward.scores(Tensor.stack(indices.map { images[$0] }))
+            let s: [Float]
+            do { s = try reward.scores(Tensor.stack(indices.map { images[$0] })) } catch { throw CLIError("--reward \(reward.name): \(error)") }
             for (k, i) in indices.enumerated() { out[i] = s[k] }
         }
         return out

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Catalog
 import Foundation
 import Reports
 import Rewards
@@ -30,7 +31,7 @@ struct SearchCommand: ParsableCommand {
         --model and --reward-model take a directory or an embedded model name (\(EmbeddedModels.names.joined(separator: ", "))), \
         looked up in $EVOSEARCH_MODELS, ./models and the repository's models/. The sampler defaults to DDIM with \
         η = 1, whose per-step noise is what EvoSearch mutates at intermediate steps. Rewards: \
-        \(RewardRegistry.names.joined(separator: ", ")) or weighted sums of them (see --reward); model-based ones load \
+        \(Catalog.rewards.names.joined(separator: ", ")) or weighted sums of them (see --reward); model-based ones load \
         --reward-model once, before the search, and embed --prompt once. Writes to --output-dir: best.png, \
         top-1.png … top-K.png, generation-<g>.png (each generation's population with rewards), result.json (settings, \
         accounting, every scored sample with its lineage, the reward-vs-NFE curve) and report.html (one self-contained \
@@ -57,8 +58,8 @@ struct SearchCommand: ParsableCommand {
     var guidance: Float = SearchCommand.defaultGuidance
     @Option(name: .long, help: "DDIM η of the sampler (1 = DDPM-like posterior noise).")
     var eta: Float = 1
-    @Option(name: .long, help: "Sampler: ddim, ddpm or euler.")
-    var scheduler: SchedulerKind = .ddim
+    @Option(name: .long, help: "Sampler (ddim, ddpm or euler for Stable Diffusion).")
+    var scheduler: String = "ddim"
     @Option(name: .long, help: "Image width in pixels (default: the model's).")
     var width: Int?
     @Option(name: .long, help: "Image height in pixels (default: the model's).")
@@ -88,13 +89,13 @@ struct SearchCommand: ParsableCommand {
         // Reward names first: the cheapest typo to catch.
         let rewardSpec: String
         if let reward { rewardSpec = reward } else {
-            guard RewardRegistry.entry(Self.defaultReward) != nil else {
-                throw CLIError("--reward: the default \(Self.defaultReward) is not in this build; choose one of \(RewardRegistry.names.joined(separator: ", "))")
+            guard Catalog.rewards.entry(Self.defaultReward) != nil else {
+                throw CLIError("--reward: the default \(Self.defaultReward) is not in this build; choose one of \(Catalog.rewards.names.joined(separator: ", "))")
             }
             rewardSpec = Self.defaultReward
         }
         let parsed: RewardRegistry.Spec
-        do { parsed = try RewardRegistry.parse(rewardSpec) } catch { throw CLIError("--reward: \(error.description)") }
+        do { parsed = try Catalog.rewards.parse(rewardSpec) } catch { throw CLIError("--reward: \(error.description)") }
 
         if steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
         if maxBatch < 1 { throw CLIError("--max-batch: \(maxBatch) must be at least 1") }
@@ -116,9 +117,9 @@ struct SearchCommand: ParsableCommand {
         // Models exist (the pipeline has model_index.json; reward models are directories or embedded names).
         let resolver = EmbeddedModels()
         let modelDirectory = try resolver.resolvePipeline(model)
-        let rewardModels = try resolver.resolveRewardModels(rewardModel, rewardNames: RewardRegistry.names)
+        let rewardModels = try resolver.resolveRewardModels(rewardModel, rewardNames: Catalog.rewards.names)
         let models: RewardModels
-        do { models = try RewardModels(arguments: rewardModels) } catch { throw CLIError("--reward-model: \(error.description)") }
+        do { models = try RewardModels(arguments: rewardModels, registry: Catalog.rewards) } catch { throw CLIError("--reward-model: \(error.description)") }
         for entry in parsed.entries where entry.needsModel && models.directory(for: entry.name) == nil {
             throw CLIError("--reward \(entry.name) needs --reward-model DIR (a directory or an embedded model such as shapes-clip)")
         }
@@ -149,29 +150,27 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         let plan = try plan()
         let pipeline = try loadPipeline(plan.modelDirectory.path)
-        let base = try makeTrajectory(pipeline, prompt: prompt, negativePrompt: negativePrompt, guidance: guidance,
-                                      scheduler: scheduler, steps: steps, eta: eta, height: height, width: width)
+        let request = GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
+                                        width: width, height: height, scheduler: scheduler, eta: eta)
+        let trajectory: any Trajectory
+        do { trajectory = try pipeline.makeTrajectory(request) } catch { throw cliError(error) }
         let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
 
         let printer = ProgressPrinter(quiet: quiet)
-        let trajectory = MeteredTrajectory(base, budget: plan.budget) { printer.spent(nfe: $0, budget: $1) }
         let interrupt = InterruptFlag()
         printer.start(budget: plan.budget)
         let result: SearchResult
         do {
             result = try plan.strategy.search(trajectory, reward: scorer, budget: plan.budget,
                                               options: SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) },
-                                                                     isCancelled: { interrupt.isRaised }))
+                                                                     isCancelled: { interrupt.isRaised },
+                                                                     spent: { printer.spent(nfe: $0, budget: $1) }))
         } catch { throw CLIError(error.description) }
         printer.finish(interrupted: result.interrupted)
-        if result.history.isEmpty {
-            throw CLIError("no image was finished before the search stopped; nothing written")
-        }
 
-        let f = pipeline.vaeScaleFactor
-        let imageHeight = base.stateShape[1] * f, imageWidth = base.stateShape[2] * f
-        let output = SearchOutput(result: result, imageHeight: imageHeight, imageWidth: imageWidth, prompt: prompt,
-                                  parameters: reportParameters(plan: plan, size: (imageWidth, imageHeight)),
+        let size = (width: trajectory.sampleShape.last ?? 0, height: trajectory.sampleShape.dropLast().last ?? 0)
+        let output = SearchOutput(result: result, decode: { try trajectory.decode($0) }, decodeBatch: maxBatch, prompt: prompt,
+                                  parameters: reportParameters(plan: plan, size: size),
                                   keepTop: keepTop, json: jsonSettings(plan: plan))
         let files: [String]
         do { files = try output.write(to: URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
@@ -181,6 +180,7 @@ struct SearchCommand: ParsableCommand {
                      Double(result.nfe) / max(result.wallSeconds, 1e-9), 100 * result.overheadFraction, result.modelSeconds, result.rewardSeconds))
         for w in result.warnings { print("warning: \(w)") }
         print("wrote \(files.count) files to \(outputDir): open \(outputDir)/report.html")
+        if let error = result.error { throw CLIError("the search stopped: \(error); what was found is in \(outputDir)") }
         if result.interrupted { throw ExitCode(130) }
     }
 
@@ -188,7 +188,7 @@ struct SearchCommand: ParsableCommand {
     func jsonSettings(plan: Plan) -> [String: Any] {
         ["prompt": prompt, "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
          "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": steps,
-         "guidance": Double(guidance), "eta": Double(eta), "scheduler": scheduler.rawValue, "max_batch": maxBatch]
+         "guidance": Double(guidance), "eta": Double(eta), "scheduler": scheduler, "max_batch": maxBatch]
     }
 
     /// The report's settings table, before the method's own settings.
@@ -199,27 +199,10 @@ struct SearchCommand: ParsableCommand {
         if !plan.rewardModels.isEmpty { out.append(ReportParameter("reward model", plan.rewardModels.joined(separator: ", "))) }
         out += [
             ReportParameter("budget", "\(plan.budget) NFE"), ReportParameter("seed", "\(seed)"),
-            ReportParameter("steps", "\(steps)"), ReportParameter("sampler", "\(scheduler.rawValue), η = \(eta)"),
+            ReportParameter("steps", "\(steps)"), ReportParameter("sampler", "\(scheduler), η = \(eta)"),
             ReportParameter("guidance", "\(guidance)"), ReportParameter("image size", "\(size.width)×\(size.height)"),
             ReportParameter("max batch", "\(maxBatch)"),
         ]
         return out
     }
-}
-
-/// The searchable trajectory of a pipeline for one prompt: its scheduler at `steps`/`eta`, the latent shape of the
-/// requested size (default: the model's), and the guided denoiser. Errors name the option at fault.
-func makeTrajectory(_ pipeline: StableDiffusionPipeline, prompt: String, negativePrompt: String = "", guidance: Float,
-                    scheduler: SchedulerKind, steps: Int, eta: Float, height: Int? = nil, width: Int? = nil) throws -> DenoisingTrajectory {
-    let sched: any DenoisingScheduler, shape: [Int]
-    do { sched = try pipeline.scheduler(scheduler, steps: steps, eta: eta) } catch { throw CLIError("--scheduler \(scheduler.rawValue): \(error)") }
-    do { shape = try pipeline.latentShape(height: height ?? pipeline.defaultSize, width: width ?? pipeline.defaultSize) } catch {
-        throw CLIError("--width/--height: \(error)")
-    }
-    let denoiser: StableDiffusionDenoiser
-    do { denoiser = try pipeline.denoiser(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance) } catch {
-        throw CLIError("--prompt: \(error)")
-    }
-    return DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape,
-                               passesPerNFE: denoiser.passesPerNFE, decoder: { pipeline.decode(latents: $0) })
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Catalog
 import Sampling
 import ShapesWorld
 import TensorCore
@@ -52,8 +53,8 @@ struct ShapesEval: ParsableCommand {
             for j in 0..<samples {
                 let image: Tensor
                 do {
-                    image = try pipeline.generate(prompt: prompt.text, negativePrompt: "", steps: steps, guidance: guidance, eta: eta,
-                                                  seed: seed + UInt64(j), height: nil, width: nil, scheduler: nil) { _, _ in }
+                    image = try pipeline.generate(GenerationRequest(prompt: prompt.text, guidance: guidance, steps: steps, eta: eta),
+                                                  seed: seed + UInt64(j), progress: nil)
                 } catch { throw CLIError("\(error)") }
                 let verdict: ShapesVerdict
                 do { verdict = try verifier.verify(tensor: image.rank == 4 ? image.row(0) : image) } catch { throw CLIError("\(error)") }

@@ -111,7 +111,7 @@ struct Toy: ParsableCommand {
             print("wrote \(json)")
         }
         if let plot {
-            let svg = renderToyPlotSVG(scenario: world, samples: populationTensor(result), best: result.best.sample,
+            let svg = renderToyPlotSVG(scenario: world, samples: populationTensor(result), best: result.best.state,
                                        title: "\(result.method) · \(world.name) · \(result.nfe) NFE · best \(format(result.best.reward))")
             try write(Data(svg.utf8), to: plot)
             print("wrote \(plot)")
@@ -122,8 +122,8 @@ struct Toy: ParsableCommand {
 
 /// The final population's samples as `[N, d]` (empty population: `[0, d]`).
 func populationTensor(_ r: SearchResult) -> Tensor {
-    let d = r.best.sample.count
-    return Tensor(shape: [r.population.count, d], scalars: r.population.flatMap(\.sample))
+    let d = r.best.state.count
+    return Tensor(shape: [r.population.count, d], scalars: r.population.flatMap(\.state))
 }
 
 func format(_ r: Float) -> String { r.isFinite ? String(format: "%.4f", r) : "n/a" }

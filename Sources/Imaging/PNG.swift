@@ -44,7 +44,9 @@ public struct Image8: Sendable, Equatable {
         var px = [UInt8](repeating: 0, count: plane * 3)
         for i in 0..<plane {
             for c in 0..<3 {
-                let v = Swift.min(Swift.max(t.scalars[c * plane + i], 0), 1)
+                let x = t.scalars[c * plane + i]
+                // NaN shows as magenta (a decoder that produced NaNs stays visible instead of crashing).
+                let v = x.isNaN ? (c == 1 ? 0 : 1) : Swift.min(Swift.max(x, 0), 1)
                 px[i * 3 + c] = UInt8((v * 255).rounded())
             }
         }

@@ -5,6 +5,7 @@ import TensorCore
 /// `predict` takes a batch `[N, …]` of (scaled) model inputs, all at the same timestep, and returns what
 /// the paired scheduler's prediction type expects (ε, v, x0 or flow velocity), same shape. The timestep is
 /// the scheduler's float timestep, exactly as diffusers passes it to the model. One call on N rows is N NFE.
+/// A denoiser throws when it cannot answer (an input of the wrong shape, a remote model that failed).
 public protocol Denoiser: Sendable {
-    func predict(_ x: Tensor, timestep: Float) -> Tensor
+    func predict(_ x: Tensor, timestep: Float) throws -> Tensor
 }

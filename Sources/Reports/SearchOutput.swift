@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Search
+import TensorCore
 
 /// Everything an image search leaves in its output directory, written in one call:
 ///
@@ -13,11 +14,14 @@ import Search
 ///   reward, NFE; no pixels).
 ///
 /// Files named like `top-<n>.png` or `generation-<n>.png` that this run did not write are removed, so a reused
-/// directory never mixes two searches' sheets. Samples must be decoded images `[3, H, W]` in [0, 1].
+/// directory never mixes two searches' sheets. The history holds final states; `decode` (the trajectory's)
+/// turns them into images `[3, H, W]` in [0, 1], once per sample, in batches (see `SampleGallery`).
 public struct SearchOutput {
     public var result: SearchResult
-    public var imageHeight: Int
-    public var imageWidth: Int
+    /// States `[N] + result.stateShape` → decoded samples `[N] + result.sampleShape`.
+    public var decode: (Tensor) throws -> Tensor
+    /// Rows per decoder call.
+    public var decodeBatch: Int
     public var prompt: String
     /// Settings for the report's table, in order (the method's derived settings are added from the result).
     public var parameters: [ReportParameter]
@@ -28,9 +32,9 @@ public struct SearchOutput {
     /// Tiles per row of a contact sheet.
     public var sheetColumns: Int
 
-    public init(result: SearchResult, imageHeight: Int, imageWidth: Int, prompt: String, parameters: [ReportParameter] = [],
-                keepTop: Int = 4, json: [String: Any] = [:], sheetColumns: Int = 8) {
-        self.result = result; self.imageHeight = imageHeight; self.imageWidth = imageWidth; self.prompt = prompt
+    public init(result: SearchResult, decode: @escaping (Tensor) throws -> Tensor, decodeBatch: Int = 8, prompt: String,
+                parameters: [ReportParameter] = [], keepTop: Int = 4, json: [String: Any] = [:], sheetColumns: Int = 8) {
+        self.result = result; self.decode = decode; self.decodeBatch = max(1, decodeBatch); self.prompt = prompt
         self.parameters = parameters; self.keepTop = max(0, keepTop); self.json = json; self.sheetColumns = max(1, sheetColumns)
     }
 
@@ -58,26 +62,26 @@ public struct SearchOutput {
         func png(_ image: Image8, _ name: String) throws(ReportError) {
             do { try PNG.write(image, to: path(name)) } catch { throw ReportError("cannot write \(path(name)): \(error.description)") }
         }
+        let top = result.top(keepTop)
+        let gallery = try SampleGallery(result: result, samples: result.history,
+                                        fullSizeIDs: Set([result.best.id] + top.map(\.id)), batch: decodeBatch, decode: decode)
         if !result.history.isEmpty {
-            try png(try SampleImage.image(result.best.sample, height: imageHeight, width: imageWidth), "best.png")
-            for (k, s) in result.top(keepTop).enumerated() {
-                try png(try SampleImage.image(s.sample, height: imageHeight, width: imageWidth), "top-\(k + 1).png")
-            }
+            try png(try gallery.full(result.best), "best.png")
+            for (k, s) in top.enumerated() { try png(try gallery.full(s), "top-\(k + 1).png") }
             let sheet = ContactSheet(columns: sheetColumns)
             for (g, samples) in SearchReport.generations(of: result.history) {
                 var tiles: [ContactSheet.Tile] = []
                 for s in samples {
-                    let image = try SampleImage.image(s.sample, height: imageHeight, width: imageWidth)
-                    tiles.append(ContactSheet.Tile(image: SampleImage.thumbnail(image, minimum: 64, maximum: 128), label: Markup.reward(s.reward)))
+                    tiles.append(ContactSheet.Tile(image: SampleImage.thumbnail(try gallery.thumbnail(s), minimum: 64, maximum: 128),
+                                                   label: Markup.reward(s.reward)))
                 }
                 try png(sheet.render(tiles), "generation-\(g).png")
             }
         }
-        let report = SearchReport(result: result, imageHeight: imageHeight, imageWidth: imageWidth, prompt: prompt,
-                                  parameters: parameters, files: names)
+        let report = SearchReport(result: result, gallery: gallery, prompt: prompt, parameters: parameters, files: names)
         try writeFile(Data(try report.html().utf8), to: path("report.html"))
         var extra = json
-        extra["image_size"] = ["height": imageHeight, "width": imageWidth]
+        extra["image_size"] = ["height": gallery.height, "width": gallery.width]
         extra["best_reward"] = result.best.reward.isFinite ? Double(result.best.reward) : NSNull()
         extra["files"] = names
         let data: Data

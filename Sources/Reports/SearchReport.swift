@@ -21,14 +21,14 @@ public struct LineageEntry: Sendable, Equatable {
 /// the best image, the reward-versus-NFE curve, each generation's population as a grid with rewards, and the
 /// winner's lineage back to its initial noise.
 ///
-/// Samples must be decoded images `[3, H, W]` in [0, 1] of the given size. Size: every grid tile is embedded as
+/// Images come from a `SampleGallery` (the samples' decoded thumbnails, the best at full size). Size: every grid tile is embedded as
 /// a PNG thumbnail (at most `thumbnailMaximum` pixels a side), so a few hundred 64×64 samples make a report of a
 /// few megabytes; generations larger than `maxTilesPerGeneration` show their best tiles only (the contact-sheet
 /// PNGs and result.json still hold every sample).
 public struct SearchReport: Sendable {
     public var result: SearchResult
-    public var imageHeight: Int
-    public var imageWidth: Int
+    /// The decoded images of the samples shown: thumbnails of the history, the best at full size.
+    public var gallery: SampleGallery
     public var prompt: String
     /// Settings shown above the method's own (model, reward, seed, steps, …), in this order.
     public var parameters: [ReportParameter]
@@ -38,9 +38,9 @@ public struct SearchReport: Sendable {
     /// Files written next to the report (listed in it, not linked).
     public var files: [String]
 
-    public init(result: SearchResult, imageHeight: Int, imageWidth: Int, prompt: String, parameters: [ReportParameter] = [],
+    public init(result: SearchResult, gallery: SampleGallery, prompt: String, parameters: [ReportParameter] = [],
                 thumbnailMaximum: Int = 128, maxTilesPerGeneration: Int = 256, files: [String] = []) {
-        self.result = result; self.imageHeight = imageHeight; self.imageWidth = imageWidth; self.prompt = prompt
+        self.result = result; self.gallery = gallery; self.prompt = prompt
         self.parameters = parameters; self.thumbnailMaximum = thumbnailMaximum
         self.maxTilesPerGeneration = maxTilesPerGeneration; self.files = files
     }
@@ -75,7 +75,8 @@ public struct SearchReport: Sendable {
 
     /// The report as one HTML document (XHTML-compatible syntax, so it also parses as XML).
     public func html() throws(ReportError) -> String {
-        var images = ImageCache(height: imageHeight, width: imageWidth, maximum: thumbnailMaximum)
+        var images = ImageCache(gallery: gallery)
+        let imageWidth = gallery.width, imageHeight = gallery.height
         let r = result
         let e = Markup.escape
         var h = """
@@ -224,23 +225,22 @@ public struct SearchReport: Sendable {
     """
 }
 
-/// Encodes each sample's image once per report: full size (best) and thumbnails (grids, lineage).
+/// Encodes each sample's image once per report as a `data:` URI: full size (best) and thumbnails (grids, lineage).
 struct ImageCache {
-    let height: Int, width: Int, maximum: Int
+    let gallery: SampleGallery
     private var thumbnails: [Int: String] = [:]
 
-    init(height: Int, width: Int, maximum: Int) { self.height = height; self.width = width; self.maximum = maximum }
+    init(gallery: SampleGallery) { self.gallery = gallery }
 
     mutating func thumbnail(_ s: ScoredSample) throws(ReportError) -> String {
         if let uri = thumbnails[s.id] { return uri }
-        let image = SampleImage.thumbnail(try SampleImage.image(s.sample, height: height, width: width), minimum: 1, maximum: maximum)
-        let uri = try Self.uri(image, id: s.id)
+        let uri = try Self.uri(try gallery.thumbnail(s), id: s.id)
         thumbnails[s.id] = uri
         return uri
     }
 
     func full(_ s: ScoredSample) throws(ReportError) -> String {
-        try Self.uri(try SampleImage.image(s.sample, height: height, width: width), id: s.id)
+        try Self.uri(try gallery.full(s), id: s.id)
     }
 
     static func uri(_ image: Image8, id: Int) throws(ReportError) -> String {

@@ -33,13 +33,15 @@ public struct WeightedSumReward: Reward {
         }.joined(separator: ",")
     }
 
-    public func scores(_ samples: Tensor) -> [Float] {
+    public func scores(_ samples: Tensor) throws -> [Float] {
         let n = samples.rows
         if samples.count == 0 { return [] }
         var total = [Double](repeating: 0, count: n)
         for t in terms {
-            var s = t.reward.scores(samples)
-            precondition(s.count == n, "reward \(t.reward.name) returned \(s.count) scores for \(n) samples")
+            var s = try t.reward.scores(samples)
+            guard s.count == n else {
+                throw RewardError.scoringFailed(reward: t.reward.name, reason: "returned \(s.count) scores for \(n) samples")
+            }
             if t.zScore { s = WeightedSumReward.zScores(s) }
             for i in 0..<n { total[i] += Double(t.weight) * Double(s[i]) }
         }

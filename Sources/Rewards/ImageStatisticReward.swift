@@ -14,8 +14,8 @@ public struct ImageStatisticReward: Reward {
 
     public init(_ kind: Kind) { self.kind = kind }
 
-    public func scores(_ samples: Tensor) -> [Float] {
-        precondition(samples.rank == 4 && samples.shape[1] == 3, "ImageStatisticReward: expected [N, 3, H, W], got \(samples.shape)")
+    public func scores(_ samples: Tensor) throws -> [Float] {
+        try requireImages(samples)
         let plane = samples.shape[2] * samples.shape[3]
         return (0..<samples.shape[0]).map { n in
             let base = n * 3 * plane

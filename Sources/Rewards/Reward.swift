@@ -4,9 +4,27 @@ import TensorCore
 ///
 /// `scores` takes `[N, …]` and returns N values. A reward may return NaN for a sample it cannot judge; the
 /// search layer then treats that sample as the worst and reports it. One call on N rows counts as N reward
-/// calls in the budget.
+/// calls in the budget. `scores` throws when it cannot judge the batch at all (samples of a kind it does not
+/// take, a model that failed); the search then stops, keeping what it found.
 public protocol Reward: Sendable {
     /// Short registry name, e.g. "gaussian-bump".
     var name: String { get }
-    func scores(_ samples: Tensor) -> [Float]
+    func scores(_ samples: Tensor) throws -> [Float]
+}
+
+extension Reward {
+    /// Throws `RewardError.unsupportedSamples` unless `samples` are decoded RGB images `[N, 3, H, W]`.
+    public func requireImages(_ samples: Tensor) throws(RewardError) {
+        guard samples.rank == 4, samples.shape[1] == 3 else {
+            throw .unsupportedSamples(reward: name, shape: samples.shape, expected: "decoded RGB images [N, 3, H, W]")
+        }
+    }
+
+    /// Runs a model step of `scores`, turning its error into `RewardError.scoringFailed` (kept as is when it
+    /// already is a `RewardError`).
+    public func scoring<T>(_ body: () throws -> T) throws(RewardError) -> T {
+        do { return try body() } catch let e as RewardError { throw e } catch {
+            throw .scoringFailed(reward: name, reason: "\(error)")
+        }
+    }
 }

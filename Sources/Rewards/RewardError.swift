@@ -12,6 +12,10 @@ public enum RewardError: Error, Sendable, Equatable, CustomStringConvertible {
     case wrongModel(reward: String, directory: String, reason: String)
     /// The reward compares images with the prompt, and the prompt is empty.
     case emptyPrompt(reward: String)
+    /// `scores` was given samples of a shape the reward does not take (`expected` says which).
+    case unsupportedSamples(reward: String, shape: [Int], expected: String)
+    /// The reward's model failed on a batch.
+    case scoringFailed(reward: String, reason: String)
 
     public var description: String {
         switch self {
@@ -25,6 +29,10 @@ public enum RewardError: Error, Sendable, Equatable, CustomStringConvertible {
             return "reward \(reward): \(directory): \(reason)"
         case let .emptyPrompt(reward):
             return "reward \(reward) compares images with the prompt, which is empty: pass a non-empty --prompt"
+        case let .unsupportedSamples(reward, shape, expected):
+            return "reward \(reward) takes \(expected); it was given samples of shape \(shape)"
+        case let .scoringFailed(reward, reason):
+            return "reward \(reward) failed: \(reason)"
         }
     }
 }

@@ -14,12 +14,12 @@ public struct RewardModels: Sendable, Equatable {
         self.byName = byName
     }
 
-    /// Parses command-line values: `NAME=DIR` when NAME is a registered reward, otherwise the whole value is a
+    /// Parses command-line values: `NAME=DIR` when NAME is a reward of `registry`, otherwise the whole value is a
     /// directory shared by every component. At most one shared directory.
-    public init(arguments: [String]) throws(RewardError) {
+    public init(arguments: [String], registry: RewardRegistry = .standard) throws(RewardError) {
         self.init()
         for a in arguments {
-            if let eq = a.firstIndex(of: "="), RewardRegistry.entry(String(a[..<eq])) != nil {
+            if let eq = a.firstIndex(of: "="), registry.entry(String(a[..<eq])) != nil {
                 let name = String(a[..<eq]), path = String(a[a.index(after: eq)...])
                 if path.isEmpty { throw .invalidSpec(spec: a, reason: "--reward-model \(name)= needs a directory") }
                 byName[name] = URL(fileURLWithPath: path)
@@ -89,7 +89,10 @@ public final class RewardBuildContext {
 /// Syntax: a single NAME, or a weighted sum `TERM,TERM,…` with TERM = `NAME[:WEIGHT]` or `zscore(NAME)[:WEIGHT]`
 /// (weight default 1; `zscore(…)` standardises that component over each scored batch, see `WeightedSumReward`).
 /// Examples: `clip`, `clip:1,aesthetic:0.5`, `zscore(hpsv2):1,zscore(aesthetic):1`. A name may appear once.
-public enum RewardRegistry {
+///
+/// A registry is a value: `standard` holds this module's rewards; worlds add their own (`adding`), and the
+/// catalog a build ships composes them.
+public struct RewardRegistry: Sendable {
     /// One registered reward.
     public struct Entry: Sendable {
         public let name: String
@@ -98,18 +101,29 @@ public enum RewardRegistry {
         public let needsModel: Bool
         public let needsPrompt: Bool
         public let build: @Sendable (RewardBuildContext) throws -> any Reward
+
+        public init(name: String, summary: String, needsModel: Bool, needsPrompt: Bool,
+                    build: @escaping @Sendable (RewardBuildContext) throws -> any Reward) {
+            self.name = name; self.summary = summary; self.needsModel = needsModel; self.needsPrompt = needsPrompt
+            self.build = build
+        }
     }
 
-    public static let entries: [Entry] = {
+    public let entries: [Entry]
+
+    public init(entries: [Entry]) { self.entries = entries }
+
+    /// This registry followed by `more` (a name already present is replaced).
+    public func adding(_ more: [Entry]) -> RewardRegistry {
+        RewardRegistry(entries: entries.filter { e in !more.contains { $0.name == e.name } } + more)
+    }
+
+    /// The rewards of this module: image statistics and the model-based rewards.
+    public static let standard = RewardRegistry(entries: {
         var list: [Entry] = ImageStatisticReward.Kind.allCases.map { kind in
             Entry(name: kind.rawValue, summary: "image statistic (\(kind.rawValue)), no model", needsModel: false,
                   needsPrompt: false) { _ in ImageStatisticReward(kind) }
         }
-        list.append(Entry(name: ShapesVerifierReward.registryName,
-                          summary: "exact verifier of the shapes world: fraction of the prompt's constraints met, no model",
-                          needsModel: false, needsPrompt: true) { context in
-            try ShapesVerifierReward(prompt: context.requirePrompt(for: ShapesVerifierReward.registryName))
-        })
         let clipSummaries: [CLIPReward.Kind: String] = [
             .clip: "cosine similarity of CLIP image and prompt embeddings (a transformers CLIPModel directory)",
             .clipscore: "Hessel et al.'s CLIPScore 2.5·max(cos, 0) (a CLIP directory, usually ViT-L/14)",
@@ -155,12 +169,12 @@ public enum RewardRegistry {
             }
         })
         return list
-    }()
+    }())
 
     /// Every registered name, in registry order.
-    public static var names: [String] { entries.map(\.name) }
+    public var names: [String] { entries.map(\.name) }
 
-    public static func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
+    public func entry(_ name: String) -> Entry? { entries.first { $0.name == name } }
 
     /// A parsed `--reward` value: the components, their weights and whether each is z-scored.
     public struct Spec: Sendable, Equatable {
@@ -173,17 +187,20 @@ public enum RewardRegistry {
             }
         }
         public var terms: [Term]
+        /// The registry entries of the terms, in order.
+        public var entries: [Entry]
         /// A plain single name (no weight, no z-score): built as that reward itself, not a sum.
         public var isSingle: Bool { terms.count == 1 && terms[0].weight == 1 && !terms[0].zScore }
-        /// The entries of the components.
-        public var entries: [Entry] { terms.map { RewardRegistry.entry($0.name)! } }
+
+        public static func == (a: Spec, b: Spec) -> Bool { a.terms == b.terms }
     }
 
     /// Parses the `--reward` syntax; every name must be registered.
-    public static func parse(_ spec: String) throws(RewardError) -> Spec {
+    public func parse(_ spec: String) throws(RewardError) -> Spec {
         let parts = spec.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         if parts.allSatisfy(\.isEmpty) { throw .invalidSpec(spec: spec, reason: "empty; known rewards: \(names.joined(separator: ", "))") }
         var terms: [Spec.Term] = []
+        var found: [Entry] = []
         for part in parts {
             if part.isEmpty { throw .invalidSpec(spec: spec, reason: "empty term (stray comma?)") }
             var body = Substring(part)
@@ -203,19 +220,20 @@ public enum RewardRegistry {
                 name = String(name.dropFirst("zscore(".count).dropLast()).trimmingCharacters(in: .whitespaces)
                 z = true
             }
-            guard entry(name) != nil else { throw .unknownReward(name: name, known: names) }
+            guard let e = entry(name) else { throw .unknownReward(name: name, known: names) }
             if terms.contains(where: { $0.name == name }) { throw .invalidSpec(spec: spec, reason: "\(name) appears twice") }
             terms.append(Spec.Term(name: name, weight: weight, zScore: z))
+            found.append(e)
         }
-        return Spec(terms: terms)
+        return Spec(terms: terms, entries: found)
     }
 
     /// Builds the reward `spec` names (see the type's syntax). Model directories and the prompt are checked only
     /// for the components that need them.
-    public static func make(_ spec: String, models: RewardModels = RewardModels(), prompt: String = "") throws -> any Reward {
+    public func make(_ spec: String, models: RewardModels = RewardModels(), prompt: String = "") throws -> any Reward {
         let parsed = try parse(spec)
         let context = RewardBuildContext(models: models, prompt: prompt)
-        let built = try parsed.terms.map { t in try entry(t.name)!.build(context) }
+        let built = try parsed.entries.map { try $0.build(context) }
         if parsed.isSingle { return built[0] }
         return WeightedSumReward(zip(parsed.terms, built).map { WeightedSumReward.Term(reward: $1, weight: $0.weight, zScore: $0.zScore) })
     }

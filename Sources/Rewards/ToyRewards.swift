@@ -17,11 +17,11 @@ public protocol ToyReward: Reward {
 
 extension ToyReward {
     /// Scores each row with `value(at:)`, rounded to Float.
-    func scoreRows(_ samples: Tensor) -> [Float] {
+    func scoreRows(_ samples: Tensor) throws(RewardError) -> [Float] {
         if samples.count == 0 { return [] }
         let n = samples.rowSize
-        if let d = dimension {
-            precondition(n == d, "\(name) reward: sample rows have \(n) scalars, the reward's dimension is \(d)")
+        if let d = dimension, n != d {
+            throw .unsupportedSamples(reward: name, shape: samples.shape, expected: "rows of \(d) scalars")
         }
         var row = [Double](repeating: 0, count: n)
         return (0..<samples.rows).map { i in
@@ -75,7 +75,7 @@ public struct GaussianBumpReward: ToyReward {
         return scale * Foundation.exp(-q / (2 * width * width))
     }
 
-    public func scores(_ samples: Tensor) -> [Float] { scoreRows(samples) }
+    public func scores(_ samples: Tensor) throws -> [Float] { try scoreRows(samples) }
 
     public func logTiltedMass(mean: [Double], std: [Double], alpha: Double) -> Double {
         checkTiltArguments("GaussianBumpReward", mean: mean, std: std, alpha: alpha, dimension: center.count)
@@ -137,7 +137,7 @@ public struct LinearReward: ToyReward {
         return acc
     }
 
-    public func scores(_ samples: Tensor) -> [Float] { scoreRows(samples) }
+    public func scores(_ samples: Tensor) throws -> [Float] { try scoreRows(samples) }
 
     public func logTiltedMass(mean: [Double], std: [Double], alpha: Double) -> Double {
         checkTiltArguments("LinearReward", mean: mean, std: std, alpha: alpha, dimension: direction.count)
@@ -170,7 +170,7 @@ public struct NegativeSquaredDistanceReward: ToyReward {
         return -q
     }
 
-    public func scores(_ samples: Tensor) -> [Float] { scoreRows(samples) }
+    public func scores(_ samples: Tensor) throws -> [Float] { try scoreRows(samples) }
 
     public func logTiltedMass(mean: [Double], std: [Double], alpha: Double) -> Double {
         checkTiltArguments("NegativeSquaredDistanceReward", mean: mean, std: std, alpha: alpha, dimension: center.count)
@@ -199,7 +199,7 @@ public struct ConstantReward: ToyReward {
 
     public func value(at x: [Double]) -> Double { value }
 
-    public func scores(_ samples: Tensor) -> [Float] {
+    public func scores(_ samples: Tensor) throws -> [Float] {
         samples.count == 0 ? [] : [Float](repeating: Float(value), count: samples.rows)
     }
 

@@ -11,15 +11,18 @@ public struct DenoisingTrajectory: Trajectory {
     public let denoiser: any Denoiser
     public let scheduler: any DenoisingScheduler
     public let stateShape: [Int]
+    public let sampleShape: [Int]
     public let passesPerNFE: Int
     public let isStochastic: Bool
-    private let decoder: (@Sendable (Tensor) -> Tensor)?
+    private let decoder: (@Sendable (Tensor) throws -> Tensor)?
 
-    public init(denoiser: any Denoiser, scheduler: any DenoisingScheduler, stateShape: [Int],
-                passesPerNFE: Int = 1, decoder: (@Sendable (Tensor) -> Tensor)? = nil) {
+    /// `sampleShape` is what `decoder` makes of one state (default: `stateShape`, for the identity).
+    public init(denoiser: any Denoiser, scheduler: any DenoisingScheduler, stateShape: [Int], sampleShape: [Int]? = nil,
+                passesPerNFE: Int = 1, decoder: (@Sendable (Tensor) throws -> Tensor)? = nil) {
         self.denoiser = denoiser
         self.scheduler = scheduler
         self.stateShape = stateShape
+        self.sampleShape = sampleShape ?? stateShape
         self.passesPerNFE = passesPerNFE
         self.decoder = decoder
         self.isStochastic = (0..<scheduler.stepCount).contains { scheduler.noiseStd(stepIndex: $0) > 0 }
@@ -32,10 +35,14 @@ public struct DenoisingTrajectory: Trajectory {
         return sigma == 1 ? noise : noise * sigma
     }
 
-    public func evaluate(_ states: Tensor, at index: Int) -> Tensor {
-        precondition(index >= 0 && index < stepCount, "DenoisingTrajectory.evaluate: index \(index) out of 0..<\(stepCount)")
+    public func evaluate(_ states: Tensor, at index: Int) throws -> Tensor {
+        guard index >= 0 && index < stepCount else { throw TrajectoryError.stepOutOfRange(index: index, stepCount: stepCount) }
         let input = scheduler.scaleModelInput(states, stepIndex: index)
-        return denoiser.predict(input, timestep: scheduler.timesteps[index])
+        let output = try denoiser.predict(input, timestep: scheduler.timesteps[index])
+        guard output.shape == states.shape else {
+            throw TrajectoryError.wrongOutputShape(expected: states.shape, got: output.shape)
+        }
+        return output
     }
 
     public func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
@@ -49,5 +56,5 @@ public struct DenoisingTrajectory: Trajectory {
         scheduler.renoise(states, from: from, to: to, noise: noise)
     }
 
-    public func decode(_ states: Tensor) -> Tensor { decoder?(states) ?? states }
+    public func decode(_ states: Tensor) throws -> Tensor { try decoder?(states) ?? states }
 }

@@ -12,6 +12,9 @@ public protocol Trajectory: Sendable {
     var stepCount: Int { get }
     /// Shape of one individual's state (without the batch axis).
     var stateShape: [Int] { get }
+    /// Shape of one decoded sample (without the batch axis): `[3, H, W]` for an image, `[F, 3, H, W]` for a
+    /// video, `stateShape` when decoding is the identity (the toy worlds).
+    var sampleShape: [Int] { get }
     /// Forward passes per NFE (2 when classifier-free guidance runs a conditional/unconditional pair).
     var passesPerNFE: Int { get }
     /// Whether the stochastic form of a step adds noise at all.
@@ -19,8 +22,9 @@ public protocol Trajectory: Sendable {
 
     /// Initial states at index 0 from standard normal draws `[N] + stateShape`.
     func initialState(noise: Tensor) -> Tensor
-    /// The model output for states at `index` (< stepCount). Costs one NFE per row.
-    func evaluate(_ states: Tensor, at index: Int) -> Tensor
+    /// The model output for states at `index` (< stepCount). Costs one NFE per row. Throws when the model
+    /// cannot answer (a remote server gone, an input the model refuses); nothing is spent then.
+    func evaluate(_ states: Tensor, at index: Int) throws -> Tensor
     /// The sampler update from `index` to `index + 1` given the model output there. `noise` (standard
     /// normals, same shape) selects the stochastic form; `nil` the deterministic (η = 0 / ODE) form.
     func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep
@@ -29,8 +33,8 @@ public protocol Trajectory: Sendable {
     func noiseStd(stepIndex: Int) -> Float
     /// Forward-noises states at index `from` to the noisier index `to < from` with fresh standard normals.
     func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor
-    /// Turns final states (or x0 predictions) into what the reward scores.
-    func decode(_ states: Tensor) -> Tensor
+    /// Turns final states (or x0 predictions) `[N] + stateShape` into what the reward scores, `[N] + sampleShape`.
+    func decode(_ states: Tensor) throws -> Tensor
 }
 
 /// The result of one sampler update.
@@ -43,5 +47,18 @@ public struct TrajectoryStep: Sendable {
     public init(states: Tensor, predictedOriginal: Tensor) {
         self.states = states
         self.predictedOriginal = predictedOriginal
+    }
+}
+
+/// Why a trajectory could not serve a call; `description` is one line.
+public enum TrajectoryError: Error, Sendable, Equatable, CustomStringConvertible {
+    case stepOutOfRange(index: Int, stepCount: Int)
+    case wrongOutputShape(expected: [Int], got: [Int])
+
+    public var description: String {
+        switch self {
+        case let .stepOutOfRange(index, stepCount): "step index \(index) is outside 0..<\(stepCount)"
+        case let .wrongOutputShape(expected, got): "the model returned shape \(got) for inputs of shape \(expected)"
+        }
     }
 }

@@ -69,7 +69,7 @@ public struct BeamSearch: SearchStrategy {
                 let children = engine.trajectory.advance(x.gatherRows(parentRows), modelOutput: output.gatherRows(parentRows),
                                                          at: i, noise: noise).states
                 if i + 1 == t {
-                    let scored = engine.scoreFinal(children, lineage: childLineages)
+                    let scored = try engine.scoreFinal(children, lineage: childLineages)
                     let keep = rankDescending(scored.map(\.reward)).prefix(k)
                     return engine.finish(method: Self.methodName, population: keep.map { scored[$0] })
                 }
@@ -85,7 +85,7 @@ public struct BeamSearch: SearchStrategy {
                     y = s.states
                     estimate = s.predictedOriginal
                 }
-                let r = engine.scoreEstimates(estimate)
+                let r = try engine.scoreEstimates(estimate)
                 let keep = Array(rankDescending(r).prefix(k))
                 x = children.gatherRows(keep)
                 cached = firstOutput!.gatherRows(keep)

@@ -27,7 +27,7 @@ public struct BestOfN: SearchStrategy {
         let rows = lineages.map { NoiseIdentity(generation: 0, individual: $0.id) }
         do throws(SearchStop) {
             let x = try engine.rollout(engine.initialStates(rows), from: 0, to: engine.stepCount, noiseRows: rows).states
-            let scored = engine.scoreFinal(x, lineage: lineages)
+            let scored = try engine.scoreFinal(x, lineage: lineages)
             return engine.finish(method: Self.methodName, population: scored)
         } catch {
             return engine.finish(method: Self.methodName, population: [], stop: error)

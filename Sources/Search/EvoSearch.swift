@@ -72,7 +72,7 @@ public struct EvoSearch: SearchStrategy {
                 let keep = Set(e.filter { $0 >= index })
                 let rows = lineages.map { NoiseIdentity(generation: generation, individual: $0.id) }
                 let (finals, kept) = try engine.rollout(states, from: index, to: t, noiseRows: rows, keep: keep)
-                lastScored = engine.scoreFinal(finals, lineage: lineages)
+                lastScored = try engine.scoreFinal(finals, lineage: lineages)
                 for (i, l) in lineages.enumerated() {
                     archive.append(Member(lineage: l, reward: lastScored[i].reward,
                                           states: kept.mapValues { $0.row(i).scalars }))

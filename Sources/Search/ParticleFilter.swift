@@ -82,7 +82,7 @@ public struct ParticleFilter: SearchStrategy {
                 x = out.states
                 guard steps.contains(i), n > 1 else { continue }
                 // Score the x0-prediction made at step i and resample by the potential.
-                let r = engine.scoreEstimates(out.predictedOriginal)
+                let r = try engine.scoreEstimates(out.predictedOriginal)
                 let (logG, next) = potentialTerms(r, carried: carried, first: first)
                 first = false
                 let w = normalisedWeights(logG)
@@ -95,7 +95,7 @@ public struct ParticleFilter: SearchStrategy {
                 lineages = picks.map { SearchEngine.Lineage(id: lineages[$0].id, generation: 0, parent: lineages[$0].parent, origin: lineages[$0].origin) }
             }
             let final = lineages.map { SearchEngine.Lineage(id: engine.makeID(), generation: 0, parent: $0.id, origin: "particle") }
-            let scored = engine.scoreFinal(x, lineage: final)
+            let scored = try engine.scoreFinal(x, lineage: final)
             return engine.finish(method: Self.methodName, population: scored)
         } catch {
             return engine.finish(method: Self.methodName, population: [], stop: error)

@@ -5,11 +5,21 @@ import Sampling
 import TensorCore
 
 /// Why a search stopped before its plan finished.
-public enum SearchStop: Error, Sendable {
+public enum SearchStop: Error, Sendable, Equatable, CustomStringConvertible {
     /// The next batch would exceed the NFE budget.
     case budgetExhausted
     /// The caller asked to stop (e.g. Ctrl-C).
     case cancelled
+    /// A model, decoder or reward call threw; the message names which and why.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .budgetExhausted: "the NFE budget is exhausted"
+        case .cancelled: "interrupted"
+        case .failed(let message): message
+        }
+    }
 }
 
 /// Progress reported after every scoring of clean samples.
@@ -29,12 +39,16 @@ public struct SearchOptions: Sendable {
     public var maxBatch: Int
     /// Called after each scoring of clean samples.
     public var progress: (@Sendable (SearchProgress) -> Void)?
-    /// Polled before each model call; returning true stops the search, keeping what was found.
+    /// Polled before every model and reward call (every chunk of `maxBatch` rows); returning true stops the
+    /// search, keeping what was found.
     public var isCancelled: (@Sendable () -> Bool)?
+    /// Called after every chunk of denoiser evaluations with the NFE spent so far and the budget.
+    public var spent: (@Sendable (_ nfe: Int, _ budget: Int) -> Void)?
 
     public init(seed: UInt64 = 0, maxBatch: Int = 256, progress: (@Sendable (SearchProgress) -> Void)? = nil,
-                isCancelled: (@Sendable () -> Bool)? = nil) {
+                isCancelled: (@Sendable () -> Bool)? = nil, spent: (@Sendable (Int, Int) -> Void)? = nil) {
         self.seed = seed; self.maxBatch = max(1, maxBatch); self.progress = progress; self.isCancelled = isCancelled
+        self.spent = spent
     }
 }
 
@@ -62,6 +76,7 @@ public struct SearchEngine {
     public var settings: [String: String] = [:]
     private var nextID = 0
     private var nanCount = 0
+    private var nonFiniteSamples = 0
     private let started = Date()
     /// Wall time inside the model (denoiser evaluations and decoding) and inside the reward, for the overhead
     /// figure (everything else a search does: noise, selection, bookkeeping).
@@ -71,10 +86,22 @@ public struct SearchEngine {
     private static func clock() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
     private static func seconds(since t0: UInt64) -> Double { Double(clock() - t0) * 1e-9 }
 
-    private mutating func decode(_ states: Tensor) -> Tensor {
-        let t0 = Self.clock()
-        defer { modelSeconds += Self.seconds(since: t0) }
-        return trajectory.decode(states)
+    /// Decodes states in chunks of `maxBatch` (a failure becomes `SearchStop.failed`).
+    private mutating func decode(_ states: Tensor) throws(SearchStop) -> Tensor {
+        var parts: [Tensor] = []
+        for range in chunks(states.rows) {
+            if options.isCancelled?() == true { throw .cancelled }
+            let t0 = Self.clock()
+            defer { modelSeconds += Self.seconds(since: t0) }
+            let part = range.count == states.rows ? states : states.gatherRows(Array(range))
+            do { parts.append(try trajectory.decode(part)) } catch { throw .failed("decoding samples: \(error)") }
+        }
+        return parts.count == 1 ? parts[0] : Tensor.concatenate(parts)
+    }
+
+    /// Row ranges of at most `maxBatch` rows covering `0..<n`.
+    private func chunks(_ n: Int) -> [Range<Int>] {
+        stride(from: 0, to: n, by: options.maxBatch).map { $0..<min(n, $0 + options.maxBatch) }
     }
 
     public init(trajectory: any Trajectory, reward: any Reward, budget: Int, options: SearchOptions) {
@@ -117,23 +144,27 @@ public struct SearchEngine {
 
     // MARK: Model calls
 
-    /// Model outputs for `states` at `index`, in chunks of `maxBatch`; spends one NFE per row.
+    /// Model outputs for `states` at `index`, in chunks of `maxBatch`; spends one NFE per row whose output
+    /// arrived. Cancellation is checked before every chunk; a model error becomes `SearchStop.failed`.
     public mutating func evaluate(_ states: Tensor, at index: Int) throws(SearchStop) -> Tensor {
         let n = states.rows
-        if options.isCancelled?() == true { throw .cancelled }
         guard budget.canAfford(n) else { throw .budgetExhausted }
-        budget.spend(nfe: n, passesPerNFE: trajectory.passesPerNFE)
-        let t0 = Self.clock()
-        defer { modelSeconds += Self.seconds(since: t0) }
-        if n <= options.maxBatch { return trajectory.evaluate(states, at: index) }
         var parts: [Tensor] = []
-        var lo = 0
-        while lo < n {
-            let hi = min(n, lo + options.maxBatch)
-            parts.append(trajectory.evaluate(states.gatherRows(Array(lo..<hi)), at: index))
-            lo = hi
+        for range in chunks(n) {
+            if options.isCancelled?() == true { throw .cancelled }
+            let t0 = Self.clock()
+            let part = range.count == n ? states : states.gatherRows(Array(range))
+            let out: Tensor
+            do { out = try trajectory.evaluate(part, at: index) } catch {
+                modelSeconds += Self.seconds(since: t0)
+                throw .failed("model evaluation at step \(index): \(error)")
+            }
+            modelSeconds += Self.seconds(since: t0)
+            budget.spend(nfe: range.count, passesPerNFE: trajectory.passesPerNFE)
+            options.spent?(budget.nfe, budget.limit)
+            parts.append(out)
         }
-        return Tensor.concatenate(parts)
+        return parts.count == 1 ? parts[0] : Tensor.concatenate(parts)
     }
 
     /// One full step (evaluate + advance) from `index`. With `noiseRows` the stochastic form is used, each
@@ -162,32 +193,44 @@ public struct SearchEngine {
 
     // MARK: Rewards
 
-    /// Rewards of decoded samples (counted as reward calls); NaN becomes `-infinity` and is reported.
-    public mutating func rewards(ofDecoded decoded: Tensor) -> [Float] {
+    /// Rewards of decoded samples (counted as reward calls, per chunk scored). A NaN reward, and any sample
+    /// holding NaN or infinity, scores `-infinity` (ranked worst) and is reported in the warnings. A reward
+    /// that throws or answers with the wrong count becomes `SearchStop.failed`.
+    public mutating func rewards(ofDecoded decoded: Tensor) throws(SearchStop) -> [Float] {
         var out: [Float] = []
-        var lo = 0
         let n = decoded.rows
-        while lo < n {
-            let hi = min(n, lo + options.maxBatch)
-            let chunk = (lo == 0 && hi == n) ? decoded : decoded.gatherRows(Array(lo..<hi))
+        for range in chunks(n) {
+            if options.isCancelled?() == true { throw .cancelled }
+            let chunk = range.count == n ? decoded : decoded.gatherRows(Array(range))
             let t0 = Self.clock()
-            let s = reward.scores(chunk)
+            let s: [Float]
+            do { s = try reward.scores(chunk) } catch {
+                rewardSeconds += Self.seconds(since: t0)
+                throw .failed("\(error)")
+            }
             rewardSeconds += Self.seconds(since: t0)
-            precondition(s.count == hi - lo, "reward \(reward.name) returned \(s.count) scores for \(hi - lo) samples")
+            guard s.count == range.count else {
+                throw .failed("reward \(reward.name) returned \(s.count) scores for \(range.count) samples")
+            }
+            budget.countRewardCalls(range.count)
             out += s
-            lo = hi
         }
-        budget.countRewardCalls(n)
-        for i in out.indices where out[i].isNaN {
-            out[i] = -.infinity
-            nanCount += 1
+        let rowSize = decoded.rowSize
+        for i in out.indices {
+            if !decoded.scalars[(i * rowSize)..<((i + 1) * rowSize)].allSatisfy(\.isFinite) {
+                out[i] = -.infinity
+                nonFiniteSamples += 1
+            } else if out[i].isNaN {
+                out[i] = -.infinity
+                nanCount += 1
+            }
         }
         return out
     }
 
     /// Scores look-ahead estimates (x0 predictions): counted reward calls, not recorded as results.
-    public mutating func scoreEstimates(_ predictedOriginal: Tensor) -> [Float] {
-        rewards(ofDecoded: decode(predictedOriginal))
+    public mutating func scoreEstimates(_ predictedOriginal: Tensor) throws(SearchStop) -> [Float] {
+        try rewards(ofDecoded: try decode(predictedOriginal))
     }
 
     /// What is known about a clean sample before it is scored.
@@ -203,16 +246,16 @@ public struct SearchEngine {
 
     /// Decodes and scores fully denoised states, records each in the history and the curve, reports
     /// progress, and returns the scored samples in row order.
+    /// The history keeps each sample's final state, not its decoded pixels.
     @discardableResult
-    public mutating func scoreFinal(_ states: Tensor, lineage: [Lineage]) -> [ScoredSample] {
+    public mutating func scoreFinal(_ states: Tensor, lineage: [Lineage]) throws(SearchStop) -> [ScoredSample] {
         precondition(lineage.count == states.rows, "scoreFinal: \(lineage.count) lineages for \(states.rows) rows")
-        let decoded = decode(states)
-        let r = rewards(ofDecoded: decoded)
+        let r = try rewards(ofDecoded: try decode(states))
         var best = bestReward
         var out: [ScoredSample] = []
         for (i, l) in lineage.enumerated() {
             let s = ScoredSample(id: l.id, generation: l.generation, parent: l.parent, origin: l.origin,
-                                 reward: r[i], nfe: budget.nfe, sample: decoded.row(i).scalars)
+                                 reward: r[i], nfe: budget.nfe, state: states.row(i).scalars)
             out.append(s)
             history.append(s)
             best = max(best, r[i])
@@ -233,18 +276,27 @@ public struct SearchEngine {
         if nanCount > 0 {
             warnings.append("reward \(reward.name) returned NaN for \(nanCount) sample(s); they were ranked worst")
         }
+        if nonFiniteSamples > 0 {
+            warnings.append("\(nonFiniteSamples) decoded sample(s) held NaN or infinite values; they were ranked worst")
+        }
         if stop == .cancelled { warnings.append("search interrupted at \(budget.nfe) of \(budget.limit) NFE; result is the best found so far") }
+        var error: String? = nil
+        if case .failed(let message)? = stop {
+            error = message
+            warnings.append("search stopped at \(budget.nfe) of \(budget.limit) NFE by an error (\(message)); result is the best found so far")
+        }
         if stop == .budgetExhausted { warnings.append("budget of \(budget.limit) NFE ran out before the strategy's plan finished") }
         var bestIndex = 0
         for (i, s) in history.enumerated() where s.reward > history[bestIndex].reward { bestIndex = i }
         let best = history.isEmpty
-            ? ScoredSample(id: -1, generation: 0, parent: nil, origin: "none", reward: -.infinity, nfe: 0, sample: [])
+            ? ScoredSample(id: -1, generation: 0, parent: nil, origin: "none", reward: -.infinity, nfe: 0, state: [])
             : history[bestIndex]
         if history.isEmpty { warnings.append("no sample was completed within the budget") }
         return SearchResult(method: method, budget: budget.limit, nfe: budget.nfe, forwardPasses: budget.forwardPasses,
                             rewardCalls: budget.rewardCalls, wallSeconds: Date().timeIntervalSince(started),
                             best: best, population: population, history: history, curve: curve,
-                            warnings: warnings, settings: settings, interrupted: stop == .cancelled,
+                            warnings: warnings, settings: settings, interrupted: stop == .cancelled || error != nil,
+                            error: error, stateShape: trajectory.stateShape, sampleShape: trajectory.sampleShape,
                             modelSeconds: modelSeconds, rewardSeconds: rewardSeconds)
     }
 }

@@ -92,10 +92,10 @@ public struct SearchOverPaths: SearchStrategy {
                 }
                 let rewards: [Float]
                 if next == t {
-                    population = engine.scoreFinal(y, lineage: branchLineages)
+                    population = try engine.scoreFinal(y, lineage: branchLineages)
                     rewards = population.map(\.reward)
                 } else {
-                    rewards = engine.scoreEstimates(estimate)
+                    rewards = try engine.scoreEstimates(estimate)
                 }
                 let keep = Array(rankDescending(rewards).prefix(p.paths))
                 x = y.gatherRows(keep)

@@ -15,12 +15,14 @@ public struct ScoredSample: Sendable, Codable, Equatable {
     public var reward: Float
     /// NFE spent by the search when this sample was scored.
     public var nfe: Int
-    /// The decoded sample, flattened.
-    public var sample: [Float]
+    /// The fully denoised state (the latent, not the decoded pixels), flattened: `SearchResult.stateShape`.
+    /// The trajectory's `decode` turns it into the sample the reward scored, so what a search keeps per sample
+    /// is the latent's size whatever the image or video size.
+    public var state: [Float]
 
-    public init(id: Int, generation: Int, parent: Int?, origin: String, reward: Float, nfe: Int, sample: [Float]) {
+    public init(id: Int, generation: Int, parent: Int?, origin: String, reward: Float, nfe: Int, state: [Float]) {
         self.id = id; self.generation = generation; self.parent = parent; self.origin = origin
-        self.reward = reward; self.nfe = nfe; self.sample = sample
+        self.reward = reward; self.nfe = nfe; self.state = state
     }
 }
 
@@ -50,8 +52,14 @@ public struct SearchResult: Sendable {
     public var warnings: [String]
     /// The settings the strategy actually used (after deriving defaults), for reports.
     public var settings: [String: String]
-    /// True when the search stopped early (e.g. Ctrl-C) and this is the best found so far.
+    /// True when the search stopped early (Ctrl-C, or a failed model or reward call) and this is the best
+    /// found so far.
     public var interrupted: Bool
+    /// Why the search failed, when a model or reward call threw (`interrupted` is then true too).
+    public var error: String? = nil
+    /// Shape of one state (`ScoredSample.state`) and of one decoded sample, without the batch axis.
+    public var stateShape: [Int] = []
+    public var sampleShape: [Int] = []
     /// Wall time inside the model (denoiser evaluations and decoding) and inside the reward; the rest of
     /// `wallSeconds` is the search's own overhead.
     public var modelSeconds: Double = 0
@@ -60,6 +68,11 @@ public struct SearchResult: Sendable {
     /// Fraction of the wall time spent outside model and reward calls.
     public var overheadFraction: Double {
         wallSeconds > 0 ? max(0, wallSeconds - modelSeconds - rewardSeconds) / wallSeconds : 0
+    }
+
+    /// The states of `samples` as one batch `[samples.count] + stateShape`, ready for the trajectory's `decode`.
+    public func states(of samples: [ScoredSample]) -> Tensor {
+        Tensor(shape: [samples.count] + stateShape, scalars: samples.flatMap(\.state))
     }
 
     /// The `k` best scored samples, best first.

@@ -68,7 +68,7 @@ public struct ZeroOrderSearch: SearchStrategy {
                 }
                 let x = engine.trajectory.initialState(noise: Tensor.stack(noises).reshaped([noises.count] + shape))
                 let finals = try engine.rollout(x, from: 0, to: t, noiseRows: nil).states
-                let scored = engine.scoreFinal(finals, lineage: lineages)
+                let scored = try engine.scoreFinal(finals, lineage: lineages)
                 population = scored
                 var offset = 0
                 if freshPivot { pivotReward = scored[0].reward; offset = 1 }

@@ -2,6 +2,7 @@ import Foundation
 import ModelIO
 import Models
 import Sampling
+import StableDiffusion
 import TensorCore
 import Testing
 
@@ -25,8 +26,8 @@ import Testing
         let run = try #require(runs[label])
         let pipeline = try StableDiffusionPipeline(directory: Self.repository.appendingPathComponent("models/" + run.model))
         #expect(pipeline.defaultSize == 64)
-        let image = try pipeline.generate(prompt: run.prompt, steps: run.num_inference_steps, guidance: run.guidance_scale,
-                                          eta: run.eta, seed: run.seed)
+        let image = try pipeline.generate(GenerationRequest(prompt: run.prompt, guidance: run.guidance_scale, steps: run.num_inference_steps,
+                                                            eta: run.eta), seed: run.seed, progress: nil)
         let reference = try SafetensorsFile(url: Self.fixture("\(label).io.safetensors")).tensor(named: "image")
         let h = reference.shape[1], w = reference.shape[2]
         var nchw = [Float](repeating: 0, count: 3 * h * w)

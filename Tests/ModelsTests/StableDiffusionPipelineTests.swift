@@ -2,6 +2,7 @@ import Foundation
 import ModelIO
 import Models
 import Sampling
+import StableDiffusion
 import TensorCore
 import Testing
 
@@ -24,8 +25,9 @@ import Testing
         let pipeline = try StableDiffusionPipeline(directory: SDFixtures.url("pipeline-tiny"))
         #expect(pipeline.schedulerClassName == "DDIMScheduler")
         #expect(pipeline.defaultSize == 16)
-        let image = try pipeline.generate(prompt: run.prompt, negativePrompt: run.negative_prompt ?? "", steps: run.num_inference_steps,
-                                          guidance: run.guidance_scale, eta: run.eta, seed: run.seed)
+        let request = GenerationRequest(prompt: run.prompt, negativePrompt: run.negative_prompt ?? "", guidance: run.guidance_scale,
+                                        steps: run.num_inference_steps, eta: run.eta)
+        let image = try pipeline.generate(request, seed: run.seed, progress: nil)
         // diffusers returns [N, H, W, 3]; ours is [N, 3, H, W].
         let reference = try SDFixtures.io("pipeline-tiny-\(label)").tensor(named: "image")
         let h = reference.shape[1], w = reference.shape[2]
@@ -37,7 +39,30 @@ import Testing
 
     @Test func wrongSizesAndSchedulersAreRefused() throws {
         let pipeline = try StableDiffusionPipeline(directory: SDFixtures.url("pipeline-tiny"))
-        #expect(throws: ModelConfigError.self) { try pipeline.latentShape(height: 17, width: 16) }
-        #expect(throws: (any Error).self) { try StableDiffusionPipeline(directory: SDFixtures.url("unet-sd1")) }
+        #expect(throws: GenerationRequestError(.size, "image size 16×17 must be a positive multiple of 4 (VAE factor 2 × UNet downsampling 2)")) {
+            try pipeline.latentShape(height: 17, width: 16)
+        }
+        #expect(throws: GenerationRequestError.self) { try pipeline.makeTrajectory(GenerationRequest(prompt: "x", scheduler: "pndm")) }
+        #expect(throws: GenerationRequestError(.frames, "StableDiffusionPipeline makes images; a frame count (9) applies to video models only")) {
+            try pipeline.sampleShape(for: GenerationRequest(prompt: "x", frames: 9))
+        }
+        #expect(throws: ModelIOError.self) { try StableDiffusionPipeline(directory: SDFixtures.url("unet-sd1")) }
+    }
+
+    @Test func registryOpensByClassNameAndListsWhatItRuns() throws {
+        let registry = PipelineRegistry([StableDiffusionPipeline.self])
+        let pipeline = try registry.load(SDFixtures.url("pipeline-tiny"))
+        #expect(pipeline is StableDiffusionPipeline && pipeline.sampleKind == .image)
+        let trajectory = try pipeline.makeTrajectory(GenerationRequest(prompt: "a red circle", steps: 3, eta: 1))
+        #expect(trajectory.stepCount == 3 && trajectory.sampleShape == [3, 16, 16] && trajectory.stateShape.count == 3)
+        #expect(trajectory.isStochastic)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evosearch-registry-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(#"{"_class_name": "FancyPipeline", "unet": ["diffusers", "UNet2DConditionModel"]}"#.utf8)
+            .write(to: dir.appendingPathComponent("model_index.json"))
+        #expect(throws: PipelineLoadError("model_index.json: _class_name FancyPipeline is not implemented; this build runs StableDiffusionPipeline")) {
+            try registry.load(dir)
+        }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 /// missing; scripts/setup.sh installs it.
 @Suite struct BrowserTests {
     func writeReport(_ r: SearchResult, in dir: URL) throws -> URL {
-        try SearchOutput(result: r, imageHeight: 8, imageWidth: 8, prompt: "a red circle to the left of a blue square",
+        try SearchOutput(result: r, decode: { $0 }, prompt: "a red circle to the left of a blue square",
                          parameters: [ReportParameter("model", "synthetic")]).write(to: dir)
         return dir.appendingPathComponent("report.html")
     }

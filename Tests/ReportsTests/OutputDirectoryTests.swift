@@ -4,6 +4,7 @@ import Reports
 import Rewards
 import Sampling
 import Search
+import StableDiffusion
 import Testing
 
 @Suite struct OutputDirectoryTests {
@@ -15,7 +16,7 @@ import Testing
         try Data([1]).write(to: dir.appendingPathComponent("notes-1.png"))
 
         let r = try syntheticResult()
-        let output = SearchOutput(result: r, imageHeight: 8, imageWidth: 8, prompt: "p", keepTop: 3, json: ["seed": 7, "prompt": "p"])
+        let output = SearchOutput(result: r, decode: { $0 }, prompt: "p", keepTop: 3, json: ["seed": 7, "prompt": "p"])
         let files = try output.write(to: dir)
         #expect(files == ["best.png", "top-1.png", "top-2.png", "top-3.png", "generation-0.png", "generation-1.png",
                           "generation-2.png", "report.html", "result.json"])
@@ -52,7 +53,7 @@ import Testing
         let dir = try temporaryDirectory("interrupted")
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try syntheticResult(interruptAfter: 1)
-        let files = try SearchOutput(result: r, imageHeight: 8, imageWidth: 8, prompt: "p").write(to: dir)
+        let files = try SearchOutput(result: r, decode: { $0 }, prompt: "p").write(to: dir)
         #expect(files.contains("report.html") && files.contains("generation-0.png") && !files.contains("generation-1.png"))
         let html = try String(contentsOf: dir.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(html.contains("id=\"interrupted\""))
@@ -66,7 +67,7 @@ import Testing
         let file = dir.appendingPathComponent("a-file")
         try Data([1]).write(to: file)
         #expect(throws: ReportError.self) {
-            try SearchOutput(result: try syntheticResult(), imageHeight: 8, imageWidth: 8, prompt: "p").write(to: file.appendingPathComponent("sub"))
+            try SearchOutput(result: try syntheticResult(), decode: { $0 }, prompt: "p").write(to: file.appendingPathComponent("sub"))
         }
     }
 }
@@ -76,25 +77,21 @@ import Testing
     static let pipelineDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("ModelsTests/Fixtures/sd/pipeline-tiny")
 
-    static func search() throws -> (SearchResult, height: Int, width: Int) {
+    static func search() throws -> (SearchResult, any Trajectory) {
         let pipeline = try StableDiffusionPipeline(directory: pipelineDirectory)
-        let sched = try pipeline.scheduler(.ddim, steps: 4, eta: 1)
-        let shape = try pipeline.latentShape(height: pipeline.defaultSize, width: pipeline.defaultSize)
-        let denoiser = try pipeline.denoiser(prompt: "a red circle", guidance: 7.5)
-        let trajectory = DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape, passesPerNFE: denoiser.passesPerNFE,
-                                             decoder: { pipeline.decode(latents: $0) })
+        let trajectory = try pipeline.makeTrajectory(GenerationRequest(prompt: "a red circle", guidance: 7.5, steps: 4, scheduler: "ddim", eta: 1))
         let result = try EvoSearch().search(trajectory, reward: ImageStatisticReward(.brightness), budget: 96,
                                             options: SearchOptions(seed: 1, maxBatch: 16))
-        let f = pipeline.vaeScaleFactor
-        return (result, shape[1] * f, shape[2] * f)
+        return (result, trajectory)
     }
 
     @Test func reportOfARealSearchIsCompleteAndOpensInChromium() throws {
-        let (result, h, w) = try Self.search()
+        let (result, trajectory) = try Self.search()
+        #expect(result.history.allSatisfy { $0.state.count == trajectory.stateShape.reduce(1, *) }, "the history keeps latents, not pixels")
         #expect(result.history.count > 4 && result.nfe <= 96)
         let dir = try temporaryDirectory("real")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let files = try SearchOutput(result: result, imageHeight: h, imageWidth: w, prompt: "a red circle",
+        let files = try SearchOutput(result: result, decode: { try trajectory.decode($0) }, prompt: "a red circle",
                                      parameters: [ReportParameter("model", "pipeline-tiny")]).write(to: dir)
         let generations = Set(result.history.map(\.generation))
         #expect(generations.count >= 2, "EvoSearch ran more than one generation")

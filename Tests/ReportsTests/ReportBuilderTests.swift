@@ -23,8 +23,8 @@ import Testing
     }
 
     @Test func lineageSurvivesACycle() {
-        let a = ScoredSample(id: 1, generation: 0, parent: 2, origin: "x", reward: 0, nfe: 0, sample: [])
-        let b = ScoredSample(id: 2, generation: 0, parent: 1, origin: "y", reward: 0, nfe: 0, sample: [])
+        let a = ScoredSample(id: 1, generation: 0, parent: 2, origin: "x", reward: 0, nfe: 0, state: [])
+        let b = ScoredSample(id: 2, generation: 0, parent: 1, origin: "y", reward: 0, nfe: 0, state: [])
         #expect(SearchReport.lineage(of: a, in: [a, b]).map(\.id) == [2, 1])
     }
 
@@ -38,8 +38,8 @@ import Testing
 }
 
 @Suite struct HTMLReportTests {
-    func report(_ r: SearchResult, prompt: String = "a red circle to the left of a blue square") -> SearchReport {
-        SearchReport(result: r, imageHeight: 8, imageWidth: 8, prompt: prompt,
+    func report(_ r: SearchResult, prompt: String = "a red circle to the left of a blue square") throws -> SearchReport {
+        SearchReport(result: r, gallery: try SampleGallery(result: r, fullSizeIDs: [r.best.id]), prompt: prompt,
                      parameters: [ReportParameter("model", "fixture"), ReportParameter("seed", "7")], files: ["best.png"])
     }
 
@@ -92,14 +92,16 @@ import Testing
         #expect(xmlError(html) == nil)
     }
 
-    @Test func wrongImageSizeIsAnErrorNamingTheFix() throws {
-        let r = try syntheticResult()
-        let bad = SearchReport(result: r, imageHeight: 16, imageWidth: 16, prompt: "p")
-        #expect(throws: ReportError.self) { try bad.html() }
+    @Test func samplesThatAreNotImagesAreAnErrorNamingTheShape() throws {
+        var r = try syntheticResult()
+        r.sampleShape = [2]
+        #expect(throws: ReportError("samples of shape [2] are not RGB images [3, H, W]; this report shows images only")) {
+            _ = try SampleGallery(result: r, fullSizeIDs: [r.best.id])
+        }
     }
 
     @Test func largeGenerationsShowTheirBestTilesOnly() throws {
-        var rep = report(try syntheticResult())
+        var rep = try report(try syntheticResult())
         rep.maxTilesPerGeneration = 2
         let html = try rep.html()
         #expect(html.contains("showing the 2 best"))

@@ -14,6 +14,7 @@ struct ImageStateTrajectory: Trajectory {
     var height = 8, width = 8
     var stepCount: Int { 1 }
     var stateShape: [Int] { [3, height, width] }
+    var sampleShape: [Int] { stateShape }
     var passesPerNFE: Int { 1 }
     var isStochastic: Bool { false }
     func initialState(noise: Tensor) -> Tensor { noise }
@@ -29,7 +30,7 @@ struct ImageStateTrajectory: Trajectory {
 /// Reward = mean of the red channel (so a sample's reward is whatever level the script painted it with).
 struct RedReward: Reward {
     let name = "red"
-    func scores(_ samples: Tensor) -> [Float] {
+    func scores(_ samples: Tensor) throws -> [Float] {
         let plane = samples.shape[2] * samples.shape[3]
         return (0..<samples.rows).map { i in
             let row = samples.row(i).scalars
@@ -63,10 +64,12 @@ struct ScriptedStrategy: SearchStrategy {
                 images.append(Self.image(level: ind.level, seed: g * 31 + k, height: height, width: width))
             }
             let states = Tensor.stack(images)
-            do { _ = try engine.evaluate(states, at: 0) } catch {
+            do {
+                _ = try engine.evaluate(states, at: 0)
+                last = try engine.scoreFinal(states, lineage: lineages)
+            } catch {
                 return engine.finish(method: Self.methodName, population: last, stop: error)
             }
-            last = engine.scoreFinal(states, lineage: lineages)
         }
         return engine.finish(method: Self.methodName, population: last)
     }

@@ -31,11 +31,11 @@ import Testing
     }
 
     @Test func registryRewardScoresDecodedSamples() throws {
-        let reward = try RewardRegistry.make("aesthetic-v2.5", models: RewardModels(shared: BLIPFixtures.aestheticModel))
+        let reward = try RewardRegistry.standard.make("aesthetic-v2.5", models: RewardModels(shared: BLIPFixtures.aestheticModel))
         #expect(reward.name == "aesthetic-v2.5")
-        let err = CLIPFixtures.relativeError(reward.scores(try CLIPFixtures.samples()), try BLIPFixtures.aestheticIO().tensor(named: "sample_scores"))
+        let err = CLIPFixtures.relativeError(try reward.scores(try CLIPFixtures.samples()), try BLIPFixtures.aestheticIO().tensor(named: "sample_scores"))
         #expect(err < 1e-4, "samples: relative error \(err)")
-        #expect(reward.scores(Tensor(zeros: [0, 3, 8, 8])).isEmpty)
+        #expect(try reward.scores(Tensor(zeros: [0, 3, 8, 8])).isEmpty)
     }
 
     @Test func hubLayoutWithVisionModelPrefixLoadsTheSameTower() throws {
@@ -104,7 +104,7 @@ import Testing
             } throws: { "\($0)".contains(needle) }
         }
         #expect {
-            try RewardRegistry.make("aesthetic-v2.5", models: RewardModels(shared: BLIPFixtures.imageRewardModel))
+            try RewardRegistry.standard.make("aesthetic-v2.5", models: RewardModels(shared: BLIPFixtures.imageRewardModel))
         } throws: { error in
             guard case RewardError.wrongModel(let reward, _, _) = error else { return false }
             return reward == "aesthetic-v2.5"

@@ -143,14 +143,14 @@ enum BLIPFixtures {
 
     @Test func registryRewardScoresDecodedSamples() throws {
         let prompt = try BLIPFixtures.prompts()[0]
-        let reward = try RewardRegistry.make("imagereward", models: RewardModels(shared: BLIPFixtures.imageRewardModel), prompt: prompt)
+        let reward = try RewardRegistry.standard.make("imagereward", models: RewardModels(shared: BLIPFixtures.imageRewardModel), prompt: prompt)
         #expect(reward.name == "imagereward")
-        let scores = reward.scores(try CLIPFixtures.samples())
+        let scores = try reward.scores(try CLIPFixtures.samples())
         let err = CLIPFixtures.relativeError(scores, try BLIPFixtures.imageRewardIO().tensor(named: "sample_scores_p0"))
         #expect(err < 1e-4, "samples: relative error \(err)")
-        #expect(reward.scores(Tensor(zeros: [0, 3, 8, 8])).isEmpty)
+        #expect(try reward.scores(Tensor(zeros: [0, 3, 8, 8])).isEmpty)
         #expect(throws: RewardError.emptyPrompt(reward: "imagereward")) {
-            try RewardRegistry.make("imagereward", models: RewardModels(shared: BLIPFixtures.imageRewardModel), prompt: "  ")
+            try RewardRegistry.standard.make("imagereward", models: RewardModels(shared: BLIPFixtures.imageRewardModel), prompt: "  ")
         }
     }
 
@@ -188,7 +188,7 @@ enum BLIPFixtures {
             try ImageRewardScorer(directory: dir)
         } throws: { "\($0)".contains("vocab.txt: file not found") }
         #expect {
-            try RewardRegistry.make("imagereward", models: RewardModels(shared: dir), prompt: "a cat")
+            try RewardRegistry.standard.make("imagereward", models: RewardModels(shared: dir), prompt: "a cat")
         } throws: { error in
             guard case RewardError.wrongModel(let reward, _, let reason) = error else { return false }
             return reward == "imagereward" && reason.contains("vocab.txt")

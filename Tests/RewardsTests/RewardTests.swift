@@ -17,7 +17,7 @@ import Testing
         let images = try CLIPFixtures.images()
         let samples = try CLIPFixtures.samples()
         for kind in ["clip", "clipscore", "pickscore"] {
-            let reward = try RewardRegistry.make(kind, models: RewardModels(shared: dir), prompt: prompt)
+            let reward = try RewardRegistry.standard.make(kind, models: RewardModels(shared: dir), prompt: prompt)
             let clip = try #require(reward as? CLIPReward)
             #expect(clip.name == kind)
             // 8-bit images of several sizes (one batch per image: sizes differ before preprocessing).
@@ -25,7 +25,7 @@ import Testing
             let err = CLIPFixtures.relativeError(clip.score(cosines: cosines), try io.tensor(named: "scores_\(kind)"))
             #expect(err < 1e-4, "\(name) \(kind) on images: relative error \(err)")
             // Decoded samples through the Reward protocol.
-            let sampleErr = CLIPFixtures.relativeError(reward.scores(samples), try io.tensor(named: "sample_scores_\(kind)"))
+            let sampleErr = CLIPFixtures.relativeError(try reward.scores(samples), try io.tensor(named: "sample_scores_\(kind)"))
             #expect(sampleErr < 1e-4, "\(name) \(kind) on samples: relative error \(sampleErr)")
         }
     }
@@ -33,7 +33,7 @@ import Testing
     @Test func aestheticMatchesTheReference() throws {
         let dir = try CLIPFixtures.modelDirectory("quickgelu", "aesthetic")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let reward = try #require(try RewardRegistry.make("aesthetic", models: RewardModels(shared: dir)) as? AestheticReward)
+        let reward = try #require(try RewardRegistry.standard.make("aesthetic", models: RewardModels(shared: dir)) as? AestheticReward)
         #expect(reward.scorer.model.text == nil)
         let io = try CLIPFixtures.io("aesthetic")
         let pixels = try reward.scorer.processor(try CLIPFixtures.images())
@@ -49,7 +49,7 @@ import Testing
         let dir = try CLIPFixtures.modelDirectory("openclip-hps")
         defer { try? FileManager.default.removeItem(at: dir) }
         let prompt = try CLIPFixtures.info("quickgelu").prompts[0]
-        let reward = try #require(try RewardRegistry.make("hpsv2", models: RewardModels(shared: dir), prompt: prompt) as? CLIPReward)
+        let reward = try #require(try RewardRegistry.standard.make("hpsv2", models: RewardModels(shared: dir), prompt: prompt) as? CLIPReward)
         let io = try CLIPFixtures.io("openclip-hps")
         let images = try CLIPFixtures.images()
         let pixels = try reward.scorer.processor(images)
@@ -65,8 +65,8 @@ import Testing
     @Test func textEmbeddingIsComputedOnceAtConstruction() throws {
         let dir = try CLIPFixtures.modelDirectory("gelu")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let a = try #require(try RewardRegistry.make("clip", models: RewardModels(shared: dir), prompt: "a cat") as? CLIPReward)
-        let b = try #require(try RewardRegistry.make("clipscore", models: RewardModels(shared: dir), prompt: "a cat") as? CLIPReward)
+        let a = try #require(try RewardRegistry.standard.make("clip", models: RewardModels(shared: dir), prompt: "a cat") as? CLIPReward)
+        let b = try #require(try RewardRegistry.standard.make("clipscore", models: RewardModels(shared: dir), prompt: "a cat") as? CLIPReward)
         #expect(a.textEmbedding.shape == [1, 10])
         // CLIPScore embeds the prefixed caption.
         #expect(a.textEmbedding != b.textEmbedding)
@@ -76,9 +76,9 @@ import Testing
     @Test func clipScoreClampsAtZeroAndPickScoreScales() throws {
         let dir = try CLIPFixtures.modelDirectory("wide")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let s = try #require(try RewardRegistry.make("clipscore", models: RewardModels(shared: dir), prompt: "x") as? CLIPReward)
+        let s = try #require(try RewardRegistry.standard.make("clipscore", models: RewardModels(shared: dir), prompt: "x") as? CLIPReward)
         #expect(s.score(cosines: [-0.3, 0, 0.4]) == [0, 0, 1.0])
-        let p = try #require(try RewardRegistry.make("pickscore", models: RewardModels(shared: dir), prompt: "x") as? CLIPReward)
+        let p = try #require(try RewardRegistry.standard.make("pickscore", models: RewardModels(shared: dir), prompt: "x") as? CLIPReward)
         #expect(abs(p.score(cosines: [0.5])[0] - 0.5 * Float(exp(3.0))) < 1e-4)
     }
 }
@@ -88,25 +88,25 @@ import Testing
     @Test func namesAndUnknownNames() throws {
         let expected = ["brightness", "contrast", "colorfulness", "clip", "clipscore", "pickscore", "hpsv2", "aesthetic",
                         "imagereward", "aesthetic-v2.5"]
-        #expect(expected.allSatisfy(RewardRegistry.names.contains) && Set(RewardRegistry.names).count == RewardRegistry.names.count)
-        #expect(throws: RewardError.unknownReward(name: "imagereward-v9", known: RewardRegistry.names)) {
-            try RewardRegistry.make("imagereward-v9")
+        #expect(expected.allSatisfy(RewardRegistry.standard.names.contains) && Set(RewardRegistry.standard.names).count == RewardRegistry.standard.names.count)
+        #expect(throws: RewardError.unknownReward(name: "imagereward-v9", known: RewardRegistry.standard.names)) {
+            try RewardRegistry.standard.make("imagereward-v9")
         }
-        let message = RewardError.unknownReward(name: "x", known: RewardRegistry.names).description
+        let message = RewardError.unknownReward(name: "x", known: RewardRegistry.standard.names).description
         #expect(message.contains("known rewards: brightness, contrast") && !message.contains("\n"))
-        #expect(try RewardRegistry.make("brightness").name == "brightness")
+        #expect(try RewardRegistry.standard.make("brightness").name == "brightness")
     }
 
     @Test func compositeSyntax() throws {
-        let spec = try RewardRegistry.parse("clip:1, zscore(aesthetic):0.5,brightness")
+        let spec = try RewardRegistry.standard.parse("clip:1, zscore(aesthetic):0.5,brightness")
         #expect(spec.terms == [.init(name: "clip", weight: 1, zScore: false), .init(name: "aesthetic", weight: 0.5, zScore: true),
                                .init(name: "brightness", weight: 1, zScore: false)])
-        #expect(try RewardRegistry.parse("clip").isSingle)
-        #expect(!(try RewardRegistry.parse("clip:2").isSingle))
+        #expect(try RewardRegistry.standard.parse("clip").isSingle)
+        #expect(!(try RewardRegistry.standard.parse("clip:2").isSingle))
         for bad in ["", "clip,", "clip:x", "clip:1,clip:2", "zscore(clip:1", "clip:inf"] {
-            #expect(throws: RewardError.self, "\(bad)") { try RewardRegistry.parse(bad) }
+            #expect(throws: RewardError.self, "\(bad)") { try RewardRegistry.standard.parse(bad) }
         }
-        #expect(throws: RewardError.unknownReward(name: "nope", known: RewardRegistry.names)) { try RewardRegistry.parse("clip,zscore(nope)") }
+        #expect(throws: RewardError.unknownReward(name: "nope", known: RewardRegistry.standard.names)) { try RewardRegistry.standard.parse("clip,zscore(nope)") }
     }
 
     @Test func weightedSumAndZScores() throws {
@@ -114,14 +114,14 @@ import Testing
         var pixels = [Float](repeating: 0.1, count: 2 * 3 * 4 * 4)
         for i in (3 * 16)..<(6 * 16) { pixels[i] = 0.7 }
         let batch = Tensor(shape: [2, 3, 4, 4], scalars: pixels)
-        let sum = try RewardRegistry.make("brightness:2,contrast:-1", prompt: "")
+        let sum = try RewardRegistry.standard.make("brightness:2,contrast:-1", prompt: "")
         #expect(sum.name == "brightness:2,contrast:-1")
-        let s = sum.scores(batch)
+        let s = try sum.scores(batch)
         #expect(abs(s[0] - 0.2) < 1e-6 && abs(s[1] - 1.4) < 1e-6)
-        let z = try RewardRegistry.make("zscore(brightness):3")
-        let zs = z.scores(batch)
+        let z = try RewardRegistry.standard.make("zscore(brightness):3")
+        let zs = try z.scores(batch)
         #expect(abs(zs[0] + 3) < 1e-5 && abs(zs[1] - 3) < 1e-5)
-        #expect(z.scores(batch.gatherRows([0])) == [0], "one sample has no spread: z = 0")
+        #expect(try z.scores(batch.gatherRows([0])) == [0], "one sample has no spread: z = 0")
         let w = WeightedSumReward.zScores([1, .nan, 3, 5])
         let r = Float((1.5).squareRoot())
         #expect(abs(w[0] + r) < 1e-6 && w[1].isNaN && w[2] == 0 && abs(w[3] - r) < 1e-6)
@@ -138,7 +138,7 @@ import Testing
 
     @Test func userErrorsAreOneLineAndSayWhatIsWrong() throws {
         func message(_ spec: String, _ models: RewardModels, _ prompt: String = "a cat") -> String {
-            do { _ = try RewardRegistry.make(spec, models: models, prompt: prompt); return "no error" } catch { return "\(error)" }
+            do { _ = try RewardRegistry.standard.make(spec, models: models, prompt: prompt); return "no error" } catch { return "\(error)" }
         }
         let missing = message("clip", RewardModels())
         #expect(missing.contains("needs a model") && missing.contains("--reward-model"))
@@ -169,10 +169,10 @@ import Testing
     @Test func aCompositeSharesOneLoadedModel() throws {
         let dir = try CLIPFixtures.modelDirectory("quickgelu", "aesthetic")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try #require(try RewardRegistry.make("clip:1,aesthetic:0.5", models: RewardModels(shared: dir), prompt: "a cat") as? WeightedSumReward)
+        let r = try #require(try RewardRegistry.standard.make("clip:1,aesthetic:0.5", models: RewardModels(shared: dir), prompt: "a cat") as? WeightedSumReward)
         let samples = try CLIPFixtures.samples()
-        let clip = r.terms[0].reward.scores(samples), aesthetic = r.terms[1].reward.scores(samples)
-        let total = r.scores(samples)
+        let clip = try r.terms[0].reward.scores(samples), aesthetic = try r.terms[1].reward.scores(samples)
+        let total = try r.scores(samples)
         for i in 0..<2 { #expect(abs(total[i] - (clip[i] + 0.5 * aesthetic[i])) < 1e-5) }
     }
 }

@@ -122,7 +122,7 @@ struct HalfNaNReward: Reward {
                 #expect(r.curve == runs[0].curve)
             }
             let other = try strategy.search(trajectory, reward: w.makeReward(), budget: 700, options: SearchOptions(seed: 12))
-            #expect(other.history.map(\.sample) != runs[0].history.map(\.sample), "\(type(of: strategy).methodName): seed has no effect")
+            #expect(other.history.map(\.state) != runs[0].history.map(\.state), "\(type(of: strategy).methodName): seed has no effect")
         }
     }
 }
@@ -234,7 +234,7 @@ struct HalfNaNReward: Reward {
         let (w, trajectory) = try world("rare-mode-constant")
         return try seeds.map { seed in
             let r = try strategy.search(trajectory, reward: w.makeReward(), budget: budget, options: SearchOptions(seed: seed))
-            let cov = w.modeCoverage(samples: Tensor(shape: [r.population.count, 2], scalars: r.population.flatMap(\.sample)))
+            let cov = w.modeCoverage(samples: Tensor(shape: [r.population.count, 2], scalars: r.population.flatMap(\.state)))
             return cov.sampleFractions
         }
     }

@@ -76,7 +76,7 @@ func gridTargetModeWeights(_ target: TiltedTarget, box: ClosedRange<Double>, h: 
         var rng = PhiloxStream(NoiseKey(seed: 99, purpose: .initialNoise))
         let n = 40_000
         let x = s.makeMixture().sample(componentUniforms: (0..<n).map { _ in Float(rng.nextUniform()) }, normals: rng.gaussianTensor(shape: [n, s.dimension]))
-        let scores = s.makeReward().scores(x)
+        let scores = try s.makeReward().scores(x)
         let p = Double(scores.filter { Double($0) >= threshold }.count) / Double(n)
         let bestOf4 = 1 - pow(1 - p, 4), bestOf64 = 1 - pow(1 - p, 64)
         #expect(bestOf4 < 0.2 && bestOf64 > 0.7, "\(name): p = \(p), P(best-of-4 hits) = \(bestOf4), P(best-of-64 hits) = \(bestOf64)")

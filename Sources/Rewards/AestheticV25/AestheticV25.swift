@@ -87,13 +87,9 @@ public struct AestheticV25Reward: Reward {
 
     public init(predictor: AestheticV25Predictor) { self.predictor = predictor }
 
-    public func scores(_ samples: Tensor) -> [Float] {
-        precondition(samples.rank == 4 && samples.shape[1] == 3, "aesthetic-v2.5: expected decoded images [N, 3, H, W], got \(samples.shape)")
-        let n = samples.shape[0]
-        if n == 0 { return [] }
-        guard let pixels = try? predictor.processor(samples), let s = try? predictor.scores(pixelValues: pixels) else {
-            return [Float](repeating: .nan, count: n)
-        }
-        return s
+    public func scores(_ samples: Tensor) throws -> [Float] {
+        try requireImages(samples)
+        if samples.shape[0] == 0 { return [] }
+        return try scoring { try predictor.scores(pixelValues: try predictor.processor(samples)) }
     }
 }

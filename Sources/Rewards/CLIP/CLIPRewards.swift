@@ -85,11 +85,10 @@ public struct CLIPReward: Reward {
         textEmbedding = try scorer.textEmbedding(kind == .clipscore ? CLIPReward.clipScorePrefix + prompt : prompt)
     }
 
-    public func scores(_ samples: Tensor) -> [Float] {
-        precondition(samples.rank == 4 && samples.shape[1] == 3, "\(name) reward: expected decoded images [N, 3, H, W], got \(samples.shape)")
-        let n = samples.shape[0]
-        if n == 0 { return [] }
-        guard let embeddings = try? scorer.imageEmbeddings(samples) else { return [Float](repeating: .nan, count: n) }
+    public func scores(_ samples: Tensor) throws -> [Float] {
+        try requireImages(samples)
+        if samples.shape[0] == 0 { return [] }
+        let embeddings = try scoring { try scorer.imageEmbeddings(samples) }
         return score(cosines: CLIPModel.cosineSimilarities(embeddings, textEmbedding))
     }
 
@@ -177,11 +176,10 @@ public struct AestheticReward: Reward {
         self.head = head
     }
 
-    public func scores(_ samples: Tensor) -> [Float] {
-        precondition(samples.rank == 4 && samples.shape[1] == 3, "aesthetic reward: expected decoded images [N, 3, H, W], got \(samples.shape)")
-        let n = samples.shape[0]
-        if n == 0 { return [] }
-        guard let embeddings = try? scorer.imageEmbeddings(samples) else { return [Float](repeating: .nan, count: n) }
+    public func scores(_ samples: Tensor) throws -> [Float] {
+        try requireImages(samples)
+        if samples.shape[0] == 0 { return [] }
+        let embeddings = try scoring { try scorer.imageEmbeddings(samples) }
         return head(CLIPModel.normalizedRows(embeddings))
     }
 }

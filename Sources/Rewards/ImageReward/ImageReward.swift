@@ -81,13 +81,9 @@ public struct ImageReward: Reward {
         promptIDs = scorer.tokenIDs(prompt)
     }
 
-    public func scores(_ samples: Tensor) -> [Float] {
-        precondition(samples.rank == 4 && samples.shape[1] == 3, "imagereward: expected decoded images [N, 3, H, W], got \(samples.shape)")
-        let n = samples.shape[0]
-        if n == 0 { return [] }
-        guard let pixels = try? scorer.processor(samples), let s = try? scorer.scores(pixelValues: pixels, ids: promptIDs) else {
-            return [Float](repeating: .nan, count: n)
-        }
-        return s
+    public func scores(_ samples: Tensor) throws -> [Float] {
+        try requireImages(samples)
+        if samples.shape[0] == 0 { return [] }
+        return try scoring { try scorer.scores(pixelValues: try scorer.processor(samples), ids: promptIDs) }
     }
 }

@@ -2,30 +2,18 @@ import Foundation
 import ModelIO
 import Models
 import RandomStreams
+import Sampling
 import Schedulers
 import TensorCore
-
-/// Samplers a Stable Diffusion pipeline can run.
-public enum SchedulerKind: String, CaseIterable, Sendable {
-    case ddim, ddpm, euler
-
-    /// The kind diffusers names in `scheduler_config.json`'s `_class_name`, if we implement it.
-    public init?(className: String) {
-        switch className {
-        case "DDIMScheduler": self = .ddim
-        case "DDPMScheduler": self = .ddpm
-        case "EulerDiscreteScheduler": self = .euler
-        default: return nil
-        }
-    }
-}
 
 /// A Stable Diffusion 1.x/2.x pipeline loaded from a diffusers directory (model_index.json, unet/, vae/,
 /// text_encoder/, tokenizer/, scheduler/), as diffusers' `StableDiffusionPipeline` runs it: CLIP text
 /// embeddings, classifier-free guidance with the unconditional and conditional halves in one UNet batch, the
 /// scheduler from `scheduler_config.json` (or another built from the same config, as `from_config` does),
-/// VAE decoding to images in [0, 1]. No safety checker.
-public struct StableDiffusionPipeline: Sendable {
+/// VAE decoding to images in [0, 1]. No safety checker. Samplers: DDIM, DDPM, Euler (`SchedulerFactory.diffusion`).
+public struct StableDiffusionPipeline: GeneratorPipeline {
+    public static let className = "StableDiffusionPipeline"
+
     public let directory: URL
     public let tokenizer: CLIPTokenizer
     public let textEncoder: CLIPTextModel
@@ -60,26 +48,55 @@ public struct StableDiffusionPipeline: Sendable {
     /// diffusers' default image size: the UNet's sample_size × the VAE factor (512 for SD 1.x, 768 for 2.x).
     public var defaultSize: Int { (unet.config.sampleSize ?? 64) * vaeScaleFactor }
 
-    /// The scheduler `kind` (default: the one the pipeline names) built from the pipeline's scheduler config.
-    public func scheduler(_ kind: SchedulerKind?, steps: Int, eta: Float) throws -> any DenoisingScheduler {
-        guard let kind = kind ?? SchedulerKind(className: schedulerClassName) else {
-            throw ModelConfigError("scheduler/scheduler_config.json", "\(schedulerClassName) is not implemented; choose one of \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")) (--scheduler)")
+    public var sampleKind: SampleKind { .image }
+    public var schedulerNames: [String] { SchedulerFactory.diffusion.map(\.name) }
+    /// diffusers' `StableDiffusionPipeline.__call__` defaults.
+    public var defaults: GenerationDefaults {
+        GenerationDefaults(steps: 50, guidance: 7.5, width: defaultSize, height: defaultSize, eta: 0)
+    }
+
+    /// The sampler `name` (default: the one the pipeline's config names) built from the pipeline's scheduler config.
+    public func scheduler(_ name: String?, steps: Int, eta: Float) throws(GenerationRequestError) -> any DenoisingScheduler {
+        let chosen = name ?? schedulerClassName
+        do { return try SchedulerFactory.make(chosen, config: schedulerConfig, steps: steps, eta: eta) } catch {
+            let origin = name == nil ? "scheduler/scheduler_config.json names \(schedulerClassName): " : ""
+            throw GenerationRequestError(.scheduler, "\(origin)\(error)")
         }
-        switch kind {
-        case .ddim: return DDIMScheduler(config: try DDIMConfig(json: schedulerConfig), numInferenceSteps: steps, eta: eta)
-        case .ddpm: return DDPMScheduler(config: try DDPMConfig(json: schedulerConfig), numInferenceSteps: steps)
-        case .euler: return EulerDiscreteScheduler(config: try EulerDiscreteConfig(json: schedulerConfig), numInferenceSteps: steps)
+    }
+
+    public func sampleShape(for request: GenerationRequest) throws(GenerationRequestError) -> [Int] {
+        if let frames = request.frames, frames != 1 {
+            throw GenerationRequestError(.frames, "\(Self.className) makes images; a frame count (\(frames)) applies to video models only")
         }
+        let latent = try latentShape(height: request.height ?? defaultSize, width: request.width ?? defaultSize)
+        return [3, latent[1] * vaeScaleFactor, latent[2] * vaeScaleFactor]
+    }
+
+    /// The searchable trajectory: the chosen sampler (default DDIM) at `steps` and `eta` (defaults 50 and 0,
+    /// diffusers'; a search passes its own), the guided denoiser, VAE decoding.
+    public func makeTrajectory(_ request: GenerationRequest) throws -> any Trajectory {
+        let steps = request.steps ?? defaults.steps
+        let sched = try scheduler(request.scheduler ?? "ddim", steps: steps, eta: request.eta ?? defaults.eta)
+        let sample = try sampleShape(for: request)
+        let shape = [unet.config.inChannels, sample[1] / vaeScaleFactor, sample[2] / vaeScaleFactor]
+        let denoiser = try self.denoiser(prompt: request.prompt, negativePrompt: request.negativePrompt,
+                                         guidance: request.guidance ?? defaults.guidance)
+        let pipeline = self
+        return DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape, sampleShape: sample,
+                                   passesPerNFE: denoiser.passesPerNFE, decoder: { pipeline.decode(latents: $0) })
     }
 
     /// Text embeddings `[1, 77, D]` of a prompt, tokenised with padding to the tokenizer's max length.
-    public func encode(prompt: String) throws -> Tensor {
+    public func encode(prompt: String) throws(GenerationRequestError) -> Tensor {
         let ids = tokenizer(prompt).ids
-        return try textEncoder([ids]).lastHiddenState
+        do { return try textEncoder([ids]).lastHiddenState } catch {
+            throw GenerationRequestError(.prompt, "the text encoder failed on the prompt: \(error)")
+        }
     }
 
     /// The denoiser for one prompt: classifier-free guidance with `guidance` (no guidance pair when ≤ 1).
-    public func denoiser(prompt: String, negativePrompt: String = "", guidance: Float) throws -> StableDiffusionDenoiser {
+    public func denoiser(prompt: String, negativePrompt: String = "", guidance: Float) throws(GenerationRequestError) -> StableDiffusionDenoiser {
+        guard guidance.isFinite else { throw GenerationRequestError(.guidance, "guidance \(guidance) must be a finite number") }
         let cond = try encode(prompt: prompt)
         let uncond = guidance > 1 ? try encode(prompt: negativePrompt) : nil
         return StableDiffusionDenoiser(unet: unet, conditional: cond, unconditional: uncond, guidance: guidance)
@@ -93,24 +110,32 @@ public struct StableDiffusionPipeline: Sendable {
     }
 
     /// Latent shape for one image of `height × width` pixels.
-    public func latentShape(height: Int, width: Int) throws -> [Int] {
+    public func latentShape(height: Int, width: Int) throws(GenerationRequestError) -> [Int] {
         let f = vaeScaleFactor
         let blocks = 1 << (unet.config.blockOutChannels.count - 1)
         guard height > 0, width > 0, height % (f * blocks) == 0, width % (f * blocks) == 0 else {
-            throw ModelConfigError(directory.lastPathComponent, "image size \(width)×\(height) must be a positive multiple of \(f * blocks) (VAE factor \(f) × UNet downsampling \(blocks))")
+            throw GenerationRequestError(.size, "image size \(width)×\(height) must be a positive multiple of \(f * blocks) (VAE factor \(f) × UNet downsampling \(blocks))")
+        }
+        guard height <= Self.maxSide, width <= Self.maxSide else {
+            throw GenerationRequestError(.size, "image size \(width)×\(height) exceeds \(Self.maxSide) pixels a side")
         }
         return [unet.config.inChannels, height / f, width / f]
     }
 
+    /// Largest image side `latentShape` accepts (SD checkpoints are trained at ≤ 1024 px).
+    public static let maxSide = 4096
+
     /// Text-to-image exactly as diffusers' `StableDiffusionPipeline.__call__` with
     /// `generator=torch.Generator("cpu").manual_seed(seed)`: the same random draws in the same order (initial
     /// latents, then each step's noise where the scheduler draws it). Returns `[1, 3, H, W]` in [0, 1].
-    public func generate(prompt: String, negativePrompt: String = "", steps: Int = 50, guidance: Float = 7.5, eta: Float = 0,
-                         seed: UInt64, height: Int? = nil, width: Int? = nil, scheduler kind: SchedulerKind? = nil,
-                         progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
-        let scheduler = try self.scheduler(kind, steps: steps, eta: eta)
-        let shape = try latentShape(height: height ?? defaultSize, width: width ?? defaultSize)
-        let denoiser = try self.denoiser(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance)
+    /// Unset request fields take diffusers' defaults; the sampler default is the one the scheduler config names.
+    public func generate(_ request: GenerationRequest, seed: UInt64, progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
+        let steps = request.steps ?? defaults.steps, eta = request.eta ?? defaults.eta
+        let scheduler = try self.scheduler(request.scheduler, steps: steps, eta: eta)
+        let sample = try sampleShape(for: request)
+        let shape = [unet.config.inChannels, sample[1] / vaeScaleFactor, sample[2] / vaeScaleFactor]
+        let denoiser = try self.denoiser(prompt: request.prompt, negativePrompt: request.negativePrompt,
+                                         guidance: request.guidance ?? defaults.guidance)
         var generator = TorchGenerator(seed: seed)
         var latents = generator.randn(shape: [1] + shape)
         if scheduler.initNoiseSigma != 1 { latents = latents * scheduler.initNoiseSigma }

@@ -6,15 +6,18 @@ import TensorCore
 import Testing
 
 /// `shapes-verifier` through the registry: built from the prompt, scores batches of decoded samples.
+/// The standard rewards plus this world's verifier, as the catalog composes them.
+let registry = RewardRegistry.standard.adding([ShapesVerifierReward.registryEntry])
+
 @Suite struct ShapesVerifierRewardTests {
     private func sample(_ objects: [ShapeObject]) -> Tensor {
         ShapesRenderer().render(ShapesScene(imageSize: 64, objects: objects)).tensor()
     }
 
     @Test func registryBuildsTheVerifierAndScoresConstraintFractions() throws {
-        let entry = try #require(RewardRegistry.entry("shapes-verifier"))
+        let entry = try #require(registry.entry("shapes-verifier"))
         #expect(!entry.needsModel && entry.needsPrompt)
-        let reward = try RewardRegistry.make("shapes-verifier", prompt: "a red circle to the left of a blue square")
+        let reward = try registry.make("shapes-verifier", prompt: "a red circle to the left of a blue square")
         #expect(reward.name == "shapes-verifier")
         #expect(reward is ShapesVerifierReward)
         let circle = ShapeObject(shape: .circle, color: .red, centerX: 15, centerY: 30, size: 16)
@@ -22,24 +25,24 @@ import Testing
         let swapped = [ShapeObject(shape: .circle, color: .red, centerX: 48, centerY: 30, size: 16),
                        ShapeObject(shape: .square, color: .blue, centerX: 15, centerY: 30, size: 16)]
         let batch = Tensor.stack([sample([circle, square]), sample(swapped), sample([circle]), sample([])])
-        let scores = reward.scores(batch)
+        let scores = try reward.scores(batch)
         #expect(scores == [1, Float(2.0 / 3), Float(1.0 / 3), 0])
         // The same image saved as a PNG and read back scores the same (samples are rounded to 8 bits).
         let decoded = try PNG.decode(try PNG.encode(Image8(tensor: batch.row(1))))
-        #expect(reward.scores(Tensor.stack([decoded.tensor()])) == [scores[1]])
+        #expect(try reward.scores(Tensor.stack([decoded.tensor()])) == [scores[1]])
         // In a weighted sum like any other reward.
-        let sum = try RewardRegistry.make("shapes-verifier:2,brightness:0", prompt: "a red circle")
-        #expect(sum.scores(Tensor.stack([sample([circle])])) == [2])
+        let sum = try registry.make("shapes-verifier:2,brightness:0", prompt: "a red circle")
+        #expect(try sum.scores(Tensor.stack([sample([circle])])) == [2])
     }
 
     @Test func badPromptsFailWhenTheRewardIsBuilt() {
         do {
-            _ = try RewardRegistry.make("shapes-verifier", prompt: "a orange hexagon next to a red circle")
+            _ = try registry.make("shapes-verifier", prompt: "a orange hexagon next to a red circle")
             Issue.record("built shapes-verifier for a prompt outside the grammar")
         } catch let e as ShapesPromptError {
             #expect(e.unknownWords == ["orange", "hexagon", "next"])
         } catch { Issue.record("unexpected error \(error)") }
-        #expect(throws: RewardError.emptyPrompt(reward: "shapes-verifier")) { try RewardRegistry.make("shapes-verifier", prompt: " ") }
+        #expect(throws: RewardError.emptyPrompt(reward: "shapes-verifier")) { try registry.make("shapes-verifier", prompt: " ") }
     }
 
     @Test func unreadableSamplesScoreNaN() throws {
@@ -47,9 +50,9 @@ import Testing
         var t = sample([ShapeObject(shape: .circle, color: .red, centerX: 30, centerY: 30, size: 16)])
         let good = t
         t.scalars[100] = .nan
-        let scores = reward.scores(Tensor.stack([good, t]))
+        let scores = try reward.scores(Tensor.stack([good, t]))
         #expect(scores[0] == 1 && scores[1].isNaN)
-        let tiny = reward.scores(Tensor(zeros: [2, 3, 16, 16]))
+        let tiny = try reward.scores(Tensor(zeros: [2, 3, 16, 16]))
         #expect(tiny.count == 2 && tiny.allSatisfy { $0.isNaN }, "too small to judge")
     }
 }

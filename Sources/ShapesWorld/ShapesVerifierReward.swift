@@ -1,5 +1,5 @@
 import Foundation
-import ShapesWorld
+import Rewards
 import TensorCore
 
 /// `shapes-verifier`: the exact verifier of the shapes world as a reward — the fraction of the prompt's
@@ -18,6 +18,13 @@ public struct ShapesVerifierReward: Reward {
 
     public static let registryName = "shapes-verifier"
 
+    /// The registry entry (`RewardRegistry.adding`): no model, needs the prompt.
+    public static let registryEntry = RewardRegistry.Entry(
+        name: registryName, summary: "exact verifier of the shapes world: fraction of the prompt's constraints met, no model",
+        needsModel: false, needsPrompt: true) { context in
+            try ShapesVerifierReward(prompt: context.requirePrompt(for: registryName))
+        }
+
     public init(verifier: ShapesVerifier) { self.verifier = verifier }
 
     /// Parses `prompt`; throws `ShapesPromptError` if it is outside the shapes grammar.
@@ -25,13 +32,13 @@ public struct ShapesVerifierReward: Reward {
         self.init(verifier: try ShapesVerifier(parsing: prompt))
     }
 
-    public func scores(_ samples: Tensor) -> [Float] {
-        verdicts(samples).map { v in v.map { Float($0.fraction) } ?? .nan }
+    public func scores(_ samples: Tensor) throws -> [Float] {
+        try verdicts(samples).map { v in v.map { Float($0.fraction) } ?? .nan }
     }
 
     /// The full verdict per image (nil where the image cannot be judged; see the type's comment).
-    public func verdicts(_ samples: Tensor) -> [ShapesVerdict?] {
-        precondition(samples.rank == 4 && samples.shape[1] == 3, "ShapesVerifierReward: expected [N, 3, H, W], got \(samples.shape)")
+    public func verdicts(_ samples: Tensor) throws(RewardError) -> [ShapesVerdict?] {
+        try requireImages(samples)
         let n = samples.shape[0], plane = samples.shape[2] * samples.shape[3]
         let out = VerdictSlots(count: n)
         let verifier = self.verifier
