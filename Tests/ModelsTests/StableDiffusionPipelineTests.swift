@@ -38,6 +38,9 @@ import Testing
     @Test func wrongSizesAndSchedulersAreRefused() throws {
         let pipeline = try StableDiffusionPipeline(directory: SDFixtures.url("pipeline-tiny"))
         #expect(throws: ModelConfigError.self) { try pipeline.latentShape(height: 17, width: 16) }
-        #expect(throws: (any Error).self) { try StableDiffusionPipeline(directory: SDFixtures.url("unet-sd1")) }
+        // A single model's directory is not a pipeline, and the error says what it probably is.
+        #expect(throws: ModelIOError.invalidPipeline(path: "sd/unet-sd1", reason: "not a diffusers pipeline directory (no model_index.json); it has a config.json, so it may be a single model's directory (a pipeline component)")) {
+            try StableDiffusionPipeline(directory: SDFixtures.url("unet-sd1"))
+        }
     }
 }

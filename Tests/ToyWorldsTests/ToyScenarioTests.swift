@@ -159,9 +159,9 @@ func component(_ object: inout [String: Any], _ k: Int, _ key: String, _ value: 
     }
 
     @Test func builtinLookupAndDenoiserConstruction() throws {
-        #expect(throws: ToyScenarioError.self) { try ToyScenario.builtin(named: "nope") }
-        do { _ = try ToyScenario.builtin(named: "nope") } catch {
-            #expect(error.description == "scenario \"nope\": is not a built-in scenario; built-ins: \(ToyScenario.builtinNames.joined(separator: ", "))")
+        #expect(throws: ToyScenarioError(source: "scenario \"nope\"", field: "",
+                                         problem: "is not a built-in scenario; built-ins: \(ToyScenario.builtinNames.joined(separator: ", "))")) {
+            try ToyScenario.builtin(named: "nope")
         }
         let vp = try ToyScenario.builtin(named: "rare-mode-bump")
         #expect(throws: ToyScenarioError.self) { try vp.makeDenoiser(alphasCumprod: nil) }
