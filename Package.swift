@@ -5,7 +5,7 @@ import Foundation
 // Every target is built for a target CPU: without one, Swift SIMD code lowers `addingProduct` to calls to
 // `fmaf` (see PERF-NOTES). On x86-64 Linux the instruction set is chosen when the manifest is evaluated:
 // - AVX-512 (`skylake-avx512`, the x86-64-v4 feature set: 32 vector registers of 16 floats) when this machine's
-//   /proc/cpuinfo lists that feature set. The small UNet's forward runs ≈ 8 % faster (docs/BENCHMARKS.md);
+//   /proc/cpuinfo lists that feature set. The small UNets run faster (docs/BENCHMARKS.md has the figures);
 //   such a binary does not run on CPUs without AVX-512.
 // - AVX2 + FMA (`haswell`: any x86-64 machine of the last decade) otherwise.
 // EVOSEARCH_SIMD=avx2 or avx512 overrides the detection (`EVOSEARCH_SIMD=avx2 swift build` for a binary to copy
