@@ -100,30 +100,42 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
 
 /// A JSON object with its keys in document order.
 public struct JSONObject: Sendable, Equatable {
-    public private(set) var keys: [String] = []
-    private var storage: [String: JSONValue] = [:]
+    /// The members in document order (a repeated key keeps its first position and its last value).
+    public private(set) var members: [(key: String, value: JSONValue)] = []
+    private var index: [String: Int] = [:]
 
     public init() {}
 
     public init(_ pairs: [(String, JSONValue)]) {
+        members.reserveCapacity(pairs.count)
+        index.reserveCapacity(pairs.count)
         for (k, v) in pairs { self[k] = v }
     }
 
+    public var keys: [String] { members.map(\.key) }
+
     public subscript(key: String) -> JSONValue? {
-        get { storage[key] }
+        get { index[key].map { members[$0].value } }
         set {
             if let newValue {
-                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if let k = index.updateValue(members.count, forKey: key) {
+                    index[key] = k
+                    members[k].value = newValue
+                } else {
+                    members.append((key, newValue))
+                }
+            } else if let k = index.removeValue(forKey: key) {
+                members.remove(at: k)
+                for (m, member) in members[k...].enumerated() { index[member.key] = k + m }
             }
         }
     }
 
-    public var count: Int { keys.count }
+    public var count: Int { members.count }
 
-    /// The members in document order.
-    public var members: [(key: String, value: JSONValue)] { keys.map { ($0, storage[$0]!) } }
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        a.members.count == b.members.count && zip(a.members, b.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
 }
 
 /// A JSON syntax error: what was wrong and at which byte offset of the text.
@@ -220,9 +232,9 @@ private struct JSONParser {
     mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enter()
         i += 1
-        var obj = JSONObject()
+        var pairs: [(String, JSONValue)] = []
         skipWhitespace()
-        if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object(obj) }
+        if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object(JSONObject()) }
         while true {
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -231,7 +243,7 @@ private struct JSONParser {
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
             i += 1
             skipWhitespace()
-            obj[key] = try parseValue()
+            pairs.append((key, try parseValue()))
             skipWhitespace()
             guard i < bytes.count else { throw fail("unterminated object") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -239,7 +251,7 @@ private struct JSONParser {
             throw fail("expected ',' or '}' in object")
         }
         depth -= 1
-        return .object(obj)
+        return .object(JSONObject(pairs))
     }
 
     mutating func parseArray() throws(JSONParseError) -> JSONValue {
@@ -388,12 +400,18 @@ private struct JSONParser {
         }
         func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
         guard i < bytes.count, isDigit(bytes[i]) else { throw fail("invalid number", at: start) }
+        let digitsStart = i
+        var magnitude = 0  // the integer part while it has at most 18 digits (cannot overflow)
         if bytes[i] == UInt8(ascii: "0") {
             i += 1
             if i < bytes.count && isDigit(bytes[i]) { throw fail("leading zero in number", at: start) }
         } else {
-            while i < bytes.count && isDigit(bytes[i]) { i += 1 }
+            while i < bytes.count && isDigit(bytes[i]) {
+                if i - digitsStart < 18 { magnitude = magnitude * 10 + Int(bytes[i] &- 0x30) }
+                i += 1
+            }
         }
+        let shortInteger = i - digitsStart <= 18
         var integral = true
         if i < bytes.count && bytes[i] == UInt8(ascii: ".") {
             integral = false
@@ -408,6 +426,7 @@ private struct JSONParser {
             guard i < bytes.count, isDigit(bytes[i]) else { throw fail("invalid number", at: start) }
             while i < bytes.count && isDigit(bytes[i]) { i += 1 }
         }
+        if integral && shortInteger { return .int(bytes[start] == UInt8(ascii: "-") ? -magnitude : magnitude) }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
         if integral, let v = Int(text) { return .int(v) }
         guard let d = Double(text) else { throw fail("invalid number", at: start) }

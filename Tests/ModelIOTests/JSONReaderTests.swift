@@ -102,6 +102,14 @@ import Testing
         let o = try #require(try parse(#"{"a": 1, "b": 2, "a": 3}"#).objectValue)
         #expect(o.keys == ["a", "b"] && o["a"] == .int(3) && o["b"] == .int(2))
         #expect(o.members.map(\.key) == ["a", "b"] && o.members.map(\.value) == [.int(3), .int(2)])
+        // Editing keeps the order: a replaced value stays in place, a removed key closes the gap.
+        var edited = JSONObject([("a", .int(1)), ("b", .int(2)), ("c", .int(3))])
+        edited["b"] = .string("x")
+        edited["a"] = nil
+        edited["d"] = .null
+        #expect(edited.keys == ["b", "c", "d"] && edited["b"] == .string("x") && edited["c"] == .int(3) && edited["a"] == nil)
+        #expect(edited == JSONObject([("b", .string("x")), ("c", .int(3)), ("d", .null)]))
+        #expect(edited != JSONObject([("c", .int(3)), ("b", .string("x")), ("d", .null)]))
     }
 
     @Test func trailingTextIsAnError() throws {
