@@ -98,11 +98,11 @@ public protocol DiffusersSchedulerConfig: Encodable, Sendable {
 
 extension DiffusersSchedulerConfig {
     /// Parses and reads a `scheduler_config.json` document; `displayName` names it in errors.
-    public init(json: Data, displayName: String = "scheduler_config.json") throws {
+    public init(json: Data, displayName: String = "scheduler/scheduler_config.json") throws {
         try self.init(config: ConfigFile(parsing: json, displayName: displayName))
     }
 
-    public init(json: String, displayName: String = "scheduler_config.json") throws {
+    public init(json: String, displayName: String = "scheduler/scheduler_config.json") throws {
         try self.init(json: Data(json.utf8), displayName: displayName)
     }
 }

@@ -73,7 +73,7 @@ struct ConfigTests {
 
     @Test func unsupportedOptionsThrowNamingTheKey() {
         func invalid(_ key: String, _ reason: String) -> ModelIOError {
-            .invalidConfigValue(path: "scheduler_config.json", key: key, reason: reason)
+            .invalidConfigValue(path: "scheduler/scheduler_config.json", key: key, reason: reason)
         }
         #expect(throws: invalid("thresholding", "must be false (not implemented: dynamic thresholding), got true")) {
             try DDIMConfig(json: #"{"thresholding": true}"#)
@@ -109,8 +109,8 @@ struct ConfigTests {
         #expect(throws: invalid("num_train_timesteps", #"must be an integer, got "1000""#)) {
             try DDIMConfig(json: #"{"num_train_timesteps": "1000"}"#)
         }
-        #expect(throws: ModelIOError.invalidJSON(path: "scheduler/scheduler_config.json", reason: "expected ',' or '}' in object at byte 8")) {
-            try DDIMConfig(json: #"{"a": 1 2}"#, displayName: "scheduler/scheduler_config.json")
+        #expect(throws: ModelIOError.invalidJSON(path: "sd/scheduler_config.json", reason: "expected ',' or '}' in object at byte 8")) {
+            try DDIMConfig(json: #"{"a": 1 2}"#, displayName: "sd/scheduler_config.json")
         }
         // Options at their supported values are accepted.
         #expect(throws: Never.self) {
