@@ -5,7 +5,7 @@ import Foundation
 // Every target is built for a target CPU: without one, Swift SIMD code lowers `addingProduct` to calls to
 // `fmaf` (see PERF-NOTES). On x86-64 Linux the instruction set is chosen when the manifest is evaluated:
 // - AVX-512 (`skylake-avx512`, the x86-64-v4 feature set: 32 vector registers of 16 floats) when this machine's
-//   /proc/cpuinfo lists that feature set. The small UNet's forward runs ≈ 8 % faster (docs/BENCHMARKS.md);
+//   /proc/cpuinfo lists that feature set. The small UNets run faster (docs/BENCHMARKS.md has the figures);
 //   such a binary does not run on CPUs without AVX-512.
 // - AVX2 + FMA (`haswell`: any x86-64 machine of the last decade) otherwise.
 // EVOSEARCH_SIMD=avx2 or avx512 overrides the detection (`EVOSEARCH_SIMD=avx2 swift build` for a binary to copy
@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "TensorCore", dependencies: ["COpenBLAS", "CThreading"], swiftSettings: simd),
         .target(name: "ModelIO", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "RandomStreams", dependencies: ["TensorCore"], swiftSettings: simd),
-        .target(name: "Schedulers", dependencies: ["TensorCore"], swiftSettings: simd),
+        .target(name: "Schedulers", dependencies: ["TensorCore", "ModelIO"], swiftSettings: simd),
         .target(name: "Models", dependencies: ["TensorCore", "Schedulers", "ModelIO"], swiftSettings: simd),
         .target(name: "Rewards", dependencies: ["TensorCore", "ModelIO", "Models", "Imaging"], swiftSettings: simd),
         .target(name: "Sampling", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models"], swiftSettings: simd),
@@ -66,12 +66,12 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["Sampling", "StableDiffusion", "Rewards", "ShapesWorld"], swiftSettings: simd),
         .target(name: "Search", dependencies: ["TensorCore", "RandomStreams", "Sampling", "Rewards"], swiftSettings: simd),
         .target(name: "ShapesWorld", dependencies: ["TensorCore", "RandomStreams", "Imaging", "Rewards"], swiftSettings: simd),
-        .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling"], swiftSettings: simd),
+        .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling", "ModelIO"], swiftSettings: simd),
         .target(name: "Reports", dependencies: ["Search", "Imaging", "TensorCore"], swiftSettings: simd),
         .executableTarget(
             name: "EvoSearchCLI",
             dependencies: [
-                "TensorCore", "Imaging", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports",
+                "TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: simd
@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "ModelIO", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelIO", "RandomStreams", "Rewards", "Sampling", "StableDiffusion", "Schedulers", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "ModelIO", "Imaging", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),

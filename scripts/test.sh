@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-swift build -c release --build-tests -Xswiftc -enable-testing
+# The import check fails the build when a target imports a module it does not list in Package.swift.
+swift build -c release --build-tests -Xswiftc -enable-testing --explicit-target-dependency-import-check error
 swift test -c release --skip-build "$@"
 if [ "$#" -eq 0 ]; then
     "$(swift build -c release --show-bin-path)/evosearch" bench shapes --quick --quiet --out .build/bench-shapes-quick

@@ -136,7 +136,7 @@ final class TorchCLIPServer {
             if let nl = buffer.firstIndex(of: 0x0A) {
                 let line = buffer[buffer.startIndex..<nl]
                 buffer.removeSubrange(buffer.startIndex...nl)
-                guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else { continue }
+                guard let object = try? readJSONObject(line) else { continue }
                 if object["type"] as? String == type { return object }
                 throw Failure(description: "PyTorch side: \(object["message"] as? String ?? "unexpected \(object["type"] ?? "reply")")")
             }

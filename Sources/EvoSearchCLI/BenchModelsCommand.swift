@@ -176,7 +176,7 @@ struct BenchModels: ParsableCommand {
         }
         if info == nil {  // FLOP count and input description from an earlier run of the tools script, if any
             let saved = "\(cacheDir)/inputs/\(c.name).json"
-            info = (try? Data(contentsOf: URL(fileURLWithPath: saved))).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            info = (try? Data(contentsOf: URL(fileURLWithPath: saved))).flatMap { try? readJSONObject($0) }
         }
 
         if c.name == "sd21-unet" {
@@ -281,7 +281,7 @@ struct BenchModels: ParsableCommand {
         p.waitUntilExit()
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         guard p.terminationStatus == 0, let last = lines.last,
-              let obj = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else { return nil }
+              let obj = try? readJSONObject(last.utf8) else { return nil }
         return obj
     }
 
@@ -419,7 +419,7 @@ final class TorchServer: @unchecked Sendable {
         collectStderr(of: p, into: tail, echoing: "torch_models:")
         do { try p.run() } catch { s.problem = "cannot run \(python): \(error.localizedDescription)"; return s }
         s.process = p; s.input = stdin.fileHandleForWriting; s.reader = LineReader(stdout.fileHandleForReading)
-        guard let first = s.reader?.nextLine(), let meta = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any],
+        guard let first = s.reader?.nextLine(), let meta = try? readJSONObject(first.utf8),
               meta["type"] as? String == "meta" else {
             p.waitUntilExit()
             Thread.sleep(forTimeInterval: 0.1)
@@ -441,9 +441,7 @@ final class TorchServer: @unchecked Sendable {
             problem = "PyTorch server exited: " + (stderrTail.items.last ?? "")
             throw CLIError(problem!)
         }
-        guard let reply = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw CLIError("PyTorch server: unreadable reply \(line)")
-        }
+        guard let reply = try? readJSONObject(line.utf8) else { throw CLIError("PyTorch server: unreadable reply \(line)") }
         if reply["type"] as? String == "error" { throw CLIError("PyTorch: \(reply["message"] ?? "error")") }
         return reply
     }

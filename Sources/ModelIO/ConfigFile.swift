@@ -39,6 +39,15 @@ public struct ConfigFile: Sendable {
         try self.init(json: json, displayName: displayName)
     }
 
+    /// Parses `data` (a document read by the caller, e.g. a scheduler config passed around as bytes).
+    public init(parsing data: Data, displayName: String) throws {
+        let json: JSONValue
+        do { json = try data.withUnsafeBytes { try JSONValue.parse($0) } } catch {
+            throw ModelIOError.invalidJSON(path: displayName, reason: "\(error)")
+        }
+        try self.init(json: json, displayName: displayName)
+    }
+
     public init(values: JSONObject, displayName: String, keyPath: String = "") {
         self.values = values
         self.displayName = displayName
@@ -177,23 +186,9 @@ public struct ConfigFile: Sendable {
     }
 }
 
-private func asInt(_ v: JSONValue) -> Int? {
-    switch v {
-    case .int(let i): return i
-    case .double(let d) where d.rounded() == d && abs(d) < 0x1p53: return Int(d)
-    default: return nil
-    }
-}
-
-private func asDouble(_ v: JSONValue) -> Double? {
-    switch v {
-    case .int(let i): return Double(i)
-    case .double(let d): return d
-    default: return nil
-    }
-}
-
-private func asBool(_ v: JSONValue) -> Bool? { if case .bool(let b) = v { b } else { nil } }
+private func asInt(_ v: JSONValue) -> Int? { v.intValue }
+private func asDouble(_ v: JSONValue) -> Double? { v.doubleValue }
+private func asBool(_ v: JSONValue) -> Bool? { v.boolValue }
 private func asString(_ v: JSONValue) -> String? { v.stringValue }
 
 private func list<T>(_ convert: @escaping (JSONValue) -> T?) -> (JSONValue) -> [T]? {

@@ -1,10 +1,25 @@
-/// A parsed JSON document, as read from safetensors headers, `config.json`, `model_index.json` and
-/// `*.safetensors.index.json`.
+/// A parsed JSON document: the one JSON reader of the package. Everything read from a file or a child
+/// process goes through it — `config.json`, `scheduler_config.json`, `model_index.json`,
+/// `*.safetensors.index.json`, safetensors headers, tokenizer files, preprocessor configs, toy scenarios and the
+/// benchmarks' Python replies. (Writers use Foundation's `JSONSerialization`.)
 ///
 /// Matches RFC 8259 plus the non-standard literals Python's `json` module writes for non-finite floats
-/// (`NaN`, `Infinity`, `-Infinity`), which diffusers configs occasionally contain. Numbers written without a
-/// fraction or exponent that fit in `Int` are kept exactly as `.int`; all others are `.double`. Objects keep
-/// their key order; a repeated key keeps its last value (as Python does). Limits: nesting depth 512.
+/// (`NaN`, `Infinity`, `-Infinity`), which diffusers configs occasionally contain. Rules where readers differ:
+/// - Text must be UTF-8; invalid UTF-8 inside a string is an error (as in Python's `json` on bytes and in
+///   serde_json, which reads tokenizer.json and safetensors headers for the reference libraries), never
+///   silently replaced.
+/// - A leading UTF-8 byte-order mark is an error that says so (Python's `json.loads` on text and serde_json both
+///   reject it).
+/// - `\uXXXX` escapes of a surrogate pair are combined into one scalar; a lone surrogate is an error. serde_json
+///   rejects it too; Python's `json` keeps it, but a Swift `String` cannot hold one, and replacing it would
+///   silently change a vocabulary entry.
+/// - Numbers written without a fraction or exponent that fit in `Int` (64-bit) are kept exactly as `.int`
+///   (including `-0`, which is `0` as in Python); all others are `.double`, correctly rounded (`1e400` is
+///   infinity, as in Python). Integers beyond 64 bits become the nearest double (Python keeps them exact).
+/// - Objects keep their key order; a repeated key keeps its first position and its last value (as Python's
+///   dict does).
+/// - Nesting is limited to 512 levels (an error, not a stack overflow; Python's own limit is about 1000,
+///   serde_json's 128).
 public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     case null
     case bool(Bool)
@@ -28,7 +43,30 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     public var objectValue: JSONObject? { if case .object(let o) = self { o } else { nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
     public var isNull: Bool { self == .null }
+
+    /// An integer: `.int`, or a `.double` with an integral value below 2⁵³ in magnitude (`1000.0`, as Python
+    /// configs sometimes write integers). Booleans are never numbers.
+    public var intValue: Int? {
+        switch self {
+        case .int(let i): return i
+        case .double(let d) where d.rounded() == d && abs(d) < 0x1p53: return Int(d)
+        default: return nil
+        }
+    }
+
+    /// A number (`.int` or `.double`) as a Double.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
+    /// The value of `key` when this is an object that has it; nil otherwise.
+    public subscript(key: String) -> JSONValue? { objectValue?[key] }
 
     /// Compact JSON-like rendering, for error messages (long values are shortened by the caller).
     public var description: String {
@@ -47,7 +85,7 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The JSON type name used in error messages ("an integer", "a list", ...).
-    var kindName: String {
+    public var kindName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
@@ -62,27 +100,42 @@ public enum JSONValue: Sendable, Equatable, CustomStringConvertible {
 
 /// A JSON object with its keys in document order.
 public struct JSONObject: Sendable, Equatable {
-    public private(set) var keys: [String] = []
-    private var storage: [String: JSONValue] = [:]
+    /// The members in document order (a repeated key keeps its first position and its last value).
+    public private(set) var members: [(key: String, value: JSONValue)] = []
+    private var index: [String: Int] = [:]
 
     public init() {}
 
     public init(_ pairs: [(String, JSONValue)]) {
+        members.reserveCapacity(pairs.count)
+        index.reserveCapacity(pairs.count)
         for (k, v) in pairs { self[k] = v }
     }
 
+    public var keys: [String] { members.map(\.key) }
+
     public subscript(key: String) -> JSONValue? {
-        get { storage[key] }
+        get { index[key].map { members[$0].value } }
         set {
             if let newValue {
-                if storage.updateValue(newValue, forKey: key) == nil { keys.append(key) }
-            } else if storage.removeValue(forKey: key) != nil {
-                keys.removeAll { $0 == key }
+                if let k = index.updateValue(members.count, forKey: key) {
+                    index[key] = k
+                    members[k].value = newValue
+                } else {
+                    members.append((key, newValue))
+                }
+            } else if let k = index.removeValue(forKey: key) {
+                members.remove(at: k)
+                for (m, member) in members[k...].enumerated() { index[member.key] = k + m }
             }
         }
     }
 
-    public var count: Int { keys.count }
+    public var count: Int { members.count }
+
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        a.members.count == b.members.count && zip(a.members, b.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
 }
 
 /// A JSON syntax error: what was wrong and at which byte offset of the text.
@@ -132,6 +185,9 @@ private struct JSONParser {
     }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF {
+            throw fail("the text starts with a UTF-8 byte-order mark (Python's json and serde_json reject it too); save it without one")
+        }
         skipWhitespace()
         let v = try parseValue()
         skipWhitespace()
@@ -176,9 +232,9 @@ private struct JSONParser {
     mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enter()
         i += 1
-        var obj = JSONObject()
+        var pairs: [(String, JSONValue)] = []
         skipWhitespace()
-        if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object(obj) }
+        if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object(JSONObject()) }
         while true {
             skipWhitespace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -187,7 +243,7 @@ private struct JSONParser {
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
             i += 1
             skipWhitespace()
-            obj[key] = try parseValue()
+            pairs.append((key, try parseValue()))
             skipWhitespace()
             guard i < bytes.count else { throw fail("unterminated object") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -195,7 +251,7 @@ private struct JSONParser {
             throw fail("expected ',' or '}' in object")
         }
         depth -= 1
-        return .object(obj)
+        return .object(JSONObject(pairs))
     }
 
     mutating func parseArray() throws(JSONParseError) -> JSONValue {
@@ -225,7 +281,9 @@ private struct JSONParser {
         while j < bytes.count {
             let c = bytes[j]
             if c == UInt8(ascii: "\"") {
-                let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[i..<j]), as: UTF8.self)
+                guard let s = String(validating: UnsafeRawBufferPointer(rebasing: bytes[i..<j]), as: UTF8.self) else {
+                    throw invalidUTF8(from: i, to: j)
+                }
                 i = j + 1
                 return s
             }
@@ -261,13 +319,15 @@ private struct JSONParser {
                     if i + 1 < bytes.count && bytes[i] == UInt8(ascii: "\\") && bytes[i + 1] == UInt8(ascii: "u") {
                         i += 2
                         let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail("invalid surrogate pair") }
+                        guard (0xDC00..<0xE000).contains(low) else {
+                            throw fail("lone surrogate \\u\(String(scalar, radix: 16, uppercase: true)) (a Swift string cannot hold one)")
+                        }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     } else {
-                        throw fail("unpaired surrogate")
+                        throw fail("lone surrogate \\u\(String(scalar, radix: 16, uppercase: true)) (a Swift string cannot hold one)")
                     }
                 } else if (0xDC00..<0xE000).contains(scalar) {
-                    throw fail("unpaired surrogate")
+                    throw fail("lone surrogate \\u\(String(scalar, radix: 16, uppercase: true)) (a Swift string cannot hold one)")
                 }
                 guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
                 out.append(contentsOf: Array(String(Character(u)).utf8))
@@ -275,7 +335,43 @@ private struct JSONParser {
                 throw fail("invalid escape '\\\(Character(UnicodeScalar(e)))'")
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        guard let s = String(validating: out, as: UTF8.self) else { throw invalidUTF8(from: start + 1, to: i - 1) }
+        return s
+    }
+
+    /// The error for a string between byte offsets `from` and `to` that is not valid UTF-8, at its first bad byte.
+    func invalidUTF8(from: Int, to: Int) -> JSONParseError {
+        var k = from
+        while k < to {
+            let len = utf8SequenceLength(at: k, end: to)
+            if len == 0 { break }
+            k += len
+        }
+        return fail("invalid UTF-8 in a string (byte 0x\(String(bytes[k], radix: 16)))", at: k)
+    }
+
+    /// The length of the valid UTF-8 sequence starting at `k` (before `end`), or 0 when it is invalid.
+    func utf8SequenceLength(at k: Int, end: Int) -> Int {
+        let b0 = bytes[k]
+        if b0 < 0x80 { return 1 }
+        let n: Int
+        var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+        switch b0 {
+        case 0xC2...0xDF: n = 2
+        case 0xE0: n = 3; lo = 0xA0
+        case 0xE1...0xEC, 0xEE, 0xEF: n = 3
+        case 0xED: n = 3; hi = 0x9F
+        case 0xF0: n = 4; lo = 0x90
+        case 0xF1...0xF3: n = 4
+        case 0xF4: n = 4; hi = 0x8F
+        default: return 0
+        }
+        guard k + n <= end else { return 0 }
+        for m in 1..<n {
+            let b = bytes[k + m]
+            if m == 1 ? !(lo...hi).contains(b) : !(0x80...0xBF).contains(b) { return 0 }
+        }
+        return n
     }
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {
@@ -304,12 +400,18 @@ private struct JSONParser {
         }
         func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
         guard i < bytes.count, isDigit(bytes[i]) else { throw fail("invalid number", at: start) }
+        let digitsStart = i
+        var magnitude = 0  // the integer part while it has at most 18 digits (cannot overflow)
         if bytes[i] == UInt8(ascii: "0") {
             i += 1
             if i < bytes.count && isDigit(bytes[i]) { throw fail("leading zero in number", at: start) }
         } else {
-            while i < bytes.count && isDigit(bytes[i]) { i += 1 }
+            while i < bytes.count && isDigit(bytes[i]) {
+                if i - digitsStart < 18 { magnitude = magnitude * 10 + Int(bytes[i] &- 0x30) }
+                i += 1
+            }
         }
+        let shortInteger = i - digitsStart <= 18
         var integral = true
         if i < bytes.count && bytes[i] == UInt8(ascii: ".") {
             integral = false
@@ -324,6 +426,7 @@ private struct JSONParser {
             guard i < bytes.count, isDigit(bytes[i]) else { throw fail("invalid number", at: start) }
             while i < bytes.count && isDigit(bytes[i]) { i += 1 }
         }
+        if integral && shortInteger { return .int(bytes[start] == UInt8(ascii: "-") ? -magnitude : magnitude) }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
         if integral, let v = Int(text) { return .int(v) }
         guard let d = Double(text) else { throw fail("invalid number", at: start) }

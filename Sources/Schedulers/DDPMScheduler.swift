@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import TensorCore
 
 /// The fixed variances diffusers' DDPMScheduler supports here (`variance_type`). The learned variants and
@@ -55,24 +56,22 @@ public struct DDPMConfig: DiffusersSchedulerConfig, Equatable {
         case stepsOffset = "steps_offset", thresholding, rescaleBetasZeroSnr = "rescale_betas_zero_snr"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        numTrainTimesteps = try c.value(.numTrainTimesteps, or: 1000)
-        betaStart = try c.value(.betaStart, or: 0.0001)
-        betaEnd = try c.value(.betaEnd, or: 0.02)
-        betaSchedule = try c.value(.betaSchedule, or: .linear)
-        trainedBetas = try c.decodeIfPresent([Float].self, forKey: .trainedBetas)
-        varianceType = try c.value(.varianceType, or: .fixedSmall)
-        clipSample = try c.value(.clipSample, or: true)
-        clipSampleRange = try c.value(.clipSampleRange, or: 1.0)
-        predictionType = try c.value(.predictionType, or: .epsilon)
-        timestepSpacing = try c.value(.timestepSpacing, or: .leading)
-        stepsOffset = try c.value(.stepsOffset, or: 0)
-        try c.require(.thresholding, toBe: false, "dynamic thresholding")
-        try c.require(.rescaleBetasZeroSnr, toBe: false, "zero-terminal-SNR rescaling")
+    public init(config c: ConfigFile) throws {
+        numTrainTimesteps = try c.int("num_train_timesteps", default: 1000)
+        betaStart = try c.double("beta_start", default: 0.0001)
+        betaEnd = try c.double("beta_end", default: 0.02)
+        betaSchedule = try c.choice("beta_schedule", default: BetaSchedule.linear)
+        trainedBetas = try c.optionalDoubles("trained_betas")?.map(Float.init)
+        varianceType = try c.choice("variance_type", default: DDPMVarianceType.fixedSmall)
+        clipSample = try c.bool("clip_sample", default: true)
+        clipSampleRange = try c.double("clip_sample_range", default: 1.0)
+        predictionType = try c.choice("prediction_type", default: PredictionType.epsilon)
+        timestepSpacing = try c.choice("timestep_spacing", default: TimestepSpacing.leading)
+        stepsOffset = try c.int("steps_offset", default: 0)
+        try c.requireBool("thresholding", false, else: "dynamic thresholding")
+        try c.requireBool("rescale_betas_zero_snr", false, else: "zero-terminal-SNR rescaling")
         if predictionType == .flowPrediction {
-            throw DecodingError.dataCorruptedError(forKey: .predictionType, in: c,
-                                                   debugDescription: "DDPM does not take flow_prediction")
+            throw c.invalid("prediction_type", "must be epsilon, v_prediction or sample (DDPM does not take flow_prediction)")
         }
     }
 

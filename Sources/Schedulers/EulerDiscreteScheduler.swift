@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import TensorCore
 
 /// The last sigma of a sigma-space grid (diffusers' `final_sigmas_type`).
@@ -50,28 +51,26 @@ public struct EulerDiscreteConfig: DiffusersSchedulerConfig, Equatable {
         case rescaleBetasZeroSnr = "rescale_betas_zero_snr"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        numTrainTimesteps = try c.value(.numTrainTimesteps, or: 1000)
-        betaStart = try c.value(.betaStart, or: 0.0001)
-        betaEnd = try c.value(.betaEnd, or: 0.02)
-        betaSchedule = try c.value(.betaSchedule, or: .linear)
-        trainedBetas = try c.decodeIfPresent([Float].self, forKey: .trainedBetas)
-        predictionType = try c.value(.predictionType, or: .epsilon)
-        timestepSpacing = try c.value(.timestepSpacing, or: .linspace)
-        stepsOffset = try c.value(.stepsOffset, or: 0)
-        finalSigmasType = try c.value(.finalSigmasType, or: .zero)
-        try c.require(.interpolationType, toBe: "linear", "interpolation_type other than linear")
-        try c.require(.useKarrasSigmas, toBe: false, "Karras sigmas")
-        try c.require(.useExponentialSigmas, toBe: false, "exponential sigmas")
-        try c.require(.useBetaSigmas, toBe: false, "beta sigmas")
-        try c.require(.rescaleBetasZeroSnr, toBe: false, "zero-terminal-SNR rescaling")
+    public init(config c: ConfigFile) throws {
+        numTrainTimesteps = try c.int("num_train_timesteps", default: 1000)
+        betaStart = try c.double("beta_start", default: 0.0001)
+        betaEnd = try c.double("beta_end", default: 0.02)
+        betaSchedule = try c.choice("beta_schedule", default: BetaSchedule.linear)
+        trainedBetas = try c.optionalDoubles("trained_betas")?.map(Float.init)
+        predictionType = try c.choice("prediction_type", default: PredictionType.epsilon)
+        timestepSpacing = try c.choice("timestep_spacing", default: TimestepSpacing.linspace)
+        stepsOffset = try c.int("steps_offset", default: 0)
+        finalSigmasType = try c.choice("final_sigmas_type", default: FinalSigmasType.zero)
+        try c.requireString("interpolation_type", "linear", else: "interpolation_type other than linear")
+        try c.requireBool("use_karras_sigmas", false, else: "Karras sigmas")
+        try c.requireBool("use_exponential_sigmas", false, else: "exponential sigmas")
+        try c.requireBool("use_beta_sigmas", false, else: "beta sigmas")
+        try c.requireBool("rescale_betas_zero_snr", false, else: "zero-terminal-SNR rescaling")
         if predictionType == .flowPrediction {
-            throw DecodingError.dataCorruptedError(forKey: .predictionType, in: c,
-                                                   debugDescription: "Euler (VP) does not take flow_prediction")
+            throw c.invalid("prediction_type", "must be epsilon, v_prediction or sample (Euler (VP) does not take flow_prediction)")
         }
         if predictionType == .vPrediction {
-            try c.require(.timestepType, toBe: "discrete", "continuous timesteps with v_prediction")
+            try c.requireString("timestep_type", "discrete", else: "continuous timesteps with v_prediction")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import TensorCore
 
 /// diffusers' `FlowMatchEulerDiscreteScheduler` configuration (`num_train_timesteps`, `shift`); defaults
@@ -21,17 +22,16 @@ public struct FlowMatchEulerDiscreteConfig: DiffusersSchedulerConfig, Equatable 
         case stochasticSampling = "stochastic_sampling"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        numTrainTimesteps = try c.value(.numTrainTimesteps, or: 1000)
-        shift = try c.value(.shift, or: 1.0)
-        try c.require(.useDynamicShifting, toBe: false, "dynamic shifting")
-        try c.require(.invertSigmas, toBe: false, "inverted sigmas")
-        try c.requireNull(.shiftTerminal, "shift_terminal")
-        try c.require(.useKarrasSigmas, toBe: false, "Karras sigmas")
-        try c.require(.useExponentialSigmas, toBe: false, "exponential sigmas")
-        try c.require(.useBetaSigmas, toBe: false, "beta sigmas")
-        try c.require(.stochasticSampling, toBe: false, "stochastic sampling")
+    public init(config c: ConfigFile) throws {
+        numTrainTimesteps = try c.int("num_train_timesteps", default: 1000)
+        shift = try c.double("shift", default: 1.0)
+        try c.requireBool("use_dynamic_shifting", false, else: "dynamic shifting")
+        try c.requireBool("invert_sigmas", false, else: "inverted sigmas")
+        try c.requireNull("shift_terminal", else: "shift_terminal")
+        try c.requireBool("use_karras_sigmas", false, else: "Karras sigmas")
+        try c.requireBool("use_exponential_sigmas", false, else: "exponential sigmas")
+        try c.requireBool("use_beta_sigmas", false, else: "beta sigmas")
+        try c.requireBool("stochastic_sampling", false, else: "stochastic sampling")
     }
 
     public func encode(to encoder: any Encoder) throws {

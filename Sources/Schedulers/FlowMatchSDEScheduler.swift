@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import TensorCore
 
 /// Configuration of `FlowMatchSDEScheduler`, read from diffusers' `DPMSolverMultistepScheduler` keys:
@@ -26,22 +27,17 @@ public struct FlowMatchSDEConfig: DiffusersSchedulerConfig, Equatable {
         case algorithmType = "algorithm_type", solverOrder = "solver_order"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        numTrainTimesteps = try c.value(.numTrainTimesteps, or: 1000)
-        if let s = try c.decodeIfPresent(Double.self, forKey: .flowShift) {
-            flowShift = s
-        } else {
-            flowShift = try c.value(.shift, or: 1.0)
-        }
-        try c.require(.useFlowSigmas, toBe: true, "VP (non-flow) sigmas")
-        try c.require(.predictionType, toBe: PredictionType.flowPrediction, "a non-flow prediction type")
-        try c.require(.finalSigmasType, toBe: FinalSigmasType.zero, "final sigma other than zero")
-        try c.require(.useDynamicShifting, toBe: false, "dynamic shifting")
-        try c.require(.useKarrasSigmas, toBe: false, "Karras sigmas")
-        try c.require(.useExponentialSigmas, toBe: false, "exponential sigmas")
-        try c.require(.useBetaSigmas, toBe: false, "beta sigmas")
-        try c.require(.useLuLambdas, toBe: false, "lu lambdas")
+    public init(config c: ConfigFile) throws {
+        numTrainTimesteps = try c.int("num_train_timesteps", default: 1000)
+        flowShift = try c.optionalDouble("flow_shift") ?? c.double("shift", default: 1.0)
+        try c.requireBool("use_flow_sigmas", true, else: "VP (non-flow) sigmas")
+        try c.requireString("prediction_type", PredictionType.flowPrediction.rawValue, else: "a non-flow prediction type")
+        try c.requireString("final_sigmas_type", FinalSigmasType.zero.rawValue, else: "final sigma other than zero")
+        try c.requireBool("use_dynamic_shifting", false, else: "dynamic shifting")
+        try c.requireBool("use_karras_sigmas", false, else: "Karras sigmas")
+        try c.requireBool("use_exponential_sigmas", false, else: "exponential sigmas")
+        try c.requireBool("use_beta_sigmas", false, else: "beta sigmas")
+        try c.requireBool("use_lu_lambdas", false, else: "lu lambdas")
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import TensorCore
 
 // Elementwise loops shared by the schedulers. The per-element bodies are closures, but the helpers are
@@ -86,41 +87,50 @@ func checkStepIndex(_ i: Int, _ stepCount: Int) {
 
 // MARK: Config decoding
 
-extension KeyedDecodingContainer {
-    /// The value under `key`, or `fallback` when the key is missing or null (diffusers' default).
-    func value<T: Decodable>(_ key: Key, or fallback: T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? fallback
+/// A diffusers scheduler configuration, read from `scheduler_config.json` through ModelIO's `ConfigFile` (the
+/// package's one JSON reader, which also takes the `-Infinity` diffusers writes for some defaults, e.g.
+/// DPM-Solver's `lambda_min_clipped`). `Encodable` writes the keys back (for tests and generated configs).
+public protocol DiffusersSchedulerConfig: Encodable, Sendable {
+    /// Reads the config: unknown keys are ignored, missing or null keys take diffusers' defaults, and options
+    /// these schedulers do not implement throw `ModelIOError.invalidConfigValue` naming the file and the key.
+    init(config: ConfigFile) throws
+}
+
+extension DiffusersSchedulerConfig {
+    /// Parses and reads a `scheduler_config.json` document; `displayName` names it in errors.
+    public init(json: Data, displayName: String = "scheduler/scheduler_config.json") throws {
+        try self.init(config: ConfigFile(parsing: json, displayName: displayName))
     }
 
-    /// Throws when `key` holds something other than `allowed` (missing or null is fine): for diffusers
-    /// options these schedulers do not implement.
-    func require<T: Decodable & Equatable>(_ key: Key, toBe allowed: T, _ what: String) throws {
-        if let v = try decodeIfPresent(T.self, forKey: key), v != allowed {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self,
-                                                   debugDescription: "unsupported: \(what) (got \(v))")
+    public init(json: String, displayName: String = "scheduler/scheduler_config.json") throws {
+        try self.init(json: Data(json.utf8), displayName: displayName)
+    }
+}
+
+extension ConfigFile {
+    /// A string option with a fixed set of values (`beta_schedule`, `prediction_type`, …); the error lists them.
+    func choice<E: RawRepresentable & CaseIterable>(_ key: String, default d: E) throws -> E where E.RawValue == String {
+        let s = try string(key, default: d.rawValue, oneOf: E.allCases.map(\.rawValue))
+        guard let e = E(rawValue: s) else { throw invalid(key, "must be one of \(E.allCases.map(\.rawValue))") }
+        return e
+    }
+
+    /// Throws unless the boolean `key` is absent, null or `supported`: for diffusers options not implemented here.
+    func requireBool(_ key: String, _ supported: Bool, else what: String) throws {
+        if let v = try optionalBool(key), v != supported {
+            throw invalid(key, "must be \(supported) (not implemented: \(what))")
+        }
+    }
+
+    /// Throws unless the string `key` is absent, null or `supported`.
+    func requireString(_ key: String, _ supported: String, else what: String) throws {
+        if let v = try optionalString(key), v != supported {
+            throw invalid(key, "must be \"\(supported)\" (not implemented: \(what))")
         }
     }
 
     /// Throws when `key` holds a non-null value.
-    func requireNull(_ key: Key, _ what: String) throws {
-        if contains(key), try !decodeNil(forKey: key) {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "unsupported: \(what)")
-        }
+    func requireNull(_ key: String, else what: String) throws {
+        if has(key) { throw invalid(key, "must be null (not implemented: \(what))") }
     }
-}
-
-/// Decoding of diffusers' `scheduler_config.json` text: a JSON5-tolerant decoder, because diffusers writes
-/// `-Infinity` for some defaults (e.g. DPM-Solver's `lambda_min_clipped`).
-public protocol DiffusersSchedulerConfig: Codable, Sendable {}
-
-extension DiffusersSchedulerConfig {
-    /// Decodes a `scheduler_config.json` document; unknown keys are ignored, missing keys take diffusers'
-    /// defaults, options these schedulers do not implement throw.
-    public init(json: Data) throws {
-        let decoder = JSONDecoder()
-        decoder.allowsJSON5 = true
-        self = try decoder.decode(Self.self, from: json)
-    }
-
-    public init(json: String) throws { try self.init(json: Data(json.utf8)) }
 }

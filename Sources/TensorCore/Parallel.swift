@@ -8,8 +8,8 @@ import Foundation
 /// pool to stop retaining the job closure after `run` returns.) Results must not depend on how work is split (callers write to
 /// disjoint ranges), so outputs are identical for any core count.
 public enum Parallel {
-    /// Cores available, read once: on Linux `activeProcessorCount` reads cgroup files (~17 µs a call), which
-    /// would put a floor under every small operator.
+    /// Cores available, read once: on Linux `activeProcessorCount` reads cgroup files on every call, which
+    /// would put a floor under every small operator (docs/BENCHMARKS.md).
     public static let cores = ProcessInfo.processInfo.activeProcessorCount
 
     /// Number of worker chunks used for `count` items of roughly `costPerItem` scalar operations each.

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import Models
 import Rewards
 import TensorCore
@@ -204,19 +205,20 @@ public struct ToyScenario: Sendable, Equatable {
 
     // MARK: Loading
 
-    /// Decodes and validates a scenario from JSON. `source` names it in errors (e.g. `scenario file x.json`);
-    /// by default errors say `scenario "<name>"` (or `scenario JSON` before the name is known).
+    /// Decodes and validates a scenario from JSON (read by ModelIO's `JSONValue`). `source` names it in errors
+    /// (e.g. `scenario file x.json`); by default errors say `scenario "<name>"` (or `scenario JSON` before the
+    /// name is known).
     public static func decode(from data: Data, source: String? = nil) throws(ToyScenarioError) -> ToyScenario {
+        let json: JSONValue
+        do { json = try data.withUnsafeBytes { try JSONValue.parse($0) } } catch {
+            throw ToyScenarioError(source: source ?? "scenario JSON", field: "", problem: "is not valid JSON: \(error)")
+        }
         do {
-            return try JSONDecoder().decode(ToyScenario.self, from: data)
-        } catch let error as ToyScenarioError {
+            return try parse(json)
+        } catch {
             var e = error
             if let source { e.source = source }
             throw e
-        } catch let error as DecodingError {
-            throw describe(error, source: source ?? "scenario JSON")
-        } catch {
-            throw ToyScenarioError(source: source ?? "scenario JSON", field: "", problem: "could not be decoded: \(error)")
         }
     }
 
@@ -238,49 +240,11 @@ public struct ToyScenario: Sendable, Equatable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do { return try encoder.encode(self) } catch { preconditionFailure("ToyScenario encoding failed: \(error)") }
     }
-
-    fileprivate static func describe(_ error: DecodingError, source: String) -> ToyScenarioError {
-        func pathString(_ path: [any CodingKey]) -> String {
-            var s = ""
-            for key in path {
-                if let i = key.intValue { s += "[\(i)]" } else { s += s.isEmpty ? key.stringValue : ".\(key.stringValue)" }
-            }
-            return s
-        }
-        switch error {
-        case .typeMismatch(let type, let context):
-            return ToyScenarioError(source: source, field: pathString(context.codingPath),
-                                    problem: "must be \(jsonTypeName(type)) (\(context.debugDescription))")
-        case .valueNotFound(let type, let context):
-            return ToyScenarioError(source: source, field: pathString(context.codingPath),
-                                    problem: "must be \(jsonTypeName(type)), got null")
-        case .keyNotFound(let key, let context):
-            return ToyScenarioError(source: source, field: pathString(context.codingPath + [key]), problem: "is missing")
-        case .dataCorrupted(let context):
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            let detail = (underlying ?? context.debugDescription).replacingOccurrences(of: "\n", with: " ")
-            let field = pathString(context.codingPath)
-            return ToyScenarioError(source: source, field: field,
-                                    problem: field.isEmpty ? "is not valid JSON: \(detail)" : "is malformed: \(detail)")
-        @unknown default:
-            return ToyScenarioError(source: source, field: "", problem: "could not be decoded: \(error)")
-        }
-    }
-
-    private static func jsonTypeName(_ type: Any.Type) -> String {
-        if type == Double.self || type == Float.self { return "a number" }
-        if type == Int.self { return "an integer" }
-        if type == String.self { return "a string" }
-        if type == Bool.self { return "true or false" }
-        if String(describing: type).hasPrefix("Array") { return "an array" }
-        if String(describing: type).hasPrefix("Dictionary") { return "an object" }
-        return "a \(type)"
-    }
 }
 
-// MARK: - Codable
+// MARK: - JSON
 
-/// A coding key for any string or index (lets the decoder list and reject unknown fields).
+/// A coding key for any string (the encoder writes the scenario's own field names).
 struct AnyCodingKey: CodingKey {
     var stringValue: String
     var intValue: Int?
@@ -289,100 +253,138 @@ struct AnyCodingKey: CodingKey {
     init?(intValue: Int) { stringValue = "Index \(intValue)"; self.intValue = intValue }
 }
 
-extension KeyedDecodingContainer where K == AnyCodingKey {
+/// One JSON object of a scenario document, whose errors name fields by their JSON path (`mixture[1].std`).
+private struct ScenarioFields {
+    let object: JSONObject
+    let at: String
+    let source: String
+
+    func path(_ key: String) -> String { at.isEmpty ? key : "\(at).\(key)" }
+
+    func fail(_ key: String, _ problem: String) -> ToyScenarioError {
+        ToyScenarioError(source: source, field: path(key), problem: problem)
+    }
+
     /// Throws for any key outside `allowed`, naming it and the allowed ones.
-    func rejectUnknownKeys(_ allowed: [String], at prefix: String, source: String) throws {
-        for key in allKeys where !allowed.contains(key.stringValue) {
-            throw ToyScenarioError(source: source, field: prefix.isEmpty ? key.stringValue : "\(prefix).\(key.stringValue)",
-                                   problem: "is not a known field; known: \(allowed.joined(separator: ", "))")
+    func rejectUnknownKeys(_ allowed: [String]) throws(ToyScenarioError) {
+        for key in object.keys where !allowed.contains(key) {
+            throw fail(key, "is not a known field; known: \(allowed.joined(separator: ", "))")
         }
     }
 
-    /// A whole number. Decoded as a Double first: Foundation reports a fractional value for an `Int` as
-    /// "not valid JSON" without a coding path.
-    func requiredInteger(_ key: String, source: String) throws -> Int {
-        let v = try required(Double.self, key, at: "", source: source)
-        guard v == v.rounded(), abs(v) < 1e15 else {
-            throw ToyScenarioError(source: source, field: key, problem: "must be a whole number, got \(v)")
-        }
-        return Int(v)
-    }
-
-    func required<T: Decodable>(_ type: T.Type, _ key: String, at prefix: String, source: String, hint: String = "") throws -> T {
-        guard let v = try decodeIfPresent(type, forKey: AnyCodingKey(key)) else {
-            throw ToyScenarioError(source: source, field: prefix.isEmpty ? key : "\(prefix).\(key)", problem: "is missing\(hint)")
-        }
+    /// The value of `key`; absent or null counts as missing.
+    func optional(_ key: String) -> JSONValue? {
+        guard let v = object[key], !v.isNull else { return nil }
         return v
+    }
+
+    func required(_ key: String, hint: String = "") throws(ToyScenarioError) -> JSONValue {
+        guard let v = optional(key) else { throw fail(key, "is missing\(hint)") }
+        return v
+    }
+
+    func number(_ key: String) throws(ToyScenarioError) -> Double {
+        let v = try required(key)
+        guard let d = v.doubleValue else { throw fail(key, "must be a number, got \(v.kindName)") }
+        return d
+    }
+
+    func optionalNumber(_ key: String) throws(ToyScenarioError) -> Double? {
+        guard optional(key) != nil else { return nil }
+        return try number(key)
+    }
+
+    func wholeNumber(_ key: String) throws(ToyScenarioError) -> Int {
+        let d = try number(key)
+        guard d == d.rounded(), abs(d) < 1e15 else { throw fail(key, "must be a whole number, got \(d)") }
+        return Int(d)
+    }
+
+    func string(_ key: String, hint: String = "") throws(ToyScenarioError) -> String {
+        let v = try required(key, hint: hint)
+        guard let s = v.stringValue else { throw fail(key, "must be a string, got \(v.kindName)") }
+        return s
+    }
+
+    func numbers(_ key: String) throws(ToyScenarioError) -> [Double] {
+        let v = try required(key)
+        guard let list = v.arrayValue else { throw fail(key, "must be an array of numbers, got \(v.kindName)") }
+        var out: [Double] = []
+        for (i, item) in list.enumerated() {
+            guard let d = item.doubleValue else { throw fail("\(key)[\(i)]", "must be a number, got \(item.kindName)") }
+            out.append(d)
+        }
+        return out
+    }
+
+    func object(_ key: String, at nested: String) throws(ToyScenarioError) -> ScenarioFields {
+        let v = try required(key)
+        guard let o = v.objectValue else { throw fail(key, "must be an object, got \(v.kindName)") }
+        return ScenarioFields(object: o, at: nested, source: source)
     }
 }
 
-extension ToyScenario: Codable {
-    /// Decodes the JSON form and validates it. Problems are thrown as `ToyScenarioError` (decoding errors
-    /// raised after the name is known are converted too).
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        let name = try c.required(String.self, "name", at: "", source: "scenario JSON")
-        let source = "scenario \"\(name)\""
-        do {
-            self = try ToyScenario.parse(c, name: name, source: source)
-        } catch let error as DecodingError {
-            throw ToyScenario.describe(error, source: source)
+extension ToyScenario: Encodable {
+    /// Reads the JSON form and validates it; every problem is a `ToyScenarioError`.
+    fileprivate static func parse(_ json: JSONValue) throws(ToyScenarioError) -> ToyScenario {
+        guard let root = json.objectValue else {
+            throw ToyScenarioError(source: "scenario JSON", field: "", problem: "must be a JSON object, got \(json.kindName)")
         }
-    }
-
-    private static func parse(_ c: KeyedDecodingContainer<AnyCodingKey>, name: String, source: String) throws -> ToyScenario {
-        try c.rejectUnknownKeys(["name", "dimension", "path", "steps", "alpha", "mixture", "reward"], at: "", source: source)
-        let dimension = try c.requiredInteger("dimension", source: source)
-        let pathString = try c.required(String.self, "path", at: "", source: source, hint: "; use \"vp\" or \"flow\"")
+        let name = try ScenarioFields(object: root, at: "", source: "scenario JSON").string("name")
+        let c = ScenarioFields(object: root, at: "", source: "scenario \"\(name)\"")
+        let source = c.source
+        try c.rejectUnknownKeys(["name", "dimension", "path", "steps", "alpha", "mixture", "reward"])
+        let dimension = try c.wholeNumber("dimension")
+        let pathString = try c.string("path", hint: "; use \"vp\" or \"flow\"")
         guard let path = Path(rawValue: pathString) else {
             throw ToyScenarioError(source: source, field: "path", problem: "must be \"vp\" or \"flow\", got \"\(pathString)\"")
         }
-        let steps = try c.requiredInteger("steps", source: source)
-        let alpha = try c.decodeIfPresent(Double.self, forKey: AnyCodingKey("alpha")) ?? ToyScenario.defaultAlpha
+        let steps = try c.wholeNumber("steps")
+        let alpha = try c.optionalNumber("alpha") ?? ToyScenario.defaultAlpha
 
-        for key in ["mixture", "reward"] where !c.contains(AnyCodingKey(key)) {
-            throw ToyScenarioError(source: source, field: key, problem: "is missing")
-        }
-        var list = try c.nestedUnkeyedContainer(forKey: AnyCodingKey("mixture"))
+        let mixtureValue = try c.required("mixture")
+        _ = try c.required("reward")
+        guard let list = mixtureValue.arrayValue else { throw c.fail("mixture", "must be an array, got \(mixtureValue.kindName)") }
         var components = [Component]()
-        while !list.isAtEnd {
-            let at = "mixture[\(list.currentIndex)]"
-            let item = try list.nestedContainer(keyedBy: AnyCodingKey.self)
-            try item.rejectUnknownKeys(["weight", "mean", "std"], at: at, source: source)
-            let weight = try item.required(Double.self, "weight", at: at, source: source)
-            let mean = try item.required([Double].self, "mean", at: at, source: source)
+        for (index, entry) in list.enumerated() {
+            let at = "mixture[\(index)]"
+            guard let o = entry.objectValue else {
+                throw ToyScenarioError(source: source, field: at, problem: "must be an object, got \(entry.kindName)")
+            }
+            let item = ScenarioFields(object: o, at: at, source: source)
+            try item.rejectUnknownKeys(["weight", "mean", "std"])
+            let weight = try item.number("weight")
+            let mean = try item.numbers("mean")
+            let stdValue = try item.required("std")
             let std: GaussianMixture.Std
-            if let s = try? item.decode(Double.self, forKey: AnyCodingKey("std")) {
+            if let s = stdValue.doubleValue {
                 std = .isotropic(s)
-            } else if let s = try? item.decode([Double].self, forKey: AnyCodingKey("std")) {
-                std = .diagonal(s)
-            } else if item.contains(AnyCodingKey("std")) {
-                throw ToyScenarioError(source: source, field: "\(at).std", problem: "must be a number or an array of numbers")
+            } else if let a = stdValue.arrayValue, a.allSatisfy({ $0.doubleValue != nil }) {
+                std = .diagonal(a.compactMap(\.doubleValue))
             } else {
-                throw ToyScenarioError(source: source, field: "\(at).std", problem: "is missing")
+                throw item.fail("std", "must be a number or an array of numbers")
             }
             components.append(Component(weight: weight, mean: mean, std: std))
         }
 
-        let r = try c.nestedContainer(keyedBy: AnyCodingKey.self, forKey: AnyCodingKey("reward"))
+        let r = try c.object("reward", at: "reward")
         let known = RewardSpec.knownKinds.map { "\"\($0)\"" }.joined(separator: ", ")
-        let kind = try r.required(String.self, "kind", at: "reward", source: source, hint: "; known kinds: \(known)")
+        let kind = try r.string("kind", hint: "; known kinds: \(known)")
         let reward: RewardSpec
         switch kind {
         case "gaussian-bump":
-            try r.rejectUnknownKeys(["kind", "center", "width", "scale"], at: "reward", source: source)
-            reward = .gaussianBump(center: try r.required([Double].self, "center", at: "reward", source: source),
-                                   width: try r.required(Double.self, "width", at: "reward", source: source),
-                                   scale: try r.decodeIfPresent(Double.self, forKey: AnyCodingKey("scale")) ?? 1)
+            try r.rejectUnknownKeys(["kind", "center", "width", "scale"])
+            reward = .gaussianBump(center: try r.numbers("center"), width: try r.number("width"),
+                                   scale: try r.optionalNumber("scale") ?? 1)
         case "linear":
-            try r.rejectUnknownKeys(["kind", "direction"], at: "reward", source: source)
-            reward = .linear(direction: try r.required([Double].self, "direction", at: "reward", source: source))
+            try r.rejectUnknownKeys(["kind", "direction"])
+            reward = .linear(direction: try r.numbers("direction"))
         case "negative-squared-distance":
-            try r.rejectUnknownKeys(["kind", "center"], at: "reward", source: source)
-            reward = .negativeSquaredDistance(center: try r.required([Double].self, "center", at: "reward", source: source))
+            try r.rejectUnknownKeys(["kind", "center"])
+            reward = .negativeSquaredDistance(center: try r.numbers("center"))
         case "constant":
-            try r.rejectUnknownKeys(["kind", "value"], at: "reward", source: source)
-            reward = .constant(value: try r.required(Double.self, "value", at: "reward", source: source))
+            try r.rejectUnknownKeys(["kind", "value"])
+            reward = .constant(value: try r.number("value"))
         default:
             throw ToyScenarioError(source: source, field: "reward.kind", problem: "is \"\(kind)\"; known kinds: \(known)")
         }

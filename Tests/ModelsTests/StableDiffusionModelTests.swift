@@ -60,13 +60,14 @@ enum SDFixtures {
     @Test func configErrorsNameTheKey() throws {
         let bad = try ConfigFile(parsing: #"{"down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "block_out_channels": [32, 64, 64]}"#,
                                  displayName: "unet/config.json")
-        #expect(throws: ModelConfigError.self) { try UNet2DConditionConfig(bad) }
-        do { _ = try UNet2DConditionConfig(bad) } catch {
-            #expect("\(error)" == "unet/config.json: block_out_channels has 3 entries, down_block_types has 2")
+        #expect(throws: ModelConfigError("unet/config.json", "block_out_channels has 3 entries, down_block_types has 2")) {
+            try UNet2DConditionConfig(bad)
         }
         let heads = try ConfigFile(parsing: #"{"down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "block_out_channels": [32, 64], "attention_head_dim": [2, 4, 8], "norm_num_groups": 8}"#,
                                    displayName: "unet/config.json")
-        #expect(throws: (any Error).self) { try UNet2DConditionConfig(heads) }
+        #expect(throws: ModelIOError.invalidConfigValue(path: "unet/config.json", key: "attention_head_dim", reason: "must be an integer or a list of 2 integers (one per block), got [2, 4, 8]")) {
+            try UNet2DConditionConfig(heads)
+        }
         let addition = try ConfigFile(parsing: #"{"addition_embed_type": "text_time"}"#, displayName: "unet/config.json")
         #expect(throws: ModelConfigError.self) { try UNet2DConditionConfig(addition) }
     }

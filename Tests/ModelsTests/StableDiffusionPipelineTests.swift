@@ -46,7 +46,10 @@ import Testing
         #expect(throws: GenerationRequestError(.frames, "StableDiffusionPipeline makes images; a frame count (9) applies to video models only")) {
             try pipeline.sampleShape(for: GenerationRequest(prompt: "x", frames: 9))
         }
-        #expect(throws: ModelIOError.self) { try StableDiffusionPipeline(directory: SDFixtures.url("unet-sd1")) }
+        // A single model's directory is not a pipeline, and the error says what it probably is.
+        #expect(throws: ModelIOError.invalidPipeline(path: "sd/unet-sd1", reason: "not a diffusers pipeline directory (no model_index.json); it has a config.json, so it may be a single model's directory (a pipeline component)")) {
+            try StableDiffusionPipeline(directory: SDFixtures.url("unet-sd1"))
+        }
     }
 
     @Test func registryOpensByClassNameAndListsWhatItRuns() throws {

@@ -95,6 +95,7 @@ enum BLIPFixtures {
     @Test func tokenizerMatchesTransformersOnAwkwardStrings() throws {
         let tokenizer = try BertTokenizer(directory: BLIPFixtures.imageRewardModel)
         let fixture = try BLIPFixtures.tokenizerCases()
+        #expect(fixture.cases.count == 25)
         #expect(tokenizer.specialTokens["[DEC]"] == tokenizer.vocabularyCount && tokenizer.specialTokens["[ENC]"] == tokenizer.vocabularyCount + 1)
         for c in fixture.cases {
             let (ids, mask) = tokenizer.encode(c.text, maxLength: fixture.max_length)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ModelIO
 import TensorCore
 @testable import Schedulers
 
@@ -70,19 +71,47 @@ struct ConfigTests {
         #expect(try FlowMatchSDEConfig(json: dpm).flowShift == 5)
     }
 
-    @Test func unsupportedOptionsThrow() {
-        #expect(throws: DecodingError.self) { try DDIMConfig(json: #"{"thresholding": true}"#) }
-        #expect(throws: DecodingError.self) { try DDIMConfig(json: #"{"rescale_betas_zero_snr": true}"#) }
-        #expect(throws: DecodingError.self) { try DDIMConfig(json: #"{"beta_schedule": "sigmoid"}"#) }
-        #expect(throws: DecodingError.self) { try DDPMConfig(json: #"{"variance_type": "learned_range"}"#) }
-        #expect(throws: DecodingError.self) { try DDPMConfig(json: #"{"prediction_type": "flow_prediction"}"#) }
-        #expect(throws: DecodingError.self) { try EulerDiscreteConfig(json: #"{"use_karras_sigmas": true}"#) }
-        #expect(throws: DecodingError.self) { try EulerDiscreteConfig(json: #"{"interpolation_type": "log_linear"}"#) }
-        #expect(throws: DecodingError.self) {
+    @Test func unsupportedOptionsThrowNamingTheKey() {
+        func invalid(_ key: String, _ reason: String) -> ModelIOError {
+            .invalidConfigValue(path: "scheduler/scheduler_config.json", key: key, reason: reason)
+        }
+        #expect(throws: invalid("thresholding", "must be false (not implemented: dynamic thresholding), got true")) {
+            try DDIMConfig(json: #"{"thresholding": true}"#)
+        }
+        #expect(throws: invalid("rescale_betas_zero_snr", "must be false (not implemented: zero-terminal-SNR rescaling), got true")) {
+            try DDIMConfig(json: #"{"rescale_betas_zero_snr": true}"#)
+        }
+        #expect(throws: invalid("beta_schedule", #"must be one of "linear", "scaled_linear", "squaredcos_cap_v2", got "sigmoid""#)) {
+            try DDIMConfig(json: #"{"beta_schedule": "sigmoid"}"#)
+        }
+        #expect(throws: invalid("variance_type", #"must be one of "fixed_small", "fixed_small_log", "fixed_large", got "learned_range""#)) {
+            try DDPMConfig(json: #"{"variance_type": "learned_range"}"#)
+        }
+        #expect(throws: invalid("prediction_type", #"must be epsilon, v_prediction or sample (DDPM does not take flow_prediction), got "flow_prediction""#)) {
+            try DDPMConfig(json: #"{"prediction_type": "flow_prediction"}"#)
+        }
+        #expect(throws: invalid("use_karras_sigmas", "must be false (not implemented: Karras sigmas), got true")) {
+            try EulerDiscreteConfig(json: #"{"use_karras_sigmas": true}"#)
+        }
+        #expect(throws: invalid("interpolation_type", #"must be "linear" (not implemented: interpolation_type other than linear), got "log_linear""#)) {
+            try EulerDiscreteConfig(json: #"{"interpolation_type": "log_linear"}"#)
+        }
+        #expect(throws: invalid("use_dynamic_shifting", "must be false (not implemented: dynamic shifting), got true")) {
             try FlowMatchEulerDiscreteConfig(json: #"{"use_dynamic_shifting": true, "shift": 3.0}"#)
         }
-        #expect(throws: DecodingError.self) { try FlowMatchSDEConfig(json: #"{"use_flow_sigmas": false}"#) }
-        #expect(throws: DecodingError.self) { try FlowMatchSDEConfig(json: #"{"prediction_type": "epsilon"}"#) }
+        #expect(throws: invalid("use_flow_sigmas", "must be true (not implemented: VP (non-flow) sigmas), got false")) {
+            try FlowMatchSDEConfig(json: #"{"use_flow_sigmas": false}"#)
+        }
+        #expect(throws: invalid("prediction_type", #"must be "flow_prediction" (not implemented: a non-flow prediction type), got "epsilon""#)) {
+            try FlowMatchSDEConfig(json: #"{"prediction_type": "epsilon"}"#)
+        }
+        // A value of the wrong type names the key, and text that is not JSON names the file.
+        #expect(throws: invalid("num_train_timesteps", #"must be an integer, got "1000""#)) {
+            try DDIMConfig(json: #"{"num_train_timesteps": "1000"}"#)
+        }
+        #expect(throws: ModelIOError.invalidJSON(path: "sd/scheduler_config.json", reason: "expected ',' or '}' in object at byte 8")) {
+            try DDIMConfig(json: #"{"a": 1 2}"#, displayName: "sd/scheduler_config.json")
+        }
         // Options at their supported values are accepted.
         #expect(throws: Never.self) {
             try EulerDiscreteConfig(json: #"{"use_karras_sigmas": false, "interpolation_type": "linear", "sigma_min": null}"#)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ModelIO
 import TensorCore
 @testable import Schedulers
 
@@ -22,6 +23,46 @@ enum Fixtures {
 }
 
 enum FixtureError: Error { case missing(String) }
+
+/// A diffusers config object inside a fixture file, read by the package's own path
+/// (`init(config: ConfigFile)`, as for a scheduler_config.json) rather than by a Codable conformance.
+struct FixtureConfig<Config: DiffusersSchedulerConfig>: Decodable {
+    let value: Config
+
+    init(from decoder: any Decoder) throws {
+        let json = try FixtureJSON(from: decoder).value
+        value = try Config(config: ConfigFile(json: json, displayName: "fixture config"))
+    }
+}
+
+/// Any JSON value decoded by the fixture loader, as ModelIO's `JSONValue` (object key order is not kept).
+private struct FixtureJSON: Decodable {
+    let value: JSONValue
+
+    init(from decoder: any Decoder) throws {
+        if let o = try? decoder.container(keyedBy: AnyKey.self) {
+            value = .object(JSONObject(try o.allKeys.map { ($0.stringValue, try o.decode(FixtureJSON.self, forKey: $0).value) }))
+        } else if var a = try? decoder.unkeyedContainer() {
+            var items: [JSONValue] = []
+            while !a.isAtEnd { items.append(try a.decode(FixtureJSON.self).value) }
+            value = .array(items)
+        } else {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { value = .null }
+            else if let b = try? c.decode(Bool.self) { value = .bool(b) }
+            else if let i = try? c.decode(Int.self) { value = .int(i) }
+            else if let d = try? c.decode(Double.self) { value = .double(d) }
+            else { value = .string(try c.decode(String.self)) }
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
 
 struct StepRecord: Decodable {
     let sample: [Float]
@@ -47,9 +88,10 @@ struct AddNoiseRecord: Decodable {
 }
 
 /// One traced configuration; `Config` is decoded straight from the diffusers `to_json_string()` object.
-struct TraceCase<Config: Decodable>: Decodable {
+struct TraceCase<Config: DiffusersSchedulerConfig>: Decodable {
     let name: String
-    let config: Config
+    private let fixtureConfig: FixtureConfig<Config>
+    var config: Config { fixtureConfig.value }
     let numInferenceSteps: Int
     let eta: Float?
     let timesteps: [Float]
@@ -63,14 +105,15 @@ struct TraceCase<Config: Decodable>: Decodable {
     let addNoise: [AddNoiseRecord]
 
     enum CodingKeys: String, CodingKey {
-        case name, config, eta, timesteps, sigmas, steps
+        case name, eta, timesteps, sigmas, steps
+        case fixtureConfig = "config"
         case numInferenceSteps = "num_inference_steps", initNoiseSigma = "init_noise_sigma"
         case finalAlphaCumprod = "final_alpha_cumprod", targetAlphaCumprod = "target_alpha_cumprod"
         case initialSample = "initial_sample", deterministicSteps = "deterministic_steps", addNoise = "add_noise"
     }
 }
 
-struct TraceFile<Config: Decodable>: Decodable {
+struct TraceFile<Config: DiffusersSchedulerConfig>: Decodable {
     let cases: [TraceCase<Config>]
 }
 

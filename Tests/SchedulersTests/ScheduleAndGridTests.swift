@@ -5,10 +5,11 @@ import TensorCore
 
 private struct ScheduleFile: Decodable {
     struct Entry: Decodable {
-        let config: DDIMConfig
+        private let fixtureConfig: FixtureConfig<DDIMConfig>
+        var config: DDIMConfig { fixtureConfig.value }
         let betas: [Float]
         let alphasCumprod: [Float]
-        enum CodingKeys: String, CodingKey { case config, betas, alphasCumprod = "alphas_cumprod" }
+        enum CodingKeys: String, CodingKey { case fixtureConfig = "config", betas, alphasCumprod = "alphas_cumprod" }
     }
     let schedules: [Entry]
 }
@@ -34,23 +35,23 @@ private struct GridFile: Decodable {
             grids = try c.decode([Grid].self, forKey: .grids)
             switch kind {
             case "ddim":
-                let config = try c.decode(DDIMConfig.self, forKey: .config)
+                let config = try c.decode(FixtureConfig<DDIMConfig>.self, forKey: .config).value
                 make = { DDIMScheduler(config: config, numInferenceSteps: $0) }
                 sigmasOf = { _ in nil }
             case "ddpm":
-                let config = try c.decode(DDPMConfig.self, forKey: .config)
+                let config = try c.decode(FixtureConfig<DDPMConfig>.self, forKey: .config).value
                 make = { DDPMScheduler(config: config, numInferenceSteps: $0) }
                 sigmasOf = { _ in nil }
             case "euler":
-                let config = try c.decode(EulerDiscreteConfig.self, forKey: .config)
+                let config = try c.decode(FixtureConfig<EulerDiscreteConfig>.self, forKey: .config).value
                 make = { EulerDiscreteScheduler(config: config, numInferenceSteps: $0) }
                 sigmasOf = { EulerDiscreteScheduler(config: config, numInferenceSteps: $0).sigmas }
             case "flow_euler":
-                let config = try c.decode(FlowMatchEulerDiscreteConfig.self, forKey: .config)
+                let config = try c.decode(FixtureConfig<FlowMatchEulerDiscreteConfig>.self, forKey: .config).value
                 make = { FlowMatchEulerDiscreteScheduler(config: config, numInferenceSteps: $0) }
                 sigmasOf = { FlowMatchEulerDiscreteScheduler(config: config, numInferenceSteps: $0).sigmas }
             case "flow_sde":
-                let config = try c.decode(FlowMatchSDEConfig.self, forKey: .config)
+                let config = try c.decode(FixtureConfig<FlowMatchSDEConfig>.self, forKey: .config).value
                 make = { FlowMatchSDEScheduler(config: config, numInferenceSteps: $0) }
                 sigmasOf = { FlowMatchSDEScheduler(config: config, numInferenceSteps: $0).sigmas }
             default:

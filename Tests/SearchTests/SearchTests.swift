@@ -179,13 +179,14 @@ struct HalfNaNReward: Reward {
             for (a, b) in zip(r.curve, r.curve.dropFirst()) { #expect(b.bestReward >= a.bestReward && b.nfe > a.nfe) }
             for p in r.curve { #expect(p.bestReward == byNFE[p.nfe]) }
             #expect(r.best.reward == running)
-            // Best of the archive after each generation is non-decreasing as well.
+            // The curve recomputed per generation from the history: point k is the best reward of generations
+            // 0…k, recorded at the NFE of generation k's last scoring.
             let generations = Set(r.history.map(\.generation)).sorted()
-            var previous: Float = -.infinity
-            for g in generations {
-                let best = r.history.filter { $0.generation <= g }.map(\.reward).max()!
-                #expect(best >= previous)
-                previous = best
+            #expect(generations.count >= 3 && generations == Array(0..<generations.count))
+            for (k, g) in generations.enumerated() where k < r.curve.count {
+                let bestSoFar = r.history.filter { $0.generation <= g }.map(\.reward).max()
+                let lastNFE = r.history.filter { $0.generation == g }.map(\.nfe).max()
+                #expect(r.curve[k].bestReward == bestSoFar && r.curve[k].nfe == lastNFE, "seed \(seed), generation \(g)")
             }
             // Lineage: every child names a parent scored before it.
             let ids = Dictionary(uniqueKeysWithValues: r.history.map { ($0.id, $0) })

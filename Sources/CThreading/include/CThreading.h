@@ -19,9 +19,9 @@ int evo_current_cpu(void);
 
 /// Makes glibc's malloc keep freed memory for reuse instead of handing it back to the kernel after each operator:
 /// blocks below 32 MB come from the heap (not a fresh mapping each time), and the heap's free top is returned only
-/// beyond 256 MB. Without it, a small UNet's forward at batch 2 spent ≈ a fifth of its time in page faults zero-filling
-/// the pages of its output tensors again and again (glibc's adaptive thresholds trimmed the heap after every
-/// operator). Returns 1 when both settings took, 0 otherwise (or not glibc).
+/// beyond 256 MB. Without it, glibc's adaptive thresholds trim the heap after operators, and the next operators'
+/// output tensors are page-faulted and zero-filled afresh (docs/BENCHMARKS.md has the cost). Returns 1 when both
+/// settings took, 0 otherwise (or not glibc).
 int evo_keep_freed_memory(void);
 
 /// CPUs the process may run on (its affinity mask, e.g. under `taskset`), or 0 when unknown.

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 
 /// The CLIP BPE tokenizer used by Stable Diffusion's text encoders, behaving exactly like transformers 5.24's
 /// `CLIPTokenizer` called as `tokenizer(text, padding="max_length", truncation=True,
@@ -72,12 +73,20 @@ public struct CLIPTokenizer: Sendable {
                 maxLength: Int? = nil) throws {
         let vocabPath = vocab.path
         let vocabBytes = try readFile(vocab)
+        let vocabJSON: JSONValue
+        do { vocabJSON = try JSONValue.parse(vocabBytes) } catch {
+            throw CLIPTokenizerError.invalidJSON(path: vocabPath, reason: "\(error)")
+        }
+        guard let vocabObject = vocabJSON.objectValue else {
+            throw CLIPTokenizerError.invalidJSON(path: vocabPath, reason: "expected an object, got \(vocabJSON.kindName)")
+        }
         var table: [String: Int] = [:]
-        table.reserveCapacity(65536)
-        do {
-            try TokenizerJSON.parseFlatIntObject(vocabBytes) { token, id in table[token] = id }
-        } catch {
-            throw CLIPTokenizerError.invalidJSON(path: vocabPath, reason: error.description)
+        table.reserveCapacity(vocabObject.count)
+        for (token, value) in vocabObject.members {
+            guard let id = value.intValue, id >= 0 else {
+                throw CLIPTokenizerError.invalidField(path: vocabPath, field: "[\"\(token)\"]", reason: "expected a non-negative integer id, got \(value.kindName)")
+            }
+            table[token] = id
         }
         let pairs = try parseMergesFile(merges)
         let settings = try TokenizerSettings(config: tokenizerConfig, specialTokensMap: specialTokensMap,
@@ -93,45 +102,42 @@ public struct CLIPTokenizer: Sendable {
     public init(tokenizerJSON url: URL, tokenizerConfig: URL? = nil, specialTokensMap: URL? = nil,
                 maxLength: Int? = nil) throws {
         let path = url.path
-        let json: TokenizerJSON
-        do { json = try TokenizerJSON.parse(readFile(url)) } catch let error as TokenizerJSONError {
-            throw CLIPTokenizerError.invalidJSON(path: path, reason: error.description)
-        }
-        guard json.objectPairs != nil else {
+        let json = try readJSONObject(url)
+        guard json.objectValue != nil else {
             throw CLIPTokenizerError.invalidJSON(path: path, reason: "expected an object, got \(json.kindName)")
         }
         guard let model = json["model"] else { throw CLIPTokenizerError.missingField(path: path, field: "model") }
-        guard model.objectPairs != nil else {
+        guard model.objectValue != nil else {
             throw CLIPTokenizerError.invalidField(path: path, field: "model", reason: "expected an object, got \(model.kindName)")
         }
-        if let type = model["type"], type.string != "BPE" {
-            throw CLIPTokenizerError.unsupported(path: path, field: "model.type", reason: "\(type.string ?? type.kindName), only BPE")
+        if let type = model["type"], type.stringValue != "BPE" {
+            throw CLIPTokenizerError.unsupported(path: path, field: "model.type", reason: "\(type.stringValue ?? type.kindName), only BPE")
         }
         guard let vocabJSON = model["vocab"] else { throw CLIPTokenizerError.missingField(path: path, field: "model.vocab") }
-        guard let vocabPairs = vocabJSON.objectPairs else {
+        guard let vocabPairs = vocabJSON.objectValue?.members else {
             throw CLIPTokenizerError.invalidField(path: path, field: "model.vocab", reason: "expected an object, got \(vocabJSON.kindName)")
         }
         var table: [String: Int] = [:]
         table.reserveCapacity(vocabPairs.count)
         for (token, value) in vocabPairs {
-            guard let id = value.int, id >= 0 else {
+            guard let id = value.intValue, id >= 0 else {
                 throw CLIPTokenizerError.invalidField(path: path, field: "model.vocab[\"\(token)\"]", reason: "expected a non-negative integer id")
             }
             table[token] = id
         }
         guard let mergesJSON = model["merges"] else { throw CLIPTokenizerError.missingField(path: path, field: "model.merges") }
-        guard let mergeItems = mergesJSON.array else {
+        guard let mergeItems = mergesJSON.arrayValue else {
             throw CLIPTokenizerError.invalidField(path: path, field: "model.merges", reason: "expected a list, got \(mergesJSON.kindName)")
         }
         var pairs: [(Substring, Substring)] = []
         pairs.reserveCapacity(mergeItems.count)
         for (i, item) in mergeItems.enumerated() {
-            if let s = item.string {
+            if let s = item.stringValue {
                 guard let pair = splitMerge(s) else {
                     throw CLIPTokenizerError.invalidField(path: path, field: "model.merges[\(i)]", reason: "\"\(s)\" is not two tokens separated by one space")
                 }
                 pairs.append(pair)
-            } else if let a = item.array, a.count == 2, let l = a[0].string, let r = a[1].string {
+            } else if let a = item.arrayValue, a.count == 2, let l = a[0].stringValue, let r = a[1].stringValue {
                 pairs.append((Substring(l), Substring(r)))
             } else {
                 throw CLIPTokenizerError.invalidField(path: path, field: "model.merges[\(i)]", reason: "expected \"a b\" or [a, b]")
@@ -139,12 +145,12 @@ public struct CLIPTokenizer: Sendable {
         }
         var added: [(Int, TokenSpec)] = []
         if let list = json["added_tokens"], !list.isNull {
-            guard let items = list.array else {
+            guard let items = list.arrayValue else {
                 throw CLIPTokenizerError.invalidField(path: path, field: "added_tokens", reason: "expected a list, got \(list.kindName)")
             }
             for (i, item) in items.enumerated() {
                 let field = "added_tokens[\(i)]"
-                guard let id = item["id"]?.int else { throw CLIPTokenizerError.missingField(path: path, field: field + ".id") }
+                guard let id = item["id"]?.intValue else { throw CLIPTokenizerError.missingField(path: path, field: field + ".id") }
                 added.append((id, try TokenSpec(json: item, path: path, field: field, specialDefault: false)))
             }
         }
@@ -356,12 +362,13 @@ private func readFile(_ url: URL) throws -> [UInt8] {
     }
 }
 
-private func readJSONObject(_ url: URL) throws -> TokenizerJSON {
-    let json: TokenizerJSON
-    do { json = try TokenizerJSON.parse(readFile(url)) } catch let error as TokenizerJSONError {
-        throw CLIPTokenizerError.invalidJSON(path: url.path, reason: error.description)
+private func readJSONObject(_ url: URL) throws -> JSONValue {
+    let bytes = try readFile(url)
+    let json: JSONValue
+    do { json = try JSONValue.parse(bytes) } catch {
+        throw CLIPTokenizerError.invalidJSON(path: url.path, reason: "\(error)")
     }
-    guard json.objectPairs != nil else {
+    guard json.objectValue != nil else {
         throw CLIPTokenizerError.invalidJSON(path: url.path, reason: "expected an object, got \(json.kindName)")
     }
     return json
@@ -430,15 +437,15 @@ private struct TokenSpec {
     /// From an AddedToken object (`{"content": ..., "normalized": ..., ...}`) as `AddedToken(**dict)`: `special`
     /// from the object, else `specialDefault`; `forceSpecial` overrides it (special_tokens_map.json);
     /// `normalized` defaults to `!special`.
-    init(json: TokenizerJSON, path: String, field: String, specialDefault: Bool, forceSpecial: Bool? = nil,
+    init(json: JSONValue, path: String, field: String, specialDefault: Bool, forceSpecial: Bool? = nil,
          explicitID: Int? = nil) throws {
-        guard json.objectPairs != nil else {
+        guard json.objectValue != nil else {
             throw CLIPTokenizerError.invalidField(path: path, field: field, reason: "expected a string or an AddedToken object, got \(json.kindName)")
         }
-        guard let content = json["content"]?.string else { throw CLIPTokenizerError.missingField(path: path, field: field + ".content") }
+        guard let content = json["content"]?.stringValue else { throw CLIPTokenizerError.missingField(path: path, field: field + ".content") }
         func flag(_ name: String) throws -> Bool? {
             guard let v = json[name], !v.isNull else { return nil }
-            guard let b = v.bool else {
+            guard let b = v.boolValue else {
                 throw CLIPTokenizerError.invalidField(path: path, field: "\(field).\(name)", reason: "expected a boolean, got \(v.kindName)")
             }
             return b
@@ -510,25 +517,25 @@ private struct TokenizerSettings {
 
         if let configJSON {
             if let v = configJSON["model_max_length"], !v.isNull {
-                guard case .number(let d) = v, d.rounded() == d, d >= 0 else {
+                guard let d = v.doubleValue, d.rounded() == d, d >= 0 else {
                     throw CLIPTokenizerError.invalidField(path: path, field: "model_max_length", reason: "expected a non-negative integer, got \(v)")
                 }
                 // transformers writes 1e30 ("no limit") when a tokenizer has none; keep the CLIP default then.
                 modelMaxLength = d < 1e9 ? Int(d) : nil
             }
             for side in ["padding_side", "truncation_side"] {
-                if let v = configJSON[side], !v.isNull, v.string != "right" {
-                    throw CLIPTokenizerError.unsupported(path: path, field: side, reason: "\(v.string ?? v.kindName), only \"right\"")
+                if let v = configJSON[side], !v.isNull, v.stringValue != "right" {
+                    throw CLIPTokenizerError.unsupported(path: path, field: side, reason: "\(v.stringValue ?? v.kindName), only \"right\"")
                 }
             }
             if let v = configJSON["clean_up_tokenization_spaces"], !v.isNull {
-                guard let b = v.bool else {
+                guard let b = v.boolValue else {
                     throw CLIPTokenizerError.invalidField(path: path, field: "clean_up_tokenization_spaces", reason: "expected a boolean, got \(v.kindName)")
                 }
                 cleanUpTokenizationSpaces = b
             }
             if let d = configJSON["added_tokens_decoder"], !d.isNull {
-                guard let pairs = d.objectPairs else {
+                guard let pairs = d.objectValue?.members else {
                     throw CLIPTokenizerError.invalidField(path: path, field: "added_tokens_decoder", reason: "expected an object, got \(d.kindName)")
                 }
                 hasDecoder = true
@@ -592,15 +599,15 @@ private struct TokenizerSettings {
 
     /// A role's value in tokenizer_config.json (a string, or an AddedToken with "__type": "AddedToken") or in
     /// special_tokens_map.json (a string or any AddedToken object; forced special there).
-    private static func roleValue(_ v: TokenizerJSON, path: String, field: String, fromSpecialMap: Bool) throws -> RoleValue {
-        if let s = v.string { return .string(s) }
-        guard v.objectPairs != nil else {
+    private static func roleValue(_ v: JSONValue, path: String, field: String, fromSpecialMap: Bool) throws -> RoleValue {
+        if let s = v.stringValue { return .string(s) }
+        guard v.objectValue != nil else {
             throw CLIPTokenizerError.invalidField(path: path, field: field, reason: "expected a string or an AddedToken object, got \(v.kindName)")
         }
         if fromSpecialMap {
             return .token(try TokenSpec(json: v, path: path, field: field, specialDefault: true, forceSpecial: true))
         }
-        guard v["__type"]?.string == "AddedToken" else {
+        guard v["__type"]?.stringValue == "AddedToken" else {
             throw CLIPTokenizerError.invalidField(path: path, field: field, reason: "an object without \"__type\": \"AddedToken\"")
         }
         return .token(try TokenSpec(json: v, path: path, field: field, specialDefault: false))

@@ -12,11 +12,10 @@ struct DirectConvolution {
     var wp: Int { w + 2 * pw }
     var oBlocks: Int { (o + 15) / 16 }
 
-    /// Whether the direct kernel is the better choice (else im2col + GEMM), as measured here: enough input
-    /// channels for long accumulation runs but ≤ 512 (beyond, a tile's input rows spill out of L1: 640 channels
-    /// at 32×32 ran at 0.6–0.9× the GEMM path), output channels filling most of the 16 lanes, and output rows
-    /// ≥ 48 wide (rows are cut into 6-pixel tiles). Wins measured: 1.1× (320 ch, 64×64), 1.1–1.15× (256 ch,
-    /// 256×256; 512 ch, 128×128), 1.2× (128 ch, 512×512).
+    /// Whether the direct kernel is the better choice (else im2col + GEMM): enough input channels for long
+    /// accumulation runs but ≤ 512 (beyond, a tile's input rows spill out of L1 and the GEMM path is faster),
+    /// output channels filling most of the 16 lanes, and output rows ≥ 48 wide (rows are cut into 6-pixel
+    /// tiles). The thresholds come from timing both paths (docs/BENCHMARKS.md, "Kernel choices").
     static func suitable(c: Int, o: Int, kh: Int, kw: Int, ow: Int, groups: Int) -> Bool {
         groups == 1 && kh * kw > 1 && c >= 16 && c <= 512 && o >= 16 && (o % 16 == 0 || o >= 64) && ow >= 48
     }
@@ -54,8 +53,8 @@ struct DirectConvolution {
         defer { xbuf.deallocate() }
         let xb = SendablePointer(xbuf)
         let this = self
-        // Zero only what the images never overwrite (padding and slack), in parallel: first touches of a fresh
-        // 100+ MB buffer cost ~1 ms per MB here, so they must not be serial.
+        // Zero only what the images never overwrite (padding and slack), in parallel: the first touches of a
+        // fresh buffer of 100+ MB are page faults that cost more than the zeroing, so they must not be serial.
         let (hp, wp, ph, pw, h) = (self.hp, self.wp, self.ph, self.pw, self.h)
         NN.parallel(hp, cost: wp * c) { r in
             for y in r {

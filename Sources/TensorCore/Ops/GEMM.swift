@@ -6,7 +6,7 @@ import COpenBLAS
 /// columns of C.
 ///
 /// Why: with both thread pools active, OpenBLAS's idle workers spin between calls while `WorkerPool`'s wait for
-/// the next operator, so a small UNet's forward pass ran no faster on two cores than on one. Splitting C in
+/// the next operator, and the two compete for the cores (a second core then gains nothing). Splitting C in
 /// halves costs each half a repacking of the shared operand — noise for the large products, where OpenBLAS's
 /// own split does the same.
 enum GEMM {

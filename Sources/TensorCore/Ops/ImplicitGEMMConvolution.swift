@@ -1,6 +1,6 @@
 /// Stride-1 k×k convolution of small NCHW images (groups 1) as one GEMM that reads a zero-padded copy of the
 /// input in place instead of an im2col matrix: the small UNets' 4×4–32×32 levels, where im2col's `KH·KW`-fold
-/// copy took 40 % of a 3×3 convolution's time.
+/// copy is a large share of a 3×3 convolution's time (docs/BENCHMARKS.md).
 ///
 /// The input is copied once into a zero-padded buffer per channel: image rows `rowLength` floats apart, images
 /// `imageRows` rows apart, stacked vertically. Output pixel (b, y, x) is computed at position

@@ -26,7 +26,7 @@ enum VMath {
     /// NaN stays NaN.
     @inline(__always)
     static func expClamped(_ x: VFloat) -> VFloat {
-        // (Selects, not `clamped`/`pointwiseMin`: those are not vectorised well by Swift 6.3 — 40× slower.)
+        // (Selects, not `clamped`/`pointwiseMin`: Swift 6.3 does not vectorise those well.)
         let lo = VFloat(repeating: -87.33654), hi = VFloat(repeating: 88.37)
         let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
         return expOfReduced(xc)
@@ -44,7 +44,7 @@ enum VMath {
 
     /// `expNonPositive` on 8 lanes (one AVX2 register: hot loops that keep many vectors live call it directly).
     /// (Not generic over the width: generic SIMD arithmetic in Swift 6.3 resolves to the element-by-element
-    /// protocol implementations, 5–10× slower.)
+    /// protocol implementations.)
     @inline(__always)
     static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
         // −m, rounded to nearest even (symmetric, so this is −round(x·log₂e)).
@@ -201,8 +201,8 @@ enum VMath {
     /// every element gets bit-identical treatment). `src` and `dst` may be the same buffer.
     ///
     /// The function is a value of a concrete `VectorUnary` type rather than a closure: generic specialisation
-    /// then reliably inlines it, whereas a closure literal with a large body (exp, erf) was left out of line and
-    /// each SIMD16 argument went through memory lane by lane (4–6× slower).
+    /// then reliably inlines it, whereas a closure literal with a large body (exp, erf) can be left out of line,
+    /// each SIMD16 argument then going through memory lane by lane.
     @inline(__always)
     static func map<F: VectorUnary>(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ f: F) {
         var i = 0

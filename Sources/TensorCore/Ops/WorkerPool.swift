@@ -4,13 +4,12 @@ import Synchronization
 
 /// A persistent pool of worker threads for the operators' data-parallel loops and GEMMs.
 ///
-/// Why not `DispatchQueue.concurrentPerform` (which `Parallel.forRanges` uses): on this Linux setup it ran
-/// millisecond-scale work on the calling thread only (user time = wall time, e.g. SiLU on 2.6 M floats),
-/// presumably because libdispatch's worker threads were not awake in time. Here `activeProcessorCount − 1`
+/// Why not `DispatchQueue.concurrentPerform` (which `Parallel.forRanges` uses): on Linux it was seen running
+/// millisecond-scale work on the calling thread only (docs/BENCHMARKS.md), presumably because libdispatch's worker threads were not awake in time. Here `activeProcessorCount − 1`
 /// threads are created once; the calling thread works too.
 ///
-/// A small UNet's forward pass is hundreds of operators of 5–100 µs each, so waking a sleeping thread for every
-/// one (a futex round trip, 10–50 µs under virtualisation) would cost more than it saves. Idle workers therefore
+/// A small UNet's forward pass is hundreds of short operators, so waking a sleeping thread for every one (a futex
+/// round trip, slow under virtualisation) would cost more than it saves. Idle workers therefore
 /// poll for the next job for `spinNanoseconds` (with the CPU's pause hint) before sleeping on a condition
 /// variable, as OpenMP runtimes do; a job posted while they poll starts within a microsecond. OpenBLAS's own
 /// threads are switched off (`GEMM`), so no second set of spinning threads competes for the cores.
