@@ -32,18 +32,7 @@ enum GEMM {
             return
         }
         if bias != nil || addend != nil {
-            let pc = SendablePointer(c), pbias = bias.map { SendablePointer($0) }, padd = addend.map { SendablePointer($0) }
-            NN.parallel(m, cost: n) { r in
-                for row in r {
-                    let d = pc.base + row * ldc
-                    switch (pbias, padd) {
-                    case let (b?, e?): VMath.map2(b.base, e.base + row * ldc, d, n, VAdd())
-                    case let (b?, nil): d.update(from: b.base, count: n)
-                    case let (nil, e?): d.update(from: e.base + row * ldc, count: n)
-                    case (nil, nil): break
-                    }
-                }
-            }
+            _ = prefill(m: m, n: n, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
             if k == 0 { return }
             sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                   beta: 1, c: c, ldc: ldc)
@@ -69,6 +58,114 @@ enum GEMM {
                 cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                             Int32(i1 - i0), Int32(n), Int32(k), alpha, transA ? pa.base + i0 : pa.base + i0 * lda,
                             Int32(lda), pb.base, Int32(ldb), beta, pc.base + i0 * ldc, Int32(ldc))
+            }
+        }
+        if parts == 1 { part(0); return }
+        WorkerPool.shared.run(chunks: parts) { p in part(p) }
+    }
+
+    /// `sgemm` with either operand (not both) possibly in a half format (a weight kept as stored, `StoredTensor`):
+    /// the same product, C = α·op(A)·op(B) + β·C (+ bias, + addend). The half operand is widened as it is read,
+    /// never as a whole matrix: by `SmallGEMM` a 16-column panel of B or a band of A's rows at a time; for
+    /// OpenBLAS a block of the inner dimension at a time (`blockedBLAS`). Widening is exact, so the result equals
+    /// `sgemm` on the widened operand (up to the summation order of the path each size takes).
+    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                     a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                     addend: UnsafePointer<Float>? = nil) {
+        if a.isFloat32 && b.isFloat32 {
+            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.float32, lda: lda,
+                  b: b.float32, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
+            return
+        }
+        precondition(a.isFloat32 || b.isFloat32, "GEMM.gemm: at most one operand may be half precision")
+        precondition((bias == nil && addend == nil) || beta == 0, "GEMM.gemm: a bias or addend needs beta = 0")
+        if m == 0 || n == 0 { return }
+        if !transA && SmallGEMM.suitable(m: m, n: n, k: k) {
+            SmallGEMM.run(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                          beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
+            return
+        }
+        let effectiveBeta = prefill(m: m, n: n, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
+        if k == 0 { return }
+        blockedBLAS(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: effectiveBeta, c: c, ldc: ldc)
+    }
+
+    /// Writes bias rows and/or the addend into C (split over the cores); returns the β the product then needs.
+    private static func prefill(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?) -> Float {
+        if bias == nil && addend == nil { return beta }
+        let pc = SendablePointer(c), pbias = bias.map { SendablePointer($0) }, padd = addend.map { SendablePointer($0) }
+        NN.parallel(m, cost: n) { r in
+            for row in r {
+                let d = pc.base + row * ldc
+                switch (pbias, padd) {
+                case let (b?, e?): VMath.map2(b.base, e.base + row * ldc, d, n, VAdd())
+                case let (b?, nil): d.update(from: b.base, count: n)
+                case let (nil, e?): d.update(from: e.base + row * ldc, count: n)
+                case (nil, nil): break
+                }
+            }
+        }
+        return 1
+    }
+
+    /// Floats of widened operand a thread holds at once in `blockedBLAS` (4 MB).
+    static let widenedBlockFloats = 1 << 20
+
+    /// OpenBLAS with one half operand: C is split over the cores (columns when B is half, rows when A is), and
+    /// each part runs its product over blocks of the inner dimension, widening its share of the half operand's
+    /// block (≥ 256 deep, ≤ `widenedBlockFloats`) into a scratch buffer before each `cblas_sgemm` (β = 1 after
+    /// the first block). Splitting the inner dimension keeps every part's float32 operand packed once by OpenBLAS,
+    /// which blocks the inner dimension itself.
+    private static func blockedBLAS(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                                    a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = blasThreadsOff
+        let halfB = !b.isFloat32
+        let cores = WorkerPool.shared.threads
+        let extent = halfB ? n : m
+        let parts = m * n * k < splitThreshold || cores < 2 ? 1 : Swift.min(cores, (extent + 15) / 16)
+        let pc = SendablePointer(c)
+        func part(_ p: Int) {
+            // This part's columns (half B, 16-aligned) or rows (half A) of C.
+            let blocks16 = (extent + 15) / 16
+            let e0 = halfB ? Swift.min(extent, blocks16 * p / parts * 16) : extent * p / parts
+            let e1 = halfB ? Swift.min(extent, blocks16 * (p + 1) / parts * 16) : extent * (p + 1) / parts
+            let width = e1 - e0
+            if width <= 0 { return }
+            let depth = Swift.min(k, Swift.max(256, widenedBlockFloats / width))
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: depth * width)
+            defer { scratch.deallocate() }
+            var k0 = 0
+            while k0 < k {
+                let kb = Swift.min(depth, k - k0)
+                let blockBeta = k0 == 0 ? beta : 1
+                if halfB {
+                    // op(B)[k0 ..< k0+kb, e0 ..< e1], widened in the stored orientation.
+                    if transB {   // B stored [n, k]: rows e0..<e1, columns k0..<k0+kb → [width, kb]
+                        for r in 0..<width { b.widen(offset: (e0 + r) * ldb + k0, count: kb, into: scratch + r * kb) }
+                    } else {      // B stored [k, n] → [kb, width]
+                        for kk in 0..<kb { b.widen(offset: (k0 + kk) * ldb + e0, count: width, into: scratch + kk * width) }
+                    }
+                    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                                Int32(m), Int32(width), Int32(kb), alpha,
+                                transA ? a.float32 + k0 * lda : a.float32 + k0, Int32(lda),
+                                scratch, Int32(transB ? kb : width), blockBeta, pc.base + e0, Int32(ldc))
+                } else {
+                    // op(A)[e0 ..< e1, k0 ..< k0+kb], widened in the stored orientation.
+                    if transA {   // A stored [k, m] → [kb, width]
+                        for kk in 0..<kb { a.widen(offset: (k0 + kk) * lda + e0, count: width, into: scratch + kk * width) }
+                    } else {      // A stored [m, k] → [width, kb]
+                        for r in 0..<width { a.widen(offset: (e0 + r) * lda + k0, count: kb, into: scratch + r * kb) }
+                    }
+                    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                                Int32(width), Int32(n), Int32(kb), alpha, scratch, Int32(transA ? width : kb),
+                                transB ? b.float32 + k0 : b.float32 + k0 * ldb, Int32(ldb), blockBeta,
+                                pc.base + e0 * ldc, Int32(ldc))
+                }
+                k0 += kb
             }
         }
         if parts == 1 { part(0); return }
