@@ -67,8 +67,9 @@ enum GEMM {
     /// `sgemm` with either operand (not both) possibly in a half format (a weight kept as stored, `StoredTensor`):
     /// the same product, C = α·op(A)·op(B) + β·C (+ bias, + addend). The half operand is widened as it is read,
     /// never as a whole matrix: by `SmallGEMM` a 16-column panel of B or a band of A's rows at a time; for
-    /// OpenBLAS a block of the inner dimension at a time (`blockedBLAS`). Widening is exact, so the result equals
-    /// `sgemm` on the widened operand (up to the summation order of the path each size takes).
+    /// OpenBLAS a block of up to 16 MB at a time (`blockedBLAS`). Widening is exact, so the result equals `sgemm`
+    /// on the widened operand bit for bit (for OpenBLAS products whose half operand exceeds one block, up to
+    /// OpenBLAS's choice of kernels for the narrower products).
     static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                      a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
                      c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
@@ -111,64 +112,49 @@ enum GEMM {
         return 1
     }
 
-    /// Floats of widened operand a thread holds at once in `blockedBLAS` (4 MB).
-    static let widenedBlockFloats = 1 << 20
+    /// Floats of a half operand widened at once by `blockedBLAS` (16 MB).
+    static let widenedBlockFloats = 1 << 22
 
-    /// OpenBLAS with one half operand: C is split over the cores (columns when B is half, rows when A is), and
-    /// each part runs its product over blocks of the inner dimension, widening its share of the half operand's
-    /// block (≥ 256 deep, ≤ `widenedBlockFloats`) into a scratch buffer before each `cblas_sgemm` (β = 1 after
-    /// the first block). Splitting the inner dimension keeps every part's float32 operand packed once by OpenBLAS,
-    /// which blocks the inner dimension itself.
+    /// OpenBLAS with one half operand: the half operand is widened in blocks along its free dimension — columns of
+    /// op(B), rows of op(A), each block the whole inner dimension deep and at most `widenedBlockFloats` — into one
+    /// scratch buffer (the widening split over the cores), and each block is an `sgemm` (split over the cores as
+    /// usual) writing its columns / rows of C. When the operand fits one block this is exactly `sgemm` on the
+    /// widened matrix. Blocking the free dimension rather than the inner one costs OpenBLAS one more packing of
+    /// the float32 operand per block, and never an extra pass over C.
     private static func blockedBLAS(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                     a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
                                     c: UnsafeMutablePointer<Float>, ldc: Int) {
-        _ = blasThreadsOff
         let halfB = !b.isFloat32
-        let cores = WorkerPool.shared.threads
         let extent = halfB ? n : m
-        let parts = m * n * k < splitThreshold || cores < 2 ? 1 : Swift.min(cores, (extent + 15) / 16)
-        let pc = SendablePointer(c)
-        func part(_ p: Int) {
-            // This part's columns (half B, 16-aligned) or rows (half A) of C.
-            let blocks16 = (extent + 15) / 16
-            let e0 = halfB ? Swift.min(extent, blocks16 * p / parts * 16) : extent * p / parts
-            let e1 = halfB ? Swift.min(extent, blocks16 * (p + 1) / parts * 16) : extent * (p + 1) / parts
-            let width = e1 - e0
-            if width <= 0 { return }
-            let depth = Swift.min(k, Swift.max(256, widenedBlockFloats / width))
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: depth * width)
-            defer { scratch.deallocate() }
-            var k0 = 0
-            while k0 < k {
-                let kb = Swift.min(depth, k - k0)
-                let blockBeta = k0 == 0 ? beta : 1
-                if halfB {
-                    // op(B)[k0 ..< k0+kb, e0 ..< e1], widened in the stored orientation.
-                    if transB {   // B stored [n, k]: rows e0..<e1, columns k0..<k0+kb → [width, kb]
-                        for r in 0..<width { b.widen(offset: (e0 + r) * ldb + k0, count: kb, into: scratch + r * kb) }
-                    } else {      // B stored [k, n] → [kb, width]
-                        for kk in 0..<kb { b.widen(offset: (k0 + kk) * ldb + e0, count: width, into: scratch + kk * width) }
-                    }
-                    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                                Int32(m), Int32(width), Int32(kb), alpha,
-                                transA ? a.float32 + k0 * lda : a.float32 + k0, Int32(lda),
-                                scratch, Int32(transB ? kb : width), blockBeta, pc.base + e0, Int32(ldc))
-                } else {
-                    // op(A)[e0 ..< e1, k0 ..< k0+kb], widened in the stored orientation.
-                    if transA {   // A stored [k, m] → [kb, width]
-                        for kk in 0..<kb { a.widen(offset: (k0 + kk) * lda + e0, count: width, into: scratch + kk * width) }
-                    } else {      // A stored [m, k] → [width, kb]
-                        for r in 0..<width { a.widen(offset: (e0 + r) * lda + k0, count: kb, into: scratch + r * kb) }
-                    }
-                    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                                Int32(width), Int32(n), Int32(kb), alpha, scratch, Int32(transA ? width : kb),
-                                transB ? b.float32 + k0 : b.float32 + k0 * ldb, Int32(ldb), blockBeta,
-                                pc.base + e0 * ldc, Int32(ldc))
+        let block = Swift.min(extent, Swift.max(16, widenedBlockFloats / k / 16 * 16))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * k)
+        defer { scratch.deallocate() }
+        let ps = SendablePointer(scratch)
+        var e0 = 0
+        while e0 < extent {
+            let width = Swift.min(block, extent - e0), first = e0
+            let half = halfB ? b : a
+            // The block as stored: `width` rows of k (B transposed / A untransposed) or k rows of `width`.
+            let rowsOfK = halfB ? transB : !transA
+            let ld = halfB ? ldb : lda
+            if rowsOfK {
+                NN.parallel(width, cost: k) { r in
+                    for i in r { half.widen(offset: (first + i) * ld, count: k, into: ps.base + i * k) }
                 }
-                k0 += kb
+            } else {
+                NN.parallel(k, cost: width) { r in
+                    for kk in r { half.widen(offset: kk * ld + first, count: width, into: ps.base + kk * width) }
+                }
             }
+            let widenedLd = rowsOfK ? k : width
+            if halfB {
+                sgemm(transA: transA, transB: transB, m: m, n: width, k: k, alpha: alpha, a: a.float32, lda: lda,
+                      b: scratch, ldb: widenedLd, beta: beta, c: c + e0, ldc: ldc)
+            } else {
+                sgemm(transA: transA, transB: transB, m: width, n: n, k: k, alpha: alpha, a: scratch, lda: widenedLd,
+                      b: b.float32, ldb: ldb, beta: beta, c: c + e0 * ldc, ldc: ldc)
+            }
+            e0 += width
         }
-        if parts == 1 { part(0); return }
-        WorkerPool.shared.run(chunks: parts) { p in part(p) }
     }
 }
