@@ -1,8 +1,8 @@
 import TensorCore
 
 // Conversion of stored tensor bytes to float32. Source bytes come straight from the file mapping and may be
-// unaligned (safetensors does not pad tensors), so every load is an unaligned load; the loops are plain
-// element-wise maps that LLVM vectorises (AVX2 with the package's haswell target).
+// unaligned (safetensors does not pad tensors), so every load is an unaligned load; f16 and bf16 use
+// TensorCore's `HalfFormat.widen` (the kernels' widening), the rest are element-wise maps.
 
 /// A raw pointer that may cross into `Parallel.forRanges` workers (each writes a disjoint range).
 private struct SendablePointers: @unchecked Sendable {
@@ -44,30 +44,10 @@ private func convertRange(_ src: UnsafeRawPointer, _ dtype: DType, count n: Int,
     }
 }
 
-/// IEEE binary16 → binary32, exact for every bit pattern (subnormals, ±0, ±inf; NaN payloads are kept and
-/// quietened, as x86's `vcvtph2ps`, which torch uses, does). Branch-free so that the loop vectorises.
-@inline(__always)
-func halfToFloat(_ h: UInt16) -> Float {
-    let bits = UInt32(h)
-    let sign = (bits & 0x8000) << 16
-    let em = bits & 0x7FFF // exponent and mantissa
-    // Normal numbers: rebias the exponent from 15 to 127.
-    let normal = (em << 13) &+ 0x3800_0000
-    // Subnormals (and zero): em · 2^-24 exactly, via an exact int → float conversion.
-    let subnormal = (Float(Int32(bitPattern: em)) * 0x1p-24).bitPattern
-    // Inf / NaN: maximal exponent; a NaN also gets the quiet bit.
-    let special = (em << 13) | 0x7F80_0000 | (em > 0x7C00 ? 0x0040_0000 : 0)
-    let magnitude = em >= 0x7C00 ? special : (em < 0x0400 ? subnormal : normal)
-    return Float(bitPattern: magnitude | sign)
-}
-
 private func convertF16(_ src: UnsafeRawPointer, _ n: Int, _ dst: UnsafeMutablePointer<Float>) {
-    for i in 0..<n { dst[i] = halfToFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+    HalfFormat.f16.widen(src, count: n, into: dst)
 }
 
-/// bfloat16 → float32 is the upper half of the float32 bit pattern (exact, payloads kept as torch does).
 private func convertBF16(_ src: UnsafeRawPointer, _ n: Int, _ dst: UnsafeMutablePointer<Float>) {
-    for i in 0..<n {
-        dst[i] = Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16)
-    }
+    HalfFormat.bf16.widen(src, count: n, into: dst)
 }

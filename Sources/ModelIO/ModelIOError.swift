@@ -9,6 +9,9 @@ public enum ModelIOError: Error, Sendable, Equatable, CustomStringConvertible {
     case corruptFile(path: String, reason: String)
     /// A tensor stored in a dtype that ModelIO cannot convert to float32 (e.g. F8_E4M3).
     case unsupportedDType(path: String, key: String, dtype: String)
+    /// A layer weight (a matrix, kernel or embedding table) stored in a dtype layers cannot read: they take F32,
+    /// F16, BF16 (kept as stored) and F64 (rounded to F32).
+    case unsupportedWeightDType(path: String, key: String, dtype: String)
     /// A weight the model asked for is not in the checkpoint. `suggestions` are near names, best first.
     case missingWeight(path: String, key: String, suggestions: [String])
     /// A weight exists but its stored shape differs from the one the model's config implies.
@@ -34,6 +37,9 @@ public enum ModelIOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): not a valid safetensors file: \(reason)"
         case let .unsupportedDType(path, key, dtype):
             return "\(path): weight \(quoted(key)) has dtype \(dtype), which cannot be converted to float32"
+        case let .unsupportedWeightDType(path, key, dtype):
+            return "\(path): weight \(quoted(key)) has dtype \(dtype); layer weights must be F32, F16, BF16 or F64 "
+                + "(quantised checkpoints are not supported: convert it to one of those, e.g. with torch)"
         case let .missingWeight(path, key, suggestions):
             var s = "\(path): missing weight \(quoted(key))"
             if !suggestions.isEmpty {

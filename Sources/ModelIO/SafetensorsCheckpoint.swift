@@ -11,12 +11,16 @@ public protocol WeightSource: Sendable {
     func shape(of name: String) -> [Int]?
     /// `name` converted to float32.
     func tensor(named name: String) throws -> Tensor
+    /// `name` as a layer weight in its stored precision (see `SafetensorsFile.storedTensor(named:)`).
+    func storedTensor(named name: String) throws -> StoredTensor
     /// How errors name the file that holds `name` (a shard, for sharded checkpoints).
     func displayName(containing name: String) -> String
 }
 
 extension WeightSource {
     public func displayName(containing name: String) -> String { displayName }
+    /// Sources without half-precision storage hand out their float32 tensors.
+    public func storedTensor(named name: String) throws -> StoredTensor { StoredTensor(try tensor(named: name)) }
 }
 
 extension SafetensorsFile: WeightSource {
@@ -201,6 +205,11 @@ public final class SafetensorsCheckpoint: WeightSource, @unchecked Sendable {
     public func tensor(named name: String) throws -> Tensor {
         guard let f = file(containing: name) else { throw missing(name) }
         return try f.tensor(named: name)
+    }
+
+    public func storedTensor(named name: String) throws -> StoredTensor {
+        guard let f = file(containing: name) else { throw missing(name) }
+        return try f.storedTensor(named: name)
     }
 
     public func displayName(containing name: String) -> String { file(containing: name)?.displayName ?? displayName }

@@ -261,6 +261,23 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
+    /// The tensor `name` as a layer weight in its stored precision: F16 and BF16 stay in this file's mapping (the
+    /// value keeps the file open; no data is read here), F32 is copied into an owned float32 tensor, F64 is
+    /// rounded to float32. Throws `.missingWeight`, or `.unsupportedWeightDType` for other dtypes (integers, bool,
+    /// float8: quantised weights are not supported).
+    public func storedTensor(named name: String) throws -> StoredTensor {
+        let info = try self.info(named: name)
+        switch info.dtype {
+        case .f16, .bf16:
+            let start = base! + dataStart + info.dataOffsets.lowerBound
+            return StoredTensor(shape: info.shape, format: info.dtype == .f16 ? .f16 : .bf16, base: start, owner: self)
+        case .f32, .f64:
+            return StoredTensor(try tensor(named: name))
+        default:
+            throw ModelIOError.unsupportedWeightDType(path: displayName, key: name, dtype: info.dtype.description)
+        }
+    }
+
     /// Calls `body` with the stored (unconverted, possibly unaligned) bytes of `name`.
     public func withRawBytes<R>(named name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         try withRawBytes(try info(named: name), body)

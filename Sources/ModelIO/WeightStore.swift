@@ -13,13 +13,14 @@ import TensorCore
 /// ```
 /// A missing key throws `ModelIOError.missingWeight` naming the file and the full key, with near names; a shape
 /// mismatch throws `.shapeMismatch` naming the shard that holds the key, the stored and the expected shape;
-/// `finish()` throws `.unusedWeights` listing keys no module took. Every tensor comes back as float32.
+/// `finish()` throws `.unusedWeights` listing keys no module took. `take` gives float32 (small weights: biases,
+/// norm scales, scalars are widened at load); `takeStored` gives layer weights in their stored precision.
 ///
 /// `WeightStore` is a cheap value: `scope(_:)` returns a view onto the same source and the same record of
 /// taken keys, so a sub-module can be handed a scoped store and `finish()` on the root sees everything.
 /// `finish()` on a scoped view checks only the keys under its prefix. Taking a key twice is allowed (tied
 /// weights). Safe to use from several threads. Limits: no key renaming (convert legacy key layouts before),
-/// no dtype other than float32 out; suggestions cost an edit-distance scan of the keys, only on error.
+/// suggestions cost an edit-distance scan of the keys, only on error.
 public struct WeightStore: Sendable {
     private let ledger: Ledger
     /// The prefix every key passed to this view gets ("" or "down_blocks.0.").
@@ -91,6 +92,21 @@ public struct WeightStore: Sendable {
                                              stored: stored, expected: shape)
         }
         return try load(key).reshaped(shape)
+    }
+
+    /// The layer weight `name` (a matrix, convolution kernel or embedding table), which must have exactly `shape`,
+    /// in its stored precision: f16 / bf16 stay memory-mapped and are widened by the kernels that read them
+    /// (`StoredTensor`); f32 (and f64) come as float32. Throws `.unsupportedWeightDType` for other dtypes.
+    public func takeStored(_ name: String, shape: [Int]) throws -> StoredTensor {
+        let key = prefix + name
+        let stored = try storedShape(key)
+        guard stored == shape else {
+            throw ModelIOError.shapeMismatch(path: ledger.source.displayName(containing: key), key: key,
+                                             stored: stored, expected: shape)
+        }
+        let t = try ledger.source.storedTensor(named: key)
+        ledger.markTaken([key])
+        return t
     }
 
     /// The weight `name` with exactly `shape` if the checkpoint has it, nil if not (optional parameters such

@@ -31,6 +31,41 @@ import TensorCore
         }
     }
 
+    /// Layer weights: f16 / bf16 stay in the mapping (no float32 copy) and widen to torch's `.float()` values;
+    /// f32 / f64 come as float32; integer, bool and float8 dtypes are an error naming the tensor and dtype.
+    @Test(arguments: ["dtypes.safetensors", "unaligned.safetensors"])
+    func storedTensorsKeepHalfPrecisionMapped(fileName: String) throws {
+        var stored: [String: StoredTensor] = [:]
+        var converted: [String: Tensor] = [:]
+        do {
+            let file = try SafetensorsFile(url: Fixture.url(fileName))
+            for name in file.names {
+                let dtype = try file.info(named: name).dtype
+                switch dtype {
+                case .f16, .bf16, .f32, .f64:
+                    let t = try file.storedTensor(named: name)
+                    let expectedFormat: StoredTensor.Format = dtype == .f16 ? .f16 : dtype == .bf16 ? .bf16 : .f32
+                    #expect(t.format == expectedFormat, "\(name)")
+                    #expect((t.float32 == nil) == (dtype == .f16 || dtype == .bf16), "\(name)")
+                    #expect(t.shape == (try file.info(named: name).shape), "\(name)")
+                    stored[name] = t
+                    converted[name] = try file.tensor(named: name)
+                default:
+                    let e = modelIOError({ _ = try file.storedTensor(named: name) })
+                    #expect(e == .unsupportedWeightDType(path: "Fixtures/\(fileName)", key: name, dtype: dtype.description))
+                    #expect(e?.description.contains("weight \"\(name)\" has dtype \(dtype)") == true)
+                }
+            }
+        }
+        // The file object is gone from this scope; the stored tensors keep its mapping alive.
+        #expect(stored.values.contains { $0.format == .f16 } && stored.values.contains { $0.format == .bf16 })
+        for (name, t) in stored {
+            let w = t.widened(), c = converted[name]!
+            let same = zip(w.scalars, c.scalars).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+            #expect(same && w.count == c.count, "\(name)")
+        }
+    }
+
     @Test func coversEveryDtypeAndShapeKind() throws {
         let file = try SafetensorsFile(url: Fixture.url("dtypes.safetensors"))
         let dtypes = Set(try file.names.map { try file.info(named: $0).dtype.description })
@@ -112,7 +147,7 @@ import TensorCore
         let t = try SafetensorsFile(url: tmp.write("big.safetensors", safetensorsBytes(header: header, data: data))).tensor(named: "h")
         var mismatches = 0
         for i in 0..<n {
-            let ref = halfToFloat(UInt16(data[2 * i]) | UInt16(data[2 * i + 1]) << 8)
+            let ref = Float(Float16(bitPattern: UInt16(data[2 * i]) | UInt16(data[2 * i + 1]) << 8))
             if ref.bitPattern != t.scalars[i].bitPattern { mismatches += 1 }
         }
         #expect(mismatches == 0)

@@ -99,16 +99,17 @@ struct BLIPTextLayer: Sendable {
 /// states for the real tokens, and that is what `callAsFunction` takes. No dropout (inference).
 public struct BLIPTextEncoder: Sendable {
     public let config: BLIPTextConfig
-    let wordEmbeddings: Tensor
-    let positionEmbeddings: Tensor
+    /// In their stored precision; rows are widened on lookup.
+    let wordEmbeddings: StoredTensor
+    let positionEmbeddings: StoredTensor
     let embeddingNorm: LayerNorm
     let layers: [BLIPTextLayer]
 
     public init(config c: BLIPTextConfig, weights s: WeightStore) throws {
         config = c
         s.ignore("embeddings.position_ids")
-        wordEmbeddings = try s.take("embeddings.word_embeddings.weight", shape: [c.vocabSize, c.hiddenSize])
-        positionEmbeddings = try s.take("embeddings.position_embeddings.weight", shape: [c.maxPositions, c.hiddenSize])
+        wordEmbeddings = try s.takeStored("embeddings.word_embeddings.weight", shape: [c.vocabSize, c.hiddenSize])
+        positionEmbeddings = try s.takeStored("embeddings.position_embeddings.weight", shape: [c.maxPositions, c.hiddenSize])
         embeddingNorm = try LayerNorm(s, "embeddings.LayerNorm", channels: c.hiddenSize, eps: c.layerNormEps)
         layers = try (0..<c.layers).map { try BLIPTextLayer(s.scope("encoder.layer.\($0)"), config: c) }
     }
@@ -128,11 +129,8 @@ public struct BLIPTextEncoder: Sendable {
         }
         let n = image.shape[0], l = ids.count
         if n == 0 { return Tensor(zeros: [0, l, h]) }
-        var e = [Float](repeating: 0, count: l * h)
-        for (i, id) in ids.enumerated() {
-            for j in 0..<h { e[i * h + j] = wordEmbeddings.scalars[id * h + j] + positionEmbeddings.scalars[i * h + j] }
-        }
-        let one = embeddingNorm(Tensor(shape: [1, l, h], scalars: e)).scalars
+        let e = wordEmbeddings.rows(ids) + positionEmbeddings.rows(Array(0..<l))
+        let one = embeddingNorm(e.reshaped([1, l, h])).scalars
         var x = Tensor(shape: [n, l, h], scalars: Array([[Float]](repeating: one, count: n).joined()))
         for layer in layers { x = layer(x, image: image) }
         return x

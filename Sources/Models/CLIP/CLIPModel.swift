@@ -40,8 +40,8 @@ public struct CLIPModel: Sendable {
     public let config: CLIPConfig
     public let text: CLIPTextModel?
     public let vision: CLIPVisionTransformer?
-    let textProjection: Tensor?
-    let visualProjection: Tensor?
+    let textProjection: StoredTensor?
+    let visualProjection: StoredTensor?
     /// The checkpoint's `logit_scale` parameter (a log temperature).
     public let logitScale: Float
     /// exp(logit_scale), as `CLIPModel.forward` multiplies the cosine similarities by (100 for OpenAI's CLIP).
@@ -62,14 +62,14 @@ public struct CLIPModel: Sendable {
         s.ignoreAll { $0.hasSuffix("position_ids") }
         if towers != .vision {
             text = try CLIPTextModel(config: c.text, weights: s.scope("text_model"))
-            textProjection = try s.take("text_projection.weight", shape: [c.projectionDim, c.text.hiddenSize])
+            textProjection = try s.takeStored("text_projection.weight", shape: [c.projectionDim, c.text.hiddenSize])
         } else {
             s.ignoreAll { $0.hasPrefix("text_model.") || $0 == "text_projection.weight" }
             text = nil; textProjection = nil
         }
         if towers != .text {
             vision = try CLIPVisionTransformer(config: c.vision, weights: s.scope("vision_model"))
-            visualProjection = try s.take("visual_projection.weight", shape: [c.projectionDim, c.vision.hiddenSize])
+            visualProjection = try s.takeStored("visual_projection.weight", shape: [c.projectionDim, c.vision.hiddenSize])
         } else {
             s.ignoreAll { $0.hasPrefix("vision_model.") || $0 == "visual_projection.weight" }
             vision = nil; visualProjection = nil

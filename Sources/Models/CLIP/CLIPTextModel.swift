@@ -40,8 +40,9 @@ public struct CLIPTextConfig: Sendable, Equatable {
 public struct CLIPTextModel: Sendable {
     public let config: CLIPTextConfig
 
-    let tokenEmbedding: Tensor
-    let positionEmbedding: Tensor
+    /// `[vocab, D]` in its stored precision (rows widened on lookup); positions `[maxPositions, D]` likewise.
+    let tokenEmbedding: StoredTensor
+    let positionEmbedding: StoredTensor
     let encoder: CLIPEncoder
     let finalNorm: LayerNorm
 
@@ -60,8 +61,8 @@ public struct CLIPTextModel: Sendable {
     public init(config c: CLIPTextConfig, weights s: WeightStore) throws {
         config = c
         let d = c.hiddenSize
-        tokenEmbedding = try s.take("embeddings.token_embedding.weight", shape: [c.vocabSize, d])
-        positionEmbedding = try s.take("embeddings.position_embedding.weight", shape: [c.maxPositions, d])
+        tokenEmbedding = try s.takeStored("embeddings.token_embedding.weight", shape: [c.vocabSize, d])
+        positionEmbedding = try s.takeStored("embeddings.position_embedding.weight", shape: [c.maxPositions, d])
         encoder = try CLIPEncoder(s.scope("encoder"), count: c.layers, hiddenSize: d, intermediateSize: c.intermediateSize,
                                   heads: c.heads, eps: c.layerNormEps, activation: c.activation)
         finalNorm = try LayerNorm(s, "final_layer_norm", channels: d, eps: c.layerNormEps)
@@ -85,14 +86,9 @@ public struct CLIPTextModel: Sendable {
             throw InputError(description: "CLIP text: token id \(bad) is outside the vocabulary of \(config.vocabSize)")
         }
         let b = ids.count, d = config.hiddenSize
-        var x = [Float](repeating: 0, count: b * l * d)
-        for (bi, seq) in ids.enumerated() {
-            for (t, id) in seq.enumerated() {
-                let o = (bi * l + t) * d
-                for j in 0..<d { x[o + j] = tokenEmbedding.scalars[id * d + j] + positionEmbedding.scalars[t * d + j] }
-            }
-        }
-        let h = finalNorm(encoder(Tensor(shape: [b, l, d], scalars: x), mask: NN.causalMask(l)))
+        let tokens = tokenEmbedding.rows(Array(ids.joined())).reshaped([b, l, d])
+        let positions = positionEmbedding.rows(Array(0..<l))
+        let h = finalNorm(encoder(tokens + positions, mask: NN.causalMask(l)))
         var pooled = [Float]()
         pooled.reserveCapacity(b * d)
         for (bi, seq) in ids.enumerated() {

@@ -56,7 +56,7 @@ public struct CLIPInputError: Error, CustomStringConvertible, Equatable, Sendabl
 public struct CLIPVisionTransformer: Sendable {
     public let config: CLIPVisionConfig
     let classEmbedding: Tensor
-    let patchEmbedding: Tensor
+    let patchEmbedding: StoredTensor
     let positionEmbedding: Tensor
     let preNorm: LayerNorm
     let encoder: CLIPEncoder
@@ -66,7 +66,7 @@ public struct CLIPVisionTransformer: Sendable {
         config = c
         let d = c.hiddenSize
         classEmbedding = try s.take("embeddings.class_embedding", shape: [d])
-        patchEmbedding = try s.take("embeddings.patch_embedding.weight", shape: [d, c.channels, c.patchSize, c.patchSize])
+        patchEmbedding = try s.takeStored("embeddings.patch_embedding.weight", shape: [d, c.channels, c.patchSize, c.patchSize])
         positionEmbedding = try s.take("embeddings.position_embedding.weight", shape: [c.tokens, d])
         preNorm = try LayerNorm(s, "pre_layrnorm", channels: d, eps: c.layerNormEps)
         encoder = try CLIPEncoder(s.scope("encoder"), count: c.layers, hiddenSize: d, intermediateSize: c.intermediateSize,

@@ -2,18 +2,21 @@ import ModelIO
 import TensorCore
 
 /// `torch.nn.Conv2d` with square kernel, symmetric stride and padding; weights `[out, in, k, k]` (+ bias).
+/// The weight stays in its stored precision (`StoredTensor`: f16 / bf16 mapped, widened by the convolution
+/// paths as they read it); the bias is widened to float32 at load.
 public struct Conv2d: Sendable {
-    public let weight: Tensor
+    public let weight: StoredTensor
     public let bias: Tensor?
     public let stride: Int
     public let padding: Int
-    /// The weight transformed for the Winograd path, prepared at load for 3×3 stride-1 padding-1 convolutions
-    /// of up to `WinogradKernel.maxPreparedPairs` channel pairs (the small UNets and VAEs).
+    /// The weight transformed for the Winograd path (float32, 16/9 of the weight's elements), prepared at load for
+    /// 3×3 stride-1 padding-1 convolutions of up to `WinogradKernel.maxPreparedPairs` channel pairs (the small
+    /// UNets and VAEs).
     public let winograd: WinogradKernel?
 
     public init(_ store: WeightStore, _ name: String, in cin: Int, out cout: Int, kernel: Int, stride: Int = 1,
                 padding: Int? = nil, bias: Bool = true) throws {
-        weight = try store.take("\(name).weight", shape: [cout, cin, kernel, kernel])
+        weight = try store.takeStored("\(name).weight", shape: [cout, cin, kernel, kernel])
         self.bias = bias ? try store.take("\(name).bias", shape: [cout]) : nil
         self.stride = stride
         self.padding = padding ?? kernel / 2
@@ -29,21 +32,33 @@ public struct Conv2d: Sendable {
     }
 }
 
-/// `torch.nn.Linear`: weight `[out, in]` in the checkpoint (+ bias), applied to the last axis. The weight is
-/// kept transposed (`[in, out]`, transposed once at load) so that every call reads it in place.
+/// `torch.nn.Linear`: weight `[out, in]` in the checkpoint (+ bias), applied to the last axis. A float32 weight
+/// is kept transposed (`[in, out]`, transposed once at load) so that every call reads it in place; an f16 / bf16
+/// weight stays as stored (`[out, in]`, mapped) and the product widens it a panel or block at a time. The bias
+/// is widened to float32 at load.
 public struct Linear: Sendable {
-    /// The checkpoint's weight transposed: `[in, out]`.
-    public let transposedWeight: Tensor
+    /// The weight as the product reads it.
+    public enum Weight: Sendable {
+        /// A float32 checkpoint weight, transposed: `[in, out]`.
+        case transposed(Tensor)
+        /// A half-precision checkpoint weight as stored: `[out, in]`.
+        case stored(StoredTensor)
+    }
+    public let weight: Weight
     public let bias: Tensor?
 
     public init(_ store: WeightStore, _ name: String, in cin: Int, out cout: Int, bias: Bool = true) throws {
-        transposedWeight = NN.transposeLastTwo(try store.take("\(name).weight", shape: [cout, cin]))
+        let w = try store.takeStored("\(name).weight", shape: [cout, cin])
+        weight = w.float32.map { .transposed(NN.transposeLastTwo($0)) } ?? .stored(w)
         self.bias = bias ? try store.take("\(name).bias", shape: [cout]) : nil
     }
 
     /// `x·Wᵀ + b`, plus `residual` when given (added as the product is stored).
     public func callAsFunction(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
-        NN.linear(x, transposedWeight: transposedWeight, bias: bias, residual: residual)
+        switch weight {
+        case .transposed(let t): NN.linear(x, transposedWeight: t, bias: bias, residual: residual)
+        case .stored(let w): NN.linear(x, weight: w, bias: bias, residual: residual)
+        }
     }
 }
 

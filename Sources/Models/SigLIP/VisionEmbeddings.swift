@@ -74,7 +74,7 @@ public struct VisionEmbeddings: Sendable {
     public let channels: Int
     public let imageSize: Int
     public let patchSize: Int
-    let patchWeight: Tensor
+    let patchWeight: StoredTensor
     let patchBias: Tensor?
     let classEmbedding: Tensor?
     let positionEmbedding: Tensor
@@ -85,7 +85,7 @@ public struct VisionEmbeddings: Sendable {
         channels = c.channels
         imageSize = c.imageSize
         self.patchSize = patchSize
-        patchWeight = try s.take("patch_embedding.weight", shape: [d, channels, patchSize, patchSize])
+        patchWeight = try s.takeStored("patch_embedding.weight", shape: [d, channels, patchSize, patchSize])
         self.patchBias = patchBias ? try s.take("patch_embedding.bias", shape: [d]) : nil
         classEmbedding = classToken ? try s.take("class_embedding", shape: [d]) : nil
         let grid = imageSize / patchSize

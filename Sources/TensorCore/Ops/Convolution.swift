@@ -32,6 +32,24 @@ extension NN {
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
                               groups: Int = 1, winograd: WinogradKernel? = nil, channelOffsets: Tensor? = nil,
                               residual: Tensor? = nil) -> Tensor {
+        conv2d(x, weight: StoredTensor(weight), bias: bias, stride: stride, padding: padding, groups: groups,
+               winograd: winograd, channelOffsets: channelOffsets, residual: residual)
+    }
+
+    /// `conv2d` with the weight as its checkpoint stores it (`StoredTensor`): an f16 / bf16 weight is widened as
+    /// each path reads it — a band of output channels at a time by the GEMM paths (`GEMM.gemm`,
+    /// `SmallGEMM.runRowGathered`), while packing its 16-channel panels by the direct kernel.
+    public static func conv2d(_ x: Tensor, weight: StoredTensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                              groups: Int = 1, winograd: WinogradKernel? = nil, channelOffsets: Tensor? = nil,
+                              residual: Tensor? = nil) -> Tensor {
+        conv2d(x, weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding), groups: groups,
+               winograd: winograd, channelOffsets: channelOffsets, residual: residual)
+    }
+
+    /// `conv2d` with a stored weight and stride / padding per axis.
+    public static func conv2d(_ x: Tensor, weight: StoredTensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                              groups: Int = 1, winograd: WinogradKernel? = nil, channelOffsets: Tensor? = nil,
+                              residual: Tensor? = nil) -> Tensor {
         precondition(x.rank == 4, "NN.conv2d: input must be [N, C, H, W], got \(x.shape)")
         precondition(weight.rank == 4, "NN.conv2d: weight must be [O, C/groups, KH, KW], got \(weight.shape)")
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -78,7 +96,7 @@ extension NN {
     }
 
     /// `conv2d` by the paths other than Winograd.
-    private static func convolve(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+    private static func convolve(_ x: Tensor, weight: StoredTensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
                                  groups: Int, algorithm: ConvolutionAlgorithm) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
@@ -88,7 +106,7 @@ extension NN {
         let plane = oh * ow
         let k = cg * kh * kw
         return read(x) { src in
-            read(weight) { wt in
+            weight.withElements { wt in
                 makeTensor(shape: [n, o, oh, ow]) { dst in
                     if plane == 0 { return }
                     // Stride-1 k×k convolutions of small images: one GEMM over a padded copy, no im2col.
@@ -122,9 +140,9 @@ extension NN {
                     if kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 {
                         for img in 0..<n {
                             for g in 0..<groups {
-                                GEMM.sgemm(m: og, n: plane, k: cg, a: wt.base + g * og * cg, lda: cg,
-                                           b: src.base + (img * c + g * cg) * h * w, ldb: plane,
-                                           beta: beta, c: dst.base + (img * o + g * og) * plane, ldc: plane)
+                                GEMM.gemm(m: og, n: plane, k: cg, a: wt.advanced(by: g * og * cg), lda: cg,
+                                          b: MatrixElements(src.base + (img * c + g * cg) * h * w), ldb: plane,
+                                          beta: beta, c: dst.base + (img * o + g * og) * plane, ldc: plane)
                             }
                         }
                         return
@@ -142,7 +160,8 @@ extension NN {
                             geometry.fill(SendablePointer(col + img * plane), rowStride: cols,
                                           from: src + img * c * h * w, firstRow: 0, rows: oh)
                         }
-                        GEMM.sgemm(m: o, n: cols, k: k, a: wt.base, lda: k, b: col, ldb: cols, beta: 0, c: tmp.base, ldc: cols)
+                        GEMM.gemm(m: o, n: cols, k: k, a: wt, lda: k, b: MatrixElements(col), ldb: cols, beta: 0,
+                                  c: tmp.base, ldc: cols)
                         parallel(n * o, cost: plane) { r in
                             for item in r {
                                 let img = item / o, ch = item % o
@@ -167,8 +186,8 @@ extension NN {
                                 let rows = Swift.min(tileRows, oh - row0)
                                 let cols = rows * ow
                                 geometry.fill(SendablePointer(col), rowStride: cols, from: input, firstRow: row0, rows: rows)
-                                GEMM.sgemm(m: og, n: cols, k: k, a: wt.base + g * og * k, lda: k, b: col, ldb: cols,
-                                           beta: beta, c: dst.base + (img * o + g * og) * plane + row0 * ow, ldc: plane)
+                                GEMM.gemm(m: og, n: cols, k: k, a: wt.advanced(by: g * og * k), lda: k, b: MatrixElements(col),
+                                          ldb: cols, beta: beta, c: dst.base + (img * o + g * og) * plane + row0 * ow, ldc: plane)
                                 row0 += rows
                             }
                         }

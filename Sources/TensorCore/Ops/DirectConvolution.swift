@@ -20,7 +20,7 @@ struct DirectConvolution {
         groups == 1 && kh * kw > 1 && c >= 16 && c <= 512 && o >= 16 && (o % 16 == 0 || o >= 64) && ow >= 48
     }
 
-    func run(x: SendablePointer, weight: SendablePointer, bias: SendablePointer?, out: SendablePointer) {
+    func run(x: SendablePointer, weight: MatrixElements, bias: SendablePointer?, out: SendablePointer) {
         // Weights: [oBlock][i][j][c][16], zero for output channels ≥ o.
         let panel = kh * kw * c * 16
         let wpack = UnsafeMutablePointer<Float>.allocate(capacity: oBlocks * panel)
@@ -36,8 +36,13 @@ struct DirectConvolution {
                         for j in 0..<kw {
                             let d = dst + (i * kw + j) * c * 16 + lane
                             if oc < o {
-                                let s = weight.base + ((oc * c) * kh + i) * kw + j   // weight[oc][ch][i][j]
-                                for ch in 0..<c { d[ch * 16] = s[ch * kh * kw] }
+                                let s = ((oc * c) * kh + i) * kw + j   // weight[oc][ch][i][j]
+                                if weight.isFloat32 {
+                                    let f = weight.float32 + s
+                                    for ch in 0..<c { d[ch * 16] = f[ch * kh * kw] }
+                                } else {
+                                    for ch in 0..<c { d[ch * 16] = weight.value(s + ch * kh * kw) }
+                                }
                             } else {
                                 for ch in 0..<c { d[ch * 16] = 0 }
                             }

@@ -32,18 +32,7 @@ enum GEMM {
             return
         }
         if bias != nil || addend != nil {
-            let pc = SendablePointer(c), pbias = bias.map { SendablePointer($0) }, padd = addend.map { SendablePointer($0) }
-            NN.parallel(m, cost: n) { r in
-                for row in r {
-                    let d = pc.base + row * ldc
-                    switch (pbias, padd) {
-                    case let (b?, e?): VMath.map2(b.base, e.base + row * ldc, d, n, VAdd())
-                    case let (b?, nil): d.update(from: b.base, count: n)
-                    case let (nil, e?): d.update(from: e.base + row * ldc, count: n)
-                    case (nil, nil): break
-                    }
-                }
-            }
+            _ = prefill(m: m, n: n, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
             if k == 0 { return }
             sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                   beta: 1, c: c, ldc: ldc)
@@ -73,5 +62,99 @@ enum GEMM {
         }
         if parts == 1 { part(0); return }
         WorkerPool.shared.run(chunks: parts) { p in part(p) }
+    }
+
+    /// `sgemm` with either operand (not both) possibly in a half format (a weight kept as stored, `StoredTensor`):
+    /// the same product, C = α·op(A)·op(B) + β·C (+ bias, + addend). The half operand is widened as it is read,
+    /// never as a whole matrix: by `SmallGEMM` a 16-column panel of B or a band of A's rows at a time; for
+    /// OpenBLAS a block of up to 16 MB at a time (`blockedBLAS`). Widening is exact, so the result equals `sgemm`
+    /// on the widened operand bit for bit (for OpenBLAS products whose half operand exceeds one block, up to
+    /// OpenBLAS's choice of kernels for the narrower products).
+    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                     a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
+                     addend: UnsafePointer<Float>? = nil) {
+        if a.isFloat32 && b.isFloat32 {
+            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.float32, lda: lda,
+                  b: b.float32, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
+            return
+        }
+        precondition(a.isFloat32 || b.isFloat32, "GEMM.gemm: at most one operand may be half precision")
+        precondition((bias == nil && addend == nil) || beta == 0, "GEMM.gemm: a bias or addend needs beta = 0")
+        if m == 0 || n == 0 { return }
+        if !transA && SmallGEMM.suitable(m: m, n: n, k: k) {
+            SmallGEMM.run(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                          beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
+            return
+        }
+        let effectiveBeta = prefill(m: m, n: n, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
+        if k == 0 { return }
+        blockedBLAS(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: effectiveBeta, c: c, ldc: ldc)
+    }
+
+    /// Writes bias rows and/or the addend into C (split over the cores); returns the β the product then needs.
+    private static func prefill(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?) -> Float {
+        if bias == nil && addend == nil { return beta }
+        let pc = SendablePointer(c), pbias = bias.map { SendablePointer($0) }, padd = addend.map { SendablePointer($0) }
+        NN.parallel(m, cost: n) { r in
+            for row in r {
+                let d = pc.base + row * ldc
+                switch (pbias, padd) {
+                case let (b?, e?): VMath.map2(b.base, e.base + row * ldc, d, n, VAdd())
+                case let (b?, nil): d.update(from: b.base, count: n)
+                case let (nil, e?): d.update(from: e.base + row * ldc, count: n)
+                case (nil, nil): break
+                }
+            }
+        }
+        return 1
+    }
+
+    /// Floats of a half operand widened at once by `blockedBLAS` (16 MB).
+    static let widenedBlockFloats = 1 << 22
+
+    /// OpenBLAS with one half operand: the half operand is widened in blocks along its free dimension — columns of
+    /// op(B), rows of op(A), each block the whole inner dimension deep and at most `widenedBlockFloats` — into one
+    /// scratch buffer (the widening split over the cores), and each block is an `sgemm` (split over the cores as
+    /// usual) writing its columns / rows of C. When the operand fits one block this is exactly `sgemm` on the
+    /// widened matrix. Blocking the free dimension rather than the inner one costs OpenBLAS one more packing of
+    /// the float32 operand per block, and never an extra pass over C.
+    private static func blockedBLAS(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                                    a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
+                                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let halfB = !b.isFloat32
+        let extent = halfB ? n : m
+        let block = Swift.min(extent, Swift.max(16, widenedBlockFloats / k / 16 * 16))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * k)
+        defer { scratch.deallocate() }
+        let ps = SendablePointer(scratch)
+        var e0 = 0
+        while e0 < extent {
+            let width = Swift.min(block, extent - e0), first = e0
+            let half = halfB ? b : a
+            // The block as stored: `width` rows of k (B transposed / A untransposed) or k rows of `width`.
+            let rowsOfK = halfB ? transB : !transA
+            let ld = halfB ? ldb : lda
+            if rowsOfK {
+                NN.parallel(width, cost: k) { r in
+                    for i in r { half.widen(offset: (first + i) * ld, count: k, into: ps.base + i * k) }
+                }
+            } else {
+                NN.parallel(k, cost: width) { r in
+                    for kk in r { half.widen(offset: kk * ld + first, count: width, into: ps.base + kk * width) }
+                }
+            }
+            let widenedLd = rowsOfK ? k : width
+            if halfB {
+                sgemm(transA: transA, transB: transB, m: m, n: width, k: k, alpha: alpha, a: a.float32, lda: lda,
+                      b: scratch, ldb: widenedLd, beta: beta, c: c + e0, ldc: ldc)
+            } else {
+                sgemm(transA: transA, transB: transB, m: width, n: n, k: k, alpha: alpha, a: scratch, lda: widenedLd,
+                      b: b.float32, ldb: ldb, beta: beta, c: c + e0 * ldc, ldc: ldc)
+            }
+            e0 += width
+        }
     }
 }

@@ -38,7 +38,7 @@ struct ImplicitGEMMConvolution {
     /// im2col tiles).
     static func suitable(ow: Int) -> Bool { ow < 48 }
 
-    func run(x: SendablePointer, weight: SendablePointer, bias: SendablePointer?, out: SendablePointer) {
+    func run(x: SendablePointer, weight: MatrixElements, bias: SendablePointer?, out: SendablePointer) {
         let (n, c, h, w, o, kh, kw, ph, pw, oh, ow) = (n, c, h, w, o, kh, kw, ph, pw, oh, ow)
         let (rowLength, imageRows) = (self.rowLength, self.imageRows)
         // Positions from the first output pixel to the last one (inclusive), in 16-wide panels. A channel's plane
@@ -70,7 +70,7 @@ struct ImplicitGEMMConvolution {
         for ch in 0..<c {
             for i in 0..<kh { for j in 0..<kw { offsets[(ch * kh + i) * kw + j] = ch * plane + i * rowLength + j } }
         }
-        SmallGEMM.runRowGathered(m: o, panels: panels, k: k, a: weight.base, lda: k, b: pad.base, rowOffsets: offsets,
+        SmallGEMM.runRowGathered(m: o, panels: panels, k: k, a: weight, lda: k, b: pad.base, rowOffsets: offsets,
                                  c: result.base, ldc: panels * 16)
         // Compact the valid positions into [N, O, OH, OW], adding the bias.
         NN.parallel(n * o, cost: oh * ow) { r in

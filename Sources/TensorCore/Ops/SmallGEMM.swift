@@ -32,7 +32,7 @@ enum SmallGEMM {
             packColumns(b, rowStride: ldb, depth: k, columns: n, panel: fullPanels, into: packed)
         }
         let pb = SendablePointer(b), pp = SendablePointer(packed)
-        tiles(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend) { p in
+        tiles(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend) { p, _, _ in
             if transB { return StridedRows(base: pp.base + p * k * 16, stride: 16) }
             if p == fullPanels { return StridedRows(base: pp.base, stride: 16) }
             return StridedRows(base: pb.base + p * 16, stride: ldb)
@@ -45,8 +45,79 @@ enum SmallGEMM {
     static func runRowGathered(m: Int, panels: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                                rowOffsets: UnsafePointer<Int>, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let pb = SendablePointer(b), offsets = SendableIntPointer(rowOffsets)
-        tiles(m: m, n: panels * 16, k: k, alpha: 1, a: a, lda: lda, beta: 0, c: c, ldc: ldc, bias: nil, addend: nil) { p in
+        tiles(m: m, n: panels * 16, k: k, alpha: 1, a: a, lda: lda, beta: 0, c: c, ldc: ldc, bias: nil, addend: nil) { p, _, _ in
             GatheredRows(base: pb.base + p * 16, offsets: offsets.base)
+        }
+    }
+
+    /// `runRowGathered` with A (a convolution weight) possibly in a half format, widened a band of rows at a time.
+    static func runRowGathered(m: Int, panels: Int, k: Int, a: MatrixElements, lda: Int, b: UnsafePointer<Float>,
+                               rowOffsets: UnsafePointer<Int>, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if a.isFloat32 {
+            runRowGathered(m: m, panels: panels, k: k, a: a.float32, lda: lda, b: b, rowOffsets: rowOffsets, c: c, ldc: ldc)
+            return
+        }
+        forEachWidenedBand(a, lda: lda, m: m, k: k) { row0, rows, band in
+            runRowGathered(m: rows, panels: panels, k: k, a: band, lda: k, b: b, rowOffsets: rowOffsets,
+                           c: c + row0 * ldc, ldc: ldc)
+        }
+    }
+
+    /// C = α·A·op(B) + β·C (+ bias, + addend) with A or B (not both) possibly in a half format, widened as read:
+    /// a half A a band of rows at a time (`forEachWidenedBand`), a half B one 16-column panel at a time into
+    /// each range of work items' own scratch (transposed or not). Float32 operands run `run` unchanged.
+    static func run(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: MatrixElements, lda: Int,
+                    b: MatrixElements, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                    bias: UnsafePointer<Float>? = nil, addend: UnsafePointer<Float>? = nil) {
+        if !a.isFloat32 {
+            precondition(b.isFloat32, "SmallGEMM.run: at most one operand may be half precision")
+            forEachWidenedBand(a, lda: lda, m: m, k: k) { row0, rows, band in
+                run(transB: transB, m: rows, n: n, k: k, alpha: alpha, a: band, lda: k, b: b.float32, ldb: ldb,
+                    beta: beta, c: c + row0 * ldc, ldc: ldc, bias: bias, addend: addend.map { $0 + row0 * ldc })
+            }
+            return
+        }
+        if b.isFloat32 {
+            run(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.float32, lda: lda, b: b.float32, ldb: ldb,
+                beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
+            return
+        }
+        // Scratch per range: one packed panel [k][16], plus one widened row of B when it is transposed.
+        tiles(m: m, n: n, k: k, alpha: alpha, a: a.float32, lda: lda, beta: beta, c: c, ldc: ldc, bias: bias,
+              addend: addend, panelScratch: k * 16 + (transB ? k : 0)) { p, scratch, fresh in
+            let panel = scratch!
+            if fresh {
+                if transB {
+                    packRows(b, rowStride: ldb, rows: n, depth: k, panel: p, into: panel, rowScratch: panel + k * 16)
+                } else {
+                    packColumns(b, rowStride: ldb, depth: k, columns: n, panel: p, into: panel)
+                }
+            }
+            return StridedRows(base: panel, stride: 16)
+        }
+    }
+
+    /// Floats of widened A one band holds (1 MB: a band stays in a core's L2 while every panel of B passes).
+    static let widenedBandFloats = 1 << 18
+
+    /// Calls `body(row0, rows, band)` for bands of consecutive rows of the `[m, k]` matrix `a` (row stride `lda`),
+    /// each widened into a row-major float32 band (row stride k); bands hold whole row groups of 6 and at least 6
+    /// rows when m ≥ 6, so each runs the tile kernel as an ordinary product.
+    static func forEachWidenedBand(_ a: MatrixElements, lda: Int, m: Int, k: Int,
+                                   _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
+        let bandRows = Swift.max(6, widenedBandFloats / Swift.max(1, k) / 6 * 6)
+        let band = UnsafeMutablePointer<Float>.allocate(capacity: (bandRows + 5) * k)
+        defer { band.deallocate() }
+        let pband = SendablePointer(band)
+        var row0 = 0
+        while row0 < m {
+            // A remainder of fewer than 6 rows joins the band before it.
+            let rows = m - row0 < bandRows + 6 ? m - row0 : bandRows
+            NN.parallel(rows, cost: k) { r in
+                for i in r { a.widen(offset: (row0 + i) * lda, count: k, into: pband.base + i * k) }
+            }
+            body(row0, rows, band)
+            row0 += rows
         }
     }
 
@@ -71,11 +142,15 @@ enum SmallGEMM {
     /// The tile loop shared by both entries: C's 6×16 tiles, split over the cores panel by panel; `panelRows(p)`
     /// says where the rows of B's panel p are. A last group of fewer than 6 rows computes rows m − 6 ..< m and
     /// stores only its own (A is copied, zero-padded, only when m < 6), so every tile runs the same kernel.
+    ///
+    /// With `panelScratch` > 0, each range of work items gets that many floats of scratch and `panelRows(p, scratch,
+    /// fresh)` is told whether p differs from the previous item's panel (so it packs a panel only once per range).
     @inline(__always)
     private static func tiles<Rows: PanelRows>(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                                                bias: UnsafePointer<Float>?, addend: UnsafePointer<Float>?,
-                                               panelRows: @escaping (Int) -> Rows) {
+                                               panelScratch: Int = 0,
+                                               panelRows: @escaping (Int, UnsafeMutablePointer<Float>?, Bool) -> Rows) {
         let groups = (m + 5) / 6, fullPanels = n / 16, tail = n - fullPanels * 16
         let panels = fullPanels + (tail > 0 ? 1 : 0)
         // A last group of fewer than 6 rows computes rows m − 6 ..< m (overlapping the group before it) and stores
@@ -92,14 +167,19 @@ enum SmallGEMM {
         let pc = SendablePointer(c)
         let pbias = bias.map { SendablePointer($0) }, paddend = addend.map { SendablePointer($0) }
         NN.parallel(panels * groups, cost: 6 * 16 * k) { range in
+            let scratch = panelScratch > 0 ? UnsafeMutablePointer<Float>.allocate(capacity: panelScratch) : nil
+            defer { scratch?.deallocate() }
+            var previousPanel = -1
             for item in range {
                 let p = item / groups, g = item % groups
+                let rows = panelRows(p, scratch, p != previousPanel)
+                previousPanel = p
                 // Rows row0 ..< row0 + 6 are computed; t.first … t.5 are stored (rows row0 + first …).
                 let shifted = g == groups - 1 && lastRows < 6 && m >= 6
                 let row0 = shifted ? m - 6 : g * 6
                 let first = shifted ? 6 - lastRows : 0
                 let last = g == groups - 1 && m < 6 ? m : 6
-                let t = tile(StridedGroup(base: UnsafePointer(pa.base + row0 * lda), lda: lda), panelRows(p), k: k)
+                let t = tile(StridedGroup(base: UnsafePointer(pa.base + row0 * lda), lda: lda), rows, k: k)
                 let width = p == fullPanels ? tail : 16
                 let offset = row0 * ldc + p * 16
                 let out = pc.base + offset, extra = paddend.map { UnsafePointer($0.base + offset) }
@@ -126,6 +206,31 @@ enum SmallGEMM {
             } else {
                 for kk in 0..<depth { panel[kk * 16 + c] = 0 }
             }
+        }
+    }
+
+    /// `packRows` of a matrix in any element format; `rowScratch` holds `depth` floats (one widened row).
+    static func packRows(_ src: MatrixElements, rowStride: Int, rows: Int, depth: Int, panel p: Int,
+                         into panel: UnsafeMutablePointer<Float>, rowScratch: UnsafeMutablePointer<Float>) {
+        for c in 0..<16 {
+            let r = p * 16 + c
+            if r < rows {
+                src.widen(offset: r * rowStride, count: depth, into: rowScratch)
+                for kk in 0..<depth { panel[kk * 16 + c] = rowScratch[kk] }
+            } else {
+                for kk in 0..<depth { panel[kk * 16 + c] = 0 }
+            }
+        }
+    }
+
+    /// `packColumns` of a matrix in any element format.
+    static func packColumns(_ src: MatrixElements, rowStride: Int, depth: Int, columns: Int, panel p: Int,
+                            into panel: UnsafeMutablePointer<Float>) {
+        let width = Swift.min(16, columns - p * 16)
+        for kk in 0..<depth {
+            let row = panel + kk * 16
+            src.widen(offset: kk * rowStride + p * 16, count: width, into: row)
+            if width < 16 { (row + width).update(repeating: 0, count: 16 - width) }
         }
     }
 

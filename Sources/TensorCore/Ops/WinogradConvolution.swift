@@ -17,6 +17,12 @@ public struct WinogradKernel: Sendable {
         c > 0 && o > 0 && c * o <= maxPreparedPairs
     }
 
+    /// `weight`: `[O, C, 3, 3]` as stored; a half-precision weight is widened for the transform (a transient copy
+    /// of at most `maxPreparedPairs`·9 floats); U itself is float32.
+    public init(weight: StoredTensor) {
+        self.init(weight: weight.widened())
+    }
+
     /// `weight`: `[O, C, 3, 3]` in PyTorch's layout.
     public init(weight: Tensor) {
         precondition(weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3,
