@@ -66,13 +66,18 @@ public struct WeightStore: Sendable {
 
     /// The weight `name`, which must exist and have exactly `shape`.
     public func take(_ name: String, shape: [Int]) throws -> Tensor {
+        try load(try key(name, shape: shape))
+    }
+
+    /// The full key of `name`, which must exist and have exactly `shape`.
+    private func key(_ name: String, shape: [Int]) throws -> String {
         let key = prefix + name
         let stored = try storedShape(key)
         guard stored == shape else {
             throw ModelIOError.shapeMismatch(path: ledger.source.displayName(containing: key), key: key,
                                              stored: stored, expected: shape)
         }
-        return try load(key)
+        return key
     }
 
     /// The weight `name` in whatever shape it is stored.
@@ -98,12 +103,7 @@ public struct WeightStore: Sendable {
     /// in its stored precision: f16 / bf16 stay memory-mapped and are widened by the kernels that read them
     /// (`StoredTensor`); f32 (and f64) come as float32. Throws `.unsupportedWeightDType` for other dtypes.
     public func takeStored(_ name: String, shape: [Int]) throws -> StoredTensor {
-        let key = prefix + name
-        let stored = try storedShape(key)
-        guard stored == shape else {
-            throw ModelIOError.shapeMismatch(path: ledger.source.displayName(containing: key), key: key,
-                                             stored: stored, expected: shape)
-        }
+        let key = try key(name, shape: shape)
         let t = try ledger.source.storedTensor(named: key)
         ledger.markTaken([key])
         return t

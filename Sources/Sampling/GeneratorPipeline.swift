@@ -113,16 +113,11 @@ public struct PipelineRegistry: Sendable {
         return try family.init(directory: directory)
     }
 
-    /// `_class_name` of `directory/model_index.json`.
-    public static func className(in directory: URL) throws(PipelineLoadError) -> String {
-        let url = directory.appendingPathComponent("model_index.json")
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw PipelineLoadError("\(directory.path): no model_index.json; give a diffusers pipeline directory")
-        }
-        let index: ModelIndex
-        do { index = try ModelIndex.load(url) } catch { throw PipelineLoadError("\(url.path): \(error)") }
-        guard let name = index.pipelineClass, !name.isEmpty else {
-            throw PipelineLoadError("\(url.path): _class_name is missing; it names the pipeline class (e.g. StableDiffusionPipeline)")
+    /// `_class_name` of `directory/model_index.json` (`PipelineDirectory` checks the directory and says what it
+    /// looks like when it is not a pipeline).
+    public static func className(in directory: URL) throws -> String {
+        guard let name = try PipelineDirectory(directory).index.pipelineClass, !name.isEmpty else {
+            throw PipelineLoadError("\(directory.appendingPathComponent("model_index.json").path): _class_name is missing; it names the pipeline class (e.g. StableDiffusionPipeline)")
         }
         return name
     }

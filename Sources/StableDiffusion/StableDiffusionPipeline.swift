@@ -65,24 +65,35 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
     }
 
     public func sampleShape(for request: GenerationRequest) throws(GenerationRequestError) -> [Int] {
+        let latent = try latentShape(for: request)
+        return [3, latent[1] * vaeScaleFactor, latent[2] * vaeScaleFactor]
+    }
+
+    /// Latent shape of one sample for the request (its size, default the model's; no frame count).
+    private func latentShape(for request: GenerationRequest) throws(GenerationRequestError) -> [Int] {
         if let frames = request.frames, frames != 1 {
             throw GenerationRequestError(.frames, "\(Self.className) makes images; a frame count (\(frames)) applies to video models only")
         }
-        let latent = try latentShape(height: request.height ?? defaultSize, width: request.width ?? defaultSize)
-        return [3, latent[1] * vaeScaleFactor, latent[2] * vaeScaleFactor]
+        return try latentShape(height: request.height ?? defaultSize, width: request.width ?? defaultSize)
     }
 
     /// The searchable trajectory: the chosen sampler (default DDIM) at `steps` and `eta` (defaults 50 and 0,
     /// diffusers'; a search passes its own), the guided denoiser, VAE decoding.
     public func makeTrajectory(_ request: GenerationRequest) throws -> any Trajectory {
-        let steps = request.steps ?? defaults.steps
-        let sched = try scheduler(request.scheduler ?? "ddim", steps: steps, eta: request.eta ?? defaults.eta)
-        let sample = try sampleShape(for: request)
-        let shape = [unet.config.inChannels, sample[1] / vaeScaleFactor, sample[2] / vaeScaleFactor]
+        try trajectory(request, defaultScheduler: "ddim")
+    }
+
+    /// The request's sampler (`defaultScheduler` when it names none; nil = the one the config names), latent shape and
+    /// guided denoiser, bound into one trajectory — shared by search and `generate`.
+    private func trajectory(_ request: GenerationRequest, defaultScheduler: String?) throws(GenerationRequestError) -> DenoisingTrajectory {
+        let sched = try scheduler(request.scheduler ?? defaultScheduler, steps: request.steps ?? defaults.steps,
+                                  eta: request.eta ?? defaults.eta)
+        let shape = try latentShape(for: request)
         let denoiser = try self.denoiser(prompt: request.prompt, negativePrompt: request.negativePrompt,
                                          guidance: request.guidance ?? defaults.guidance)
         let pipeline = self
-        return DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape, sampleShape: sample,
+        return DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape,
+                                   sampleShape: [3, shape[1] * vaeScaleFactor, shape[2] * vaeScaleFactor],
                                    passesPerNFE: denoiser.passesPerNFE, decoder: { pipeline.decode(latents: $0) })
     }
 
@@ -130,18 +141,15 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
     /// latents, then each step's noise where the scheduler draws it). Returns `[1, 3, H, W]` in [0, 1].
     /// Unset request fields take diffusers' defaults; the sampler default is the one the scheduler config names.
     public func generate(_ request: GenerationRequest, seed: UInt64, progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
-        let steps = request.steps ?? defaults.steps, eta = request.eta ?? defaults.eta
-        let scheduler = try self.scheduler(request.scheduler, steps: steps, eta: eta)
-        let sample = try sampleShape(for: request)
-        let shape = [unet.config.inChannels, sample[1] / vaeScaleFactor, sample[2] / vaeScaleFactor]
-        let denoiser = try self.denoiser(prompt: request.prompt, negativePrompt: request.negativePrompt,
-                                         guidance: request.guidance ?? defaults.guidance)
+        let bound = try trajectory(request, defaultScheduler: nil)
+        let scheduler = bound.scheduler, denoiser = bound.denoiser, shape = bound.stateShape
+        let eta = request.eta ?? defaults.eta
         var generator = TorchGenerator(seed: seed)
         var latents = generator.randn(shape: [1] + shape)
         if scheduler.initNoiseSigma != 1 { latents = latents * scheduler.initNoiseSigma }
         for i in 0..<scheduler.stepCount {
             let input = scheduler.scaleModelInput(latents, stepIndex: i)
-            let output = denoiser.predict(input, timestep: scheduler.timesteps[i])
+            let output = try denoiser.predict(input, timestep: scheduler.timesteps[i])
             // Draw from the generator exactly where diffusers' step does.
             var noise: Tensor? = nil
             switch scheduler {
