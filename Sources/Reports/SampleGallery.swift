@@ -15,19 +15,19 @@ public struct SampleGallery: Sendable {
     /// Width and height of a full-size sample.
     public let width: Int, height: Int
 
-    /// Decodes `samples` (those of `result.history` the output shows) and keeps `fullSizeIDs` at full size.
-    public init(result: SearchResult, samples: [ScoredSample], fullSizeIDs: Set<Int>, thumbnailMaximum: Int = 128,
-                batch: Int = 8, decode: (Tensor) throws -> Tensor) throws(ReportError) {
+    /// Decodes every sample of `result.history` and keeps `fullSizeIDs` at full size. The default `decode` is the
+    /// identity, for results whose states are the images themselves.
+    public init(result: SearchResult, fullSizeIDs: Set<Int>, thumbnailMaximum: Int = 128, batch: Int = 8,
+                decode: (Tensor) throws -> Tensor = { $0 }) throws(ReportError) {
         let shape = result.sampleShape
         guard shape.count == 3, shape[0] == 3, shape[1] > 0, shape[2] > 0 else {
             throw ReportError("samples of shape \(shape) are not RGB images [3, H, W]; this report shows images only")
         }
         height = shape[1]; width = shape[2]
-        var seen = Set<Int>()
-        let unique = samples.filter { seen.insert($0.id).inserted }
+        let samples = result.history
         var lo = 0
-        while lo < unique.count {
-            let part = Array(unique[lo..<min(unique.count, lo + max(1, batch))])
+        while lo < samples.count {
+            let part = Array(samples[lo..<min(samples.count, lo + max(1, batch))])
             let decoded: Tensor
             do { decoded = try decode(result.states(of: part)) } catch {
                 throw ReportError("cannot decode samples for the report: \(error)")
@@ -42,12 +42,6 @@ public struct SampleGallery: Sendable {
             }
             lo += part.count
         }
-    }
-
-    /// Images for samples whose state is the image itself (decode = identity), e.g. in tests.
-    public init(result: SearchResult, fullSizeIDs: Set<Int>, thumbnailMaximum: Int = 128) throws(ReportError) {
-        try self.init(result: result, samples: result.history, fullSizeIDs: fullSizeIDs, thumbnailMaximum: thumbnailMaximum,
-                      decode: { $0 })
     }
 
     public func thumbnail(_ s: ScoredSample) throws(ReportError) -> Image8 {

@@ -63,8 +63,8 @@ public struct SearchOutput {
             do { try PNG.write(image, to: path(name)) } catch { throw ReportError("cannot write \(path(name)): \(error.description)") }
         }
         let top = result.top(keepTop)
-        let gallery = try SampleGallery(result: result, samples: result.history,
-                                        fullSizeIDs: Set([result.best.id] + top.map(\.id)), batch: decodeBatch, decode: decode)
+        let gallery = try SampleGallery(result: result, fullSizeIDs: Set([result.best.id] + top.map(\.id)), batch: decodeBatch,
+                                        decode: decode)
         if !result.history.isEmpty {
             try png(try gallery.full(result.best), "best.png")
             for (k, s) in top.enumerated() { try png(try gallery.full(s), "top-\(k + 1).png") }

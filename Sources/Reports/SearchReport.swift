@@ -21,10 +21,10 @@ public struct LineageEntry: Sendable, Equatable {
 /// the best image, the reward-versus-NFE curve, each generation's population as a grid with rewards, and the
 /// winner's lineage back to its initial noise.
 ///
-/// Images come from a `SampleGallery` (the samples' decoded thumbnails, the best at full size). Size: every grid tile is embedded as
-/// a PNG thumbnail (at most `thumbnailMaximum` pixels a side), so a few hundred 64×64 samples make a report of a
-/// few megabytes; generations larger than `maxTilesPerGeneration` show their best tiles only (the contact-sheet
-/// PNGs and result.json still hold every sample).
+/// Images come from a `SampleGallery` (the samples' decoded thumbnails, the best at full size). Size: every grid
+/// tile is embedded as a PNG thumbnail (at most the gallery's `thumbnailMaximum` pixels a side), so a few hundred
+/// 64×64 samples make a report of a few megabytes; generations larger than `maxTilesPerGeneration` show their best
+/// tiles only (the contact-sheet PNGs and result.json still hold every sample).
 public struct SearchReport: Sendable {
     public var result: SearchResult
     /// The decoded images of the samples shown: thumbnails of the history, the best at full size.
@@ -32,16 +32,13 @@ public struct SearchReport: Sendable {
     public var prompt: String
     /// Settings shown above the method's own (model, reward, seed, steps, …), in this order.
     public var parameters: [ReportParameter]
-    /// Largest side of an embedded grid thumbnail, in pixels; larger samples are shrunk.
-    public var thumbnailMaximum: Int
     public var maxTilesPerGeneration: Int
     /// Files written next to the report (listed in it, not linked).
     public var files: [String]
 
     public init(result: SearchResult, gallery: SampleGallery, prompt: String, parameters: [ReportParameter] = [],
-                thumbnailMaximum: Int = 128, maxTilesPerGeneration: Int = 256, files: [String] = []) {
-        self.result = result; self.gallery = gallery; self.prompt = prompt
-        self.parameters = parameters; self.thumbnailMaximum = thumbnailMaximum
+                maxTilesPerGeneration: Int = 256, files: [String] = []) {
+        self.result = result; self.gallery = gallery; self.prompt = prompt; self.parameters = parameters
         self.maxTilesPerGeneration = maxTilesPerGeneration; self.files = files
     }
 

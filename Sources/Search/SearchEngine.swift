@@ -152,14 +152,13 @@ public struct SearchEngine {
         var parts: [Tensor] = []
         for range in chunks(n) {
             if options.isCancelled?() == true { throw .cancelled }
-            let t0 = Self.clock()
             let part = range.count == n ? states : states.gatherRows(Array(range))
             let out: Tensor
-            do { out = try trajectory.evaluate(part, at: index) } catch {
-                modelSeconds += Self.seconds(since: t0)
-                throw .failed("model evaluation at step \(index): \(error)")
-            }
-            modelSeconds += Self.seconds(since: t0)
+            do {
+                let t0 = Self.clock()
+                defer { modelSeconds += Self.seconds(since: t0) }
+                out = try trajectory.evaluate(part, at: index)
+            } catch { throw .failed("model evaluation at step \(index): \(error)") }
             budget.spend(nfe: range.count, passesPerNFE: trajectory.passesPerNFE)
             options.spent?(budget.nfe, budget.limit)
             parts.append(out)
@@ -202,13 +201,12 @@ public struct SearchEngine {
         for range in chunks(n) {
             if options.isCancelled?() == true { throw .cancelled }
             let chunk = range.count == n ? decoded : decoded.gatherRows(Array(range))
-            let t0 = Self.clock()
             let s: [Float]
-            do { s = try reward.scores(chunk) } catch {
-                rewardSeconds += Self.seconds(since: t0)
-                throw .failed("\(error)")
-            }
-            rewardSeconds += Self.seconds(since: t0)
+            do {
+                let t0 = Self.clock()
+                defer { rewardSeconds += Self.seconds(since: t0) }
+                s = try reward.scores(chunk)
+            } catch { throw .failed("\(error)") }
             guard s.count == range.count else {
                 throw .failed("reward \(reward.name) returned \(s.count) scores for \(range.count) samples")
             }
