@@ -75,6 +75,15 @@ import TensorCore
         }
     }
 
+    @Test func rmsNormMatchesTorch() throws {
+        let cases = try OpFixtures.prefixed("rms_norm")
+        #expect(cases.count == 2)
+        for (name, c) in cases {
+            let y = NN.rmsNorm(try c.t("x"), weight: c.has("weight") ? try c.t("weight") : nil, eps: Float(try c.p("eps")))
+            expectClose(y, try c.t("out"), name)
+        }
+    }
+
     @Test func activationsMatchTorch() throws {
         let c = try OpFixtures.named("activations")
         let x = try c.t("x")

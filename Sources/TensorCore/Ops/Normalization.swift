@@ -113,3 +113,37 @@ struct SplitMean {
     let hi: Float, lo: Float
     init(_ mean: Double) { hi = Float(mean); lo = Float(mean - Double(hi)) }
 }
+
+extension NN {
+    /// Root-mean-square normalisation over the last axis, as transformers' `T5LayerNorm` and diffusers'
+    /// `RMSNorm` compute it in float32: `x · rsqrt(mean(x²) + eps) · weight`, with no mean subtracted and no
+    /// bias. The mean of squares is summed in Double over 256-element float blocks. `weight` is `[C]` or nil
+    /// (diffusers' `elementwise_affine=False`). Any rank ≥ 1.
+    public static func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float) -> Tensor {
+        precondition(x.rank >= 1, "NN.rmsNorm: needs rank ≥ 1")
+        let c = x.shape[x.rank - 1]
+        if let w = weight { precondition(w.count == c, "NN.rmsNorm: weight has \(w.count) values for \(c) features") }
+        let rows = c == 0 ? 0 : x.count / c
+        let gamma = weight ?? Tensor(repeating: 1, shape: [c])
+        return read(x) { src in
+            makeTensor(shape: x.shape) { dst in
+                read(gamma) { g in
+                    parallel(rows, cost: c * 3) { r in
+                        for row in r {
+                            let p = UnsafePointer(src.base + row * c)
+                            let meanSquare = VMath.sumSquaredDeviations(p, c, mean: 0) / Double(c)
+                            let rstd = VFloat(repeating: Float(1 / (meanSquare + Double(eps)).squareRoot()))
+                            VMath.map2(p, g.base, dst.base + row * c, c, RMSScale(rstd: rstd))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// x·rstd·gamma.
+struct RMSScale: VectorBinary {
+    let rstd: VFloat
+    @inline(__always) func callAsFunction(_ v: VFloat, _ g: VFloat) -> VFloat { (v * rstd) * g }
+}
