@@ -7,83 +7,53 @@ import TensorCore
 ///
 /// Decoding throws for options not implemented: `thresholding`, `rescale_betas_zero_snr`, beta schedules
 /// other than the three of `BetaSchedule`, `flow_prediction`.
+@dynamicMemberLookup
 public struct DDIMConfig: DiffusersSchedulerConfig, Equatable {
-    public var numTrainTimesteps: Int = 1000
-    public var betaStart: Double = 0.0001
-    public var betaEnd: Double = 0.02
-    public var betaSchedule: BetaSchedule = .linear
-    public var trainedBetas: [Float]? = nil
+    /// The fields shared with the other discrete VP schedulers (readable and writable as this config's own).
+    public var noise: DiscreteNoiseConfig
     public var clipSample: Bool = true
     public var clipSampleRange: Double = 1.0
     public var setAlphaToOne: Bool = true
-    public var stepsOffset: Int = 0
-    public var predictionType: PredictionType = .epsilon
-    public var timestepSpacing: TimestepSpacing = .leading
 
     public init(numTrainTimesteps: Int = 1000, betaStart: Double = 0.0001, betaEnd: Double = 0.02,
                 betaSchedule: BetaSchedule = .linear, trainedBetas: [Float]? = nil, clipSample: Bool = true,
                 clipSampleRange: Double = 1.0, setAlphaToOne: Bool = true, stepsOffset: Int = 0,
                 predictionType: PredictionType = .epsilon, timestepSpacing: TimestepSpacing = .leading) {
-        self.numTrainTimesteps = numTrainTimesteps
-        self.betaStart = betaStart
-        self.betaEnd = betaEnd
-        self.betaSchedule = betaSchedule
-        self.trainedBetas = trainedBetas
+        noise = DiscreteNoiseConfig(numTrainTimesteps: numTrainTimesteps, betaStart: betaStart, betaEnd: betaEnd, betaSchedule: betaSchedule,
+                                    trainedBetas: trainedBetas, predictionType: predictionType, timestepSpacing: timestepSpacing,
+                                    stepsOffset: stepsOffset)
         self.clipSample = clipSample
         self.clipSampleRange = clipSampleRange
         self.setAlphaToOne = setAlphaToOne
-        self.stepsOffset = stepsOffset
-        self.predictionType = predictionType
-        self.timestepSpacing = timestepSpacing
+    }
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<DiscreteNoiseConfig, T>) -> T {
+        get { noise[keyPath: path] }
+        set { noise[keyPath: path] = newValue }
     }
 
     enum CodingKeys: String, CodingKey {
-        case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end"
-        case betaSchedule = "beta_schedule", trainedBetas = "trained_betas"
-        case clipSample = "clip_sample", clipSampleRange = "clip_sample_range"
-        case setAlphaToOne = "set_alpha_to_one", stepsOffset = "steps_offset"
-        case predictionType = "prediction_type", timestepSpacing = "timestep_spacing"
-        case thresholding, rescaleBetasZeroSnr = "rescale_betas_zero_snr"
+        case clipSample = "clip_sample", clipSampleRange = "clip_sample_range", setAlphaToOne = "set_alpha_to_one"
     }
 
     public init(config c: ConfigFile) throws {
-        numTrainTimesteps = try c.int("num_train_timesteps", default: 1000)
-        betaStart = try c.double("beta_start", default: 0.0001)
-        betaEnd = try c.double("beta_end", default: 0.02)
-        betaSchedule = try c.choice("beta_schedule", default: BetaSchedule.linear)
-        trainedBetas = try c.optionalDoubles("trained_betas")?.map(Float.init)
+        noise = try DiscreteNoiseConfig(config: c, defaultSpacing: .leading, scheduler: "DDIM")
         clipSample = try c.bool("clip_sample", default: true)
         clipSampleRange = try c.double("clip_sample_range", default: 1.0)
         setAlphaToOne = try c.bool("set_alpha_to_one", default: true)
-        stepsOffset = try c.int("steps_offset", default: 0)
-        predictionType = try c.choice("prediction_type", default: PredictionType.epsilon)
-        timestepSpacing = try c.choice("timestep_spacing", default: TimestepSpacing.leading)
         try c.requireBool("thresholding", false, else: "dynamic thresholding")
-        try c.requireBool("rescale_betas_zero_snr", false, else: "zero-terminal-SNR rescaling")
-        if predictionType == .flowPrediction {
-            throw c.invalid("prediction_type", "must be epsilon, v_prediction or sample (DDIM does not take flow_prediction)")
-        }
     }
 
     public func encode(to encoder: any Encoder) throws {
+        try noise.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(numTrainTimesteps, forKey: .numTrainTimesteps)
-        try c.encode(betaStart, forKey: .betaStart)
-        try c.encode(betaEnd, forKey: .betaEnd)
-        try c.encode(betaSchedule, forKey: .betaSchedule)
-        try c.encode(trainedBetas, forKey: .trainedBetas)
         try c.encode(clipSample, forKey: .clipSample)
         try c.encode(clipSampleRange, forKey: .clipSampleRange)
         try c.encode(setAlphaToOne, forKey: .setAlphaToOne)
-        try c.encode(stepsOffset, forKey: .stepsOffset)
-        try c.encode(predictionType, forKey: .predictionType)
-        try c.encode(timestepSpacing, forKey: .timestepSpacing)
     }
 
     /// The training noise schedule this config describes.
-    public var noiseSchedule: DiffusionNoiseSchedule {
-        makeNoiseSchedule(numTrainTimesteps, betaStart, betaEnd, betaSchedule, trainedBetas)
-    }
+    public var noiseSchedule: DiffusionNoiseSchedule { noise.noiseSchedule }
 }
 
 /// diffusers' `DDIMScheduler` after `set_timesteps(numInferenceSteps)`, with `eta` fixed at construction

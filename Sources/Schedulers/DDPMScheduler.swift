@@ -17,90 +17,56 @@ public enum DDPMVarianceType: String, Codable, Sendable, CaseIterable {
 ///
 /// Decoding throws for options not implemented: `thresholding`, `rescale_betas_zero_snr`, learned
 /// variances, beta schedules other than the three of `BetaSchedule`, `flow_prediction`.
+@dynamicMemberLookup
 public struct DDPMConfig: DiffusersSchedulerConfig, Equatable {
-    public var numTrainTimesteps: Int = 1000
-    public var betaStart: Double = 0.0001
-    public var betaEnd: Double = 0.02
-    public var betaSchedule: BetaSchedule = .linear
-    public var trainedBetas: [Float]? = nil
+    /// The fields shared with the other discrete VP schedulers (readable and writable as this config's own).
+    public var noise: DiscreteNoiseConfig
     public var varianceType: DDPMVarianceType = .fixedSmall
     public var clipSample: Bool = true
     public var clipSampleRange: Double = 1.0
-    public var predictionType: PredictionType = .epsilon
-    public var timestepSpacing: TimestepSpacing = .leading
-    public var stepsOffset: Int = 0
 
     public init(numTrainTimesteps: Int = 1000, betaStart: Double = 0.0001, betaEnd: Double = 0.02,
                 betaSchedule: BetaSchedule = .linear, trainedBetas: [Float]? = nil,
                 varianceType: DDPMVarianceType = .fixedSmall, clipSample: Bool = true,
                 clipSampleRange: Double = 1.0, predictionType: PredictionType = .epsilon,
                 timestepSpacing: TimestepSpacing = .leading, stepsOffset: Int = 0) {
-        self.numTrainTimesteps = numTrainTimesteps
-        self.betaStart = betaStart
-        self.betaEnd = betaEnd
-        self.betaSchedule = betaSchedule
-        self.trainedBetas = trainedBetas
+        noise = DiscreteNoiseConfig(numTrainTimesteps: numTrainTimesteps, betaStart: betaStart, betaEnd: betaEnd, betaSchedule: betaSchedule,
+                                    trainedBetas: trainedBetas, predictionType: predictionType, timestepSpacing: timestepSpacing,
+                                    stepsOffset: stepsOffset)
         self.varianceType = varianceType
         self.clipSample = clipSample
         self.clipSampleRange = clipSampleRange
-        self.predictionType = predictionType
-        self.timestepSpacing = timestepSpacing
-        self.stepsOffset = stepsOffset
+    }
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<DiscreteNoiseConfig, T>) -> T {
+        get { noise[keyPath: path] }
+        set { noise[keyPath: path] = newValue }
     }
 
     enum CodingKeys: String, CodingKey {
-        case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end"
-        case betaSchedule = "beta_schedule", trainedBetas = "trained_betas", varianceType = "variance_type"
-        case clipSample = "clip_sample", clipSampleRange = "clip_sample_range"
-        case predictionType = "prediction_type", timestepSpacing = "timestep_spacing"
-        case stepsOffset = "steps_offset", thresholding, rescaleBetasZeroSnr = "rescale_betas_zero_snr"
+        case varianceType = "variance_type", clipSample = "clip_sample", clipSampleRange = "clip_sample_range"
     }
 
     public init(config c: ConfigFile) throws {
-        numTrainTimesteps = try c.int("num_train_timesteps", default: 1000)
-        betaStart = try c.double("beta_start", default: 0.0001)
-        betaEnd = try c.double("beta_end", default: 0.02)
-        betaSchedule = try c.choice("beta_schedule", default: BetaSchedule.linear)
-        trainedBetas = try c.optionalDoubles("trained_betas")?.map(Float.init)
+        noise = try DiscreteNoiseConfig(config: c, defaultSpacing: .leading, scheduler: "DDPM")
         varianceType = try c.choice("variance_type", default: DDPMVarianceType.fixedSmall)
         clipSample = try c.bool("clip_sample", default: true)
         clipSampleRange = try c.double("clip_sample_range", default: 1.0)
-        predictionType = try c.choice("prediction_type", default: PredictionType.epsilon)
-        timestepSpacing = try c.choice("timestep_spacing", default: TimestepSpacing.leading)
-        stepsOffset = try c.int("steps_offset", default: 0)
         try c.requireBool("thresholding", false, else: "dynamic thresholding")
-        try c.requireBool("rescale_betas_zero_snr", false, else: "zero-terminal-SNR rescaling")
-        if predictionType == .flowPrediction {
-            throw c.invalid("prediction_type", "must be epsilon, v_prediction or sample (DDPM does not take flow_prediction)")
-        }
     }
 
     public func encode(to encoder: any Encoder) throws {
+        try noise.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(numTrainTimesteps, forKey: .numTrainTimesteps)
-        try c.encode(betaStart, forKey: .betaStart)
-        try c.encode(betaEnd, forKey: .betaEnd)
-        try c.encode(betaSchedule, forKey: .betaSchedule)
-        try c.encode(trainedBetas, forKey: .trainedBetas)
         try c.encode(varianceType, forKey: .varianceType)
         try c.encode(clipSample, forKey: .clipSample)
         try c.encode(clipSampleRange, forKey: .clipSampleRange)
-        try c.encode(predictionType, forKey: .predictionType)
-        try c.encode(timestepSpacing, forKey: .timestepSpacing)
-        try c.encode(stepsOffset, forKey: .stepsOffset)
     }
 
     /// The training noise schedule this config describes.
-    public var noiseSchedule: DiffusionNoiseSchedule {
-        makeNoiseSchedule(numTrainTimesteps, betaStart, betaEnd, betaSchedule, trainedBetas)
-    }
+    public var noiseSchedule: DiffusionNoiseSchedule { noise.noiseSchedule }
 }
 
-func makeNoiseSchedule(_ n: Int, _ start: Double, _ end: Double, _ schedule: BetaSchedule,
-                       _ trained: [Float]?) -> DiffusionNoiseSchedule {
-    if let trained { return DiffusionNoiseSchedule(trainedBetas: trained) }
-    return DiffusionNoiseSchedule(trainTimesteps: n, betaStartDecimal: start, betaEndDecimal: end, betaSchedule: schedule)
-}
 
 /// diffusers' `DDPMScheduler` after `set_timesteps(numInferenceSteps)` (ancestral sampling).
 ///

@@ -15,82 +15,51 @@ public enum FinalSigmasType: String, Codable, Sendable, CaseIterable {
 /// Decoding throws for options not implemented: Karras/exponential/beta sigmas, `interpolation_type` other
 /// than `linear`, `rescale_betas_zero_snr`, continuous timesteps with v-prediction, `flow_prediction`.
 /// `sigma_min`/`sigma_max` only matter for Karras-type sigmas and are ignored.
+@dynamicMemberLookup
 public struct EulerDiscreteConfig: DiffusersSchedulerConfig, Equatable {
-    public var numTrainTimesteps: Int = 1000
-    public var betaStart: Double = 0.0001
-    public var betaEnd: Double = 0.02
-    public var betaSchedule: BetaSchedule = .linear
-    public var trainedBetas: [Float]? = nil
-    public var predictionType: PredictionType = .epsilon
-    public var timestepSpacing: TimestepSpacing = .linspace
-    public var stepsOffset: Int = 0
+    /// The fields shared with the other discrete VP schedulers (readable and writable as this config's own).
+    public var noise: DiscreteNoiseConfig
     public var finalSigmasType: FinalSigmasType = .zero
 
     public init(numTrainTimesteps: Int = 1000, betaStart: Double = 0.0001, betaEnd: Double = 0.02,
                 betaSchedule: BetaSchedule = .linear, trainedBetas: [Float]? = nil,
                 predictionType: PredictionType = .epsilon, timestepSpacing: TimestepSpacing = .linspace,
                 stepsOffset: Int = 0, finalSigmasType: FinalSigmasType = .zero) {
-        self.numTrainTimesteps = numTrainTimesteps
-        self.betaStart = betaStart
-        self.betaEnd = betaEnd
-        self.betaSchedule = betaSchedule
-        self.trainedBetas = trainedBetas
-        self.predictionType = predictionType
-        self.timestepSpacing = timestepSpacing
-        self.stepsOffset = stepsOffset
+        noise = DiscreteNoiseConfig(numTrainTimesteps: numTrainTimesteps, betaStart: betaStart, betaEnd: betaEnd, betaSchedule: betaSchedule,
+                                    trainedBetas: trainedBetas, predictionType: predictionType, timestepSpacing: timestepSpacing,
+                                    stepsOffset: stepsOffset)
         self.finalSigmasType = finalSigmasType
     }
 
+    public subscript<T>(dynamicMember path: WritableKeyPath<DiscreteNoiseConfig, T>) -> T {
+        get { noise[keyPath: path] }
+        set { noise[keyPath: path] = newValue }
+    }
+
     enum CodingKeys: String, CodingKey {
-        case numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end"
-        case betaSchedule = "beta_schedule", trainedBetas = "trained_betas", predictionType = "prediction_type"
-        case timestepSpacing = "timestep_spacing", stepsOffset = "steps_offset"
-        case finalSigmasType = "final_sigmas_type", interpolationType = "interpolation_type"
-        case useKarrasSigmas = "use_karras_sigmas", useExponentialSigmas = "use_exponential_sigmas"
-        case useBetaSigmas = "use_beta_sigmas", timestepType = "timestep_type"
-        case rescaleBetasZeroSnr = "rescale_betas_zero_snr"
+        case finalSigmasType = "final_sigmas_type"
     }
 
     public init(config c: ConfigFile) throws {
-        numTrainTimesteps = try c.int("num_train_timesteps", default: 1000)
-        betaStart = try c.double("beta_start", default: 0.0001)
-        betaEnd = try c.double("beta_end", default: 0.02)
-        betaSchedule = try c.choice("beta_schedule", default: BetaSchedule.linear)
-        trainedBetas = try c.optionalDoubles("trained_betas")?.map(Float.init)
-        predictionType = try c.choice("prediction_type", default: PredictionType.epsilon)
-        timestepSpacing = try c.choice("timestep_spacing", default: TimestepSpacing.linspace)
-        stepsOffset = try c.int("steps_offset", default: 0)
+        noise = try DiscreteNoiseConfig(config: c, defaultSpacing: .linspace, scheduler: "Euler (VP)")
         finalSigmasType = try c.choice("final_sigmas_type", default: FinalSigmasType.zero)
         try c.requireString("interpolation_type", "linear", else: "interpolation_type other than linear")
         try c.requireBool("use_karras_sigmas", false, else: "Karras sigmas")
         try c.requireBool("use_exponential_sigmas", false, else: "exponential sigmas")
         try c.requireBool("use_beta_sigmas", false, else: "beta sigmas")
-        try c.requireBool("rescale_betas_zero_snr", false, else: "zero-terminal-SNR rescaling")
-        if predictionType == .flowPrediction {
-            throw c.invalid("prediction_type", "must be epsilon, v_prediction or sample (Euler (VP) does not take flow_prediction)")
-        }
-        if predictionType == .vPrediction {
+        if noise.predictionType == .vPrediction {
             try c.requireString("timestep_type", "discrete", else: "continuous timesteps with v_prediction")
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
+        try noise.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(numTrainTimesteps, forKey: .numTrainTimesteps)
-        try c.encode(betaStart, forKey: .betaStart)
-        try c.encode(betaEnd, forKey: .betaEnd)
-        try c.encode(betaSchedule, forKey: .betaSchedule)
-        try c.encode(trainedBetas, forKey: .trainedBetas)
-        try c.encode(predictionType, forKey: .predictionType)
-        try c.encode(timestepSpacing, forKey: .timestepSpacing)
-        try c.encode(stepsOffset, forKey: .stepsOffset)
         try c.encode(finalSigmasType, forKey: .finalSigmasType)
     }
 
     /// The training noise schedule this config describes.
-    public var noiseSchedule: DiffusionNoiseSchedule {
-        makeNoiseSchedule(numTrainTimesteps, betaStart, betaEnd, betaSchedule, trainedBetas)
-    }
+    public var noiseSchedule: DiffusionNoiseSchedule { noise.noiseSchedule }
 }
 
 /// diffusers' `EulerDiscreteScheduler` after `set_timesteps(numInferenceSteps)`: the deterministic Euler
