@@ -39,7 +39,7 @@ let package = Package(
     name: "EvoSearch",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports"]),
+        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks"]),
         .executable(name: "evosearch", targets: ["EvoSearchCLI"]),
     ],
     dependencies: [
@@ -68,10 +68,11 @@ let package = Package(
         .target(name: "ShapesWorld", dependencies: ["TensorCore", "RandomStreams", "Imaging", "Rewards"], swiftSettings: simd),
         .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling", "ModelIO"], swiftSettings: simd),
         .target(name: "Reports", dependencies: ["Search", "Imaging", "TensorCore"], swiftSettings: simd),
+        .target(name: "Benchmarks", dependencies: ["TensorCore", "ModelIO", "Models", "Rewards", "Sampling", "Search", "ShapesWorld", "Reports", "Catalog"], swiftSettings: simd),
         .executableTarget(
             name: "EvoSearchCLI",
             dependencies: [
-                "TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports",
+                "TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: simd
@@ -86,6 +87,7 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "StableDiffusion", "Rewards", "Imaging", "TensorCore"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Rewards", "RandomStreams", "Imaging", "TensorCore"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Catalog", "ModelIO", "Sampling", "Search", "ShapesWorld", "TensorCore"]),
         .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "RandomStreams", "Models", "Rewards", "Schedulers", "TensorCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import Search
 import TensorCore
@@ -44,33 +45,26 @@ struct BenchToy: ParsableCommand {
         if seeds < 1 { throw CLIError("--seeds: \(seeds) must be at least 1") }
         if rollouts.values.contains(where: { $0 < 1 }) { throw CLIError("--rollouts: every budget must be at least 1 rollout") }
         let worlds = try (scenarios?.split(separator: ",").map(String.init) ?? defaultScenarios()).map(loadScenario)
-        let methodNames = try methods?.split(separator: ",").map { name -> MethodName in
-            guard let m = MethodName(argument: String(name)) else {
-                throw CLIError("--methods: unknown method \"\(name)\"; use \(MethodName.allValueStrings.joined(separator: ", "))")
-            }
-            return m
-        } ?? MethodName.allCases
+        let methodNames = try parseMethods(methods)
         if let csv { try checkWritable(csv, option: "--csv") }
 
         var all: [Run] = []
         for world in worlds {
             let trajectory = try world.makeTrajectory()
             let reward = world.makeReward()
-            var jobList: [(MethodName, Int, Int)] = []
+            var jobList: [(SearchMethod, Int, Int)] = []
             for r in rollouts.values { for m in methodNames { for s in 0..<seeds { jobList.append((m, r, s)) } } }
             let jobs = jobList
             let results = UnsafeMutableBufferPointer<Run?>.allocate(capacity: jobs.count)
             results.initialize(repeating: nil)
             defer { results.deallocate() }
             nonisolated(unsafe) let out = results
-            let failures = LockedList()
+            let failures = LockedLines()
             DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
                 let (m, r, s) = jobs[j]
                 let budget = r * world.steps
                 do {
-                    let options = try MethodOptions.parse(["--method", m.rawValue])
-                    let strategy = try options.strategy(stepCount: world.steps, budget: budget)
-                    let result = try strategy.search(trajectory, reward: reward, budget: budget, options: SearchOptions(seed: UInt64(s)))
+                    let result = try m.defaultStrategy.search(trajectory, reward: reward, budget: budget, options: SearchOptions(seed: UInt64(s)))
                     let cov = world.modeCoverage(samples: populationTensor(result))
                     out[j] = Run(scenario: world.name, method: m.rawValue, rollouts: r, seed: s, best: Double(result.best.reward),
                                  coverage: cov.coverage, tv: cov.totalVariation, nfe: result.nfe,
@@ -105,36 +99,21 @@ struct BenchToy: ParsableCommand {
         print("| method | rollouts | best reward (mean ± sd) | mode coverage | mode TV | reward calls | EvoSearch vs method |")
         print("|---|---|---|---|---|---|---|")
         for r in rollouts.values {
-            let evo = runs.filter { $0.method == MethodName.evosearch.rawValue && $0.rollouts == r }.map(\.best)
+            let evo = runs.filter { $0.method == SearchMethod.evosearch.rawValue && $0.rollouts == r }.map(\.best)
             for m in methods {
                 let rows = runs.filter { $0.method == m && $0.rollouts == r }
                 if rows.isEmpty { continue }
-                let (mean, sd) = meanSD(rows.map(\.best))
-                let cov = meanSD(rows.map(\.coverage)).0
-                let tv = meanSD(rows.map(\.tv)).0
-                let calls = meanSD(rows.map { Double($0.rewardCalls) }).0
+                let (mean, sd) = Statistics.meanAndStandardDeviation(rows.map(\.best))
+                let cov = Statistics.meanAndStandardDeviation(rows.map(\.coverage)).0
+                let tv = Statistics.meanAndStandardDeviation(rows.map(\.tv)).0
+                let calls = Statistics.meanAndStandardDeviation(rows.map { Double($0.rewardCalls) }).0
                 var compare = "—"
-                if m != MethodName.evosearch.rawValue && !evo.isEmpty {
-                    let e = meanSD(evo).0
+                if m != SearchMethod.evosearch.rawValue && !evo.isEmpty {
+                    let e = Statistics.meanAndStandardDeviation(evo).0
                     compare = (e > 0 && mean > 0) ? String(format: "×%.2f", e / mean) : String(format: "%+.3f", e - mean)
                 }
                 print(String(format: "| %@ | %d | %.4f ± %.4f | %.2f | %.3f | %.0f | %@ |", m, r, mean, sd, cov, tv, calls, compare))
             }
         }
     }
-}
-
-func meanSD(_ xs: [Double]) -> (Double, Double) {
-    guard !xs.isEmpty else { return (.nan, .nan) }
-    let m = xs.reduce(0, +) / Double(xs.count)
-    let v = xs.count > 1 ? xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1) : 0
-    return (m, v.squareRoot())
-}
-
-/// A list appended to from several threads.
-final class LockedList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [String] = []
-    func append(_ s: String) { lock.lock(); storage.append(s); lock.unlock() }
-    var items: [String] { lock.lock(); defer { lock.unlock() }; return storage }
 }

@@ -57,43 +57,28 @@ struct Generate: ParsableCommand {
     var prompt: String
     @Option(name: .long, help: "Negative prompt (default: empty, as diffusers).")
     var negativePrompt: String = ""
-    @Option(name: .long, help: "Denoising steps (default: the pipeline's, 50 for Stable Diffusion).")
-    var steps: Int?
-    @Option(name: .long, help: "Classifier-free guidance scale, ≤ 1 disables guidance (default: the pipeline's, 7.5 for Stable Diffusion).")
-    var guidance: Float?
-    @Option(name: .long, help: "DDIM η (default 0 = deterministic).")
-    var eta: Float?
     @Option(name: .long, help: "Seed of the torch-compatible generator.")
     var seed: UInt64 = 0
-    @Option(name: .long, help: "Image width in pixels (default: the model's).")
-    var width: Int?
-    @Option(name: .long, help: "Image height in pixels (default: the model's).")
-    var height: Int?
-    @Option(name: .long, help: "Sampler, e.g. ddim, ddpm or euler for Stable Diffusion (default: the one scheduler_config.json names).")
-    var scheduler: String?
+    @OptionGroup(title: "Sampler") var sampler: SamplerOptions
     @Option(name: .long, help: "Where to write the PNG.")
     var output: String
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
     func run() throws {
-        if let steps, steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
-        if let eta, !(eta >= 0 && eta.isFinite) { throw CLIError("--eta: \(eta) must be a finite number ≥ 0") }
-        if let guidance, !guidance.isFinite { throw CLIError("--guidance: \(guidance) must be a finite number") }
         let directory = try EmbeddedModels().resolvePipeline(model)
         try checkWritable(output, option: "--output")
         let pipeline = try loadPipeline(directory.path)
         let started = Date()
         let image: Tensor
         do {
-            let request = GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
-                                            width: width, height: height, scheduler: scheduler, eta: eta)
+            let request = sampler.request(prompt: prompt, negativePrompt: negativePrompt)
             image = try pipeline.generate(request, seed: seed) { done, total in
                 if !quiet { FileHandle.standardError.write(Data("\rstep \(done)/\(total)".utf8)) }
             }
         } catch { throw cliError(error) }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         try writePNG(image, to: output)
-        print("wrote \(output) (\(image.shape[3])×\(image.shape[2]), \(steps ?? pipeline.defaults.steps) steps, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+        print("wrote \(output) (\(image.shape[3])×\(image.shape[2]), \(sampler.steps ?? pipeline.defaults.steps) steps, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
     }
 }

@@ -1,17 +1,20 @@
 import ArgumentParser
 import Search
 
-/// The search methods the command line knows.
-enum MethodName: String, CaseIterable, ExpressibleByArgument {
-    case evosearch
-    case bestOfN = "best-of-n"
-    case particle
-    case beam
-    case zeroOrder = "zero-order"
-    case searchOverPaths = "search-over-paths"
+extension SearchMethod: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { names }
+}
 
-    init?(argument: String) { self.init(rawValue: argument.lowercased()) }
-    static var allValueStrings: [String] { allCases.map(\.rawValue) }
+/// The methods of a comma-separated `--methods` list (all when nil).
+func parseMethods(_ list: String?, option: String = "--methods") throws -> [SearchMethod] {
+    guard let list else { return SearchMethod.allCases }
+    return try list.split(separator: ",").map { name in
+        guard let m = SearchMethod(name: String(name)) else {
+            throw CLIError("\(option): unknown method \"\(name)\"; use \(SearchMethod.names.joined(separator: ", "))")
+        }
+        return m
+    }
 }
 
 /// Comma-separated integers, e.g. "0,20,30,40".
@@ -29,8 +32,8 @@ struct IntList: ExpressibleByArgument, Sendable {
 /// Every method's options; each is used only by its method. Defaults are derived from the budget where
 /// the help says so.
 struct MethodOptions: ParsableArguments {
-    @Option(name: .long, help: "Search method: \(MethodName.allValueStrings.joined(separator: ", ")).")
-    var method: MethodName = .evosearch
+    @Option(name: .long, help: "Search method: \(SearchMethod.names.joined(separator: ", ")).")
+    var method: SearchMethod = .evosearch
 
     // EvoSearch
     @Option(name: .long, help: ArgumentHelp("EvoSearch: evolution schedule, comma-separated state indices (0 = initial noise), strictly increasing, below the step count. Default: derived from the budget (0, 40%, 60%, 80% of the steps).", valueName: "e0,e1,…"))

@@ -18,10 +18,6 @@ import TensorCore
 struct SearchCommand: ParsableCommand {
     /// The reward used when `--reward` is not given, once it is registered.
     static let defaultReward = "shapes-verifier"
-    /// Sampler defaults tuned for the embedded shapes models on the tuning prompts (Stable Diffusion checkpoints
-    /// are usually run with --steps 50 --guidance 7.5).
-    static let defaultSteps = 20
-    static let defaultGuidance: Float = 1.5
     static let defaultPrompt = "a red circle to the left of a blue square"
 
     static let configuration = CommandConfiguration(
@@ -52,18 +48,7 @@ struct SearchCommand: ParsableCommand {
     var rewardModel: [String] = []
     @Option(name: .long, help: "Compute budget in NFE (one guided UNet evaluation of one latent). Default: 16 rollouts (16 × --steps).")
     var budget: Int?
-    @Option(name: .long, help: "Denoising steps (suits the embedded models; Stable Diffusion checkpoints usually use 50).")
-    var steps: Int = SearchCommand.defaultSteps
-    @Option(name: .long, help: "Classifier-free guidance scale, ≤ 1 disables guidance (suits the embedded models; Stable Diffusion usually uses 7.5).")
-    var guidance: Float = SearchCommand.defaultGuidance
-    @Option(name: .long, help: "DDIM η of the sampler (1 = DDPM-like posterior noise).")
-    var eta: Float = 1
-    @Option(name: .long, help: "Sampler (ddim, ddpm or euler for Stable Diffusion).")
-    var scheduler: String = "ddim"
-    @Option(name: .long, help: "Image width in pixels (default: the model's).")
-    var width: Int?
-    @Option(name: .long, help: "Image height in pixels (default: the model's).")
-    var height: Int?
+    @OptionGroup(title: "Sampler") var sampler: SamplerOptions
     @Option(name: .long, help: "Seed of every random stream of the search.")
     var seed: UInt64 = 0
     @Option(name: .long, help: "Largest batch per UNet call; the result does not depend on it.")
@@ -82,6 +67,7 @@ struct SearchCommand: ParsableCommand {
         var strategy: any SearchStrategy
         var modelDirectory: URL
         var rewardModels: [String]
+        var sampler: SearchSampler
     }
 
     /// Every check that needs no weights; throws the first problem as a one-line `CLIError`.
@@ -97,13 +83,10 @@ struct SearchCommand: ParsableCommand {
         let parsed: RewardRegistry.Spec
         do { parsed = try Catalog.rewards.parse(rewardSpec) } catch { throw CLIError("--reward: \(error.description)") }
 
-        if steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
+        let sampler = self.sampler.forSearch()
+        let steps = sampler.steps
         if maxBatch < 1 { throw CLIError("--max-batch: \(maxBatch) must be at least 1") }
         if keepTop < 0 { throw CLIError("--keep-top: \(keepTop) must be 0 or more") }
-        if !(eta >= 0 && eta.isFinite) { throw CLIError("--eta: \(eta) must be a finite number ≥ 0") }
-        if !guidance.isFinite { throw CLIError("--guidance: \(guidance) must be a finite number") }
-        if let width, width < 1 { throw CLIError("--width: \(width) must be positive") }
-        if let height, height < 1 { throw CLIError("--height: \(height) must be positive") }
         let budget = self.budget ?? 16 * steps
         if budget < 1 { throw CLIError("--budget: \(budget) must be positive") }
 
@@ -125,7 +108,8 @@ struct SearchCommand: ParsableCommand {
         }
 
         try Self.checkOutputDirectory(outputDir)
-        return Plan(reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels)
+        return Plan(reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels,
+                    sampler: sampler)
     }
 
     /// Creates `path` (and its parents) if needed and proves it writable by creating and removing a probe file;
@@ -150,8 +134,7 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         let plan = try plan()
         let pipeline = try loadPipeline(plan.modelDirectory.path)
-        let request = GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
-                                        width: width, height: height, scheduler: scheduler, eta: eta)
+        let request = plan.sampler.request(prompt: prompt, negativePrompt: negativePrompt)
         let trajectory: any Trajectory
         do { trajectory = try pipeline.makeTrajectory(request) } catch { throw cliError(error) }
         let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
@@ -187,8 +170,9 @@ struct SearchCommand: ParsableCommand {
     /// The command's settings for result.json (the method's derived settings are in the result itself).
     func jsonSettings(plan: Plan) -> [String: Any] {
         ["prompt": prompt, "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
-         "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": steps,
-         "guidance": Double(guidance), "eta": Double(eta), "scheduler": scheduler, "max_batch": maxBatch]
+         "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": plan.sampler.steps,
+         "guidance": Double(plan.sampler.guidance), "eta": Double(plan.sampler.eta), "scheduler": plan.sampler.scheduler,
+         "max_batch": maxBatch]
     }
 
     /// The report's settings table, before the method's own settings.
@@ -199,8 +183,9 @@ struct SearchCommand: ParsableCommand {
         if !plan.rewardModels.isEmpty { out.append(ReportParameter("reward model", plan.rewardModels.joined(separator: ", "))) }
         out += [
             ReportParameter("budget", "\(plan.budget) NFE"), ReportParameter("seed", "\(seed)"),
-            ReportParameter("steps", "\(steps)"), ReportParameter("sampler", "\(scheduler), η = \(eta)"),
-            ReportParameter("guidance", "\(guidance)"), ReportParameter("image size", "\(size.width)×\(size.height)"),
+            ReportParameter("steps", "\(plan.sampler.steps)"),
+            ReportParameter("sampler", "\(plan.sampler.scheduler), η = \(plan.sampler.eta)"),
+            ReportParameter("guidance", "\(plan.sampler.guidance)"), ReportParameter("image size", "\(size.width)×\(size.height)"),
             ReportParameter("max batch", "\(maxBatch)"),
         ]
         return out

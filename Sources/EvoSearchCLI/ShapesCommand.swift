@@ -38,8 +38,8 @@ struct ShapesRender: ParsableCommand {
         try checkWritable(out + "/images/x.png", option: "--out")
         let sampler = SceneSampler(imageSize: size)
         let renderer = ShapesRenderer()
-        let lines = LockedLines(count: count)
-        let failures = LockedLines(count: 1)
+        let lines = IndexedLines(count: count)
+        let failures = IndexedLines(count: 1)
         let seed = self.seed, out = self.out
         Parallel.forRanges(count, costPerItem: 1 << 20) { range in
             for i in range {
@@ -65,7 +65,7 @@ struct ShapesRender: ParsableCommand {
 }
 
 /// Per-index results written from parallel workers.
-final class LockedLines: @unchecked Sendable {
+final class IndexedLines: @unchecked Sendable {
     private let lock = NSLock()
     private(set) var values: [String?]
     init(count: Int) { values = Array(repeating: nil, count: count) }

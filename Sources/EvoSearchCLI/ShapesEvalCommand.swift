@@ -23,12 +23,7 @@ struct ShapesEval: ParsableCommand {
     var split: String = "heldout"
     @Option(name: .long, help: "Images per prompt.")
     var samples: Int = 4
-    @Option(name: .long, help: "Denoising steps (default: the search's).")
-    var steps: Int = SearchCommand.defaultSteps
-    @Option(name: .long, help: "Classifier-free guidance scale (default: the search's).")
-    var guidance: Float = SearchCommand.defaultGuidance
-    @Option(name: .long, help: "DDIM η (default 1, the search's sampler; 0 = deterministic).")
-    var eta: Float = 1
+    @OptionGroup(title: "Sampler") var sampler: SamplerOptions
     @Option(name: .long, help: "First seed.")
     var seed: UInt64 = 0
     @Option(name: .long, help: "Also write the per-prompt results as JSON here.")
@@ -39,7 +34,7 @@ struct ShapesEval: ParsableCommand {
     func run() throws {
         guard let s = ShapesPromptSuite.Split(rawValue: split) else { throw CLIError("--split: \(split) is not a split; use heldout or tuning") }
         if samples < 1 { throw CLIError("--samples: \(samples) must be at least 1") }
-        if steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
+        let sampler = self.sampler.forSearch()
         if let json { try checkWritable(json, option: "--json") }
         let dir = try EmbeddedModels().resolvePipeline(model)
         let pipeline = try loadPipeline(dir.path)
@@ -53,7 +48,7 @@ struct ShapesEval: ParsableCommand {
             for j in 0..<samples {
                 let image: Tensor
                 do {
-                    image = try pipeline.generate(GenerationRequest(prompt: prompt.text, guidance: guidance, steps: steps, eta: eta),
+                    image = try pipeline.generate(sampler.request(prompt: prompt.text),
                                                   seed: seed + UInt64(j), progress: nil)
                 } catch { throw CLIError("\(error)") }
                 let verdict: ShapesVerdict
@@ -69,7 +64,7 @@ struct ShapesEval: ParsableCommand {
             }
         }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-        print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(steps) steps, guidance \(guidance), η \(eta)")
+        print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.scheduler) η \(sampler.eta)")
         print("task            images  accuracy  score")
         var all = (n: 0, correct: 0, score: 0.0)
         for task in ShapesTask.allCases {
@@ -79,8 +74,8 @@ struct ShapesEval: ParsableCommand {
         }
         print("overall".padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", all.n, 100 * Double(all.correct) / Double(max(all.n, 1)), all.score / Double(max(all.n, 1))))
         if let json {
-            let obj: [String: Any] = ["model": model, "split": split, "samples": samples, "steps": steps, "guidance": Double(guidance),
-                                      "eta": Double(eta), "seed": seed, "prompts": records]
+            let obj: [String: Any] = ["model": model, "split": split, "samples": samples, "steps": sampler.steps, "guidance": Double(sampler.guidance),
+                                      "eta": Double(sampler.eta), "scheduler": sampler.scheduler, "seed": seed, "prompts": records]
             try write(try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: json)
         }
     }

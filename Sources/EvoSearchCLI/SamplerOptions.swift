@@ -1,0 +1,61 @@
+import ArgumentParser
+import Sampling
+
+/// The sampler flags of every command that samples (`generate`, `search`, `shapes eval`, `bench shapes`), declared
+/// once. Each is optional: `generate` leaves what is omitted to the pipeline (diffusers' defaults), the commands that
+/// search fill it from `SamplerOptions.searchDefaults`.
+struct SamplerOptions: ParsableArguments {
+    /// Defaults of the commands that search, tuned for the embedded shapes models on the tuning prompts (Stable
+    /// Diffusion checkpoints are usually run with --steps 50 --guidance 7.5): DDIM with η = 1, whose per-step
+    /// noise is what EvoSearch mutates at intermediate steps.
+    static let searchDefaults = (steps: 20, guidance: Float(1.5), eta: Float(1), scheduler: "ddim")
+
+    @Option(name: .long, help: "Denoising steps (default: generate — the pipeline's, 50 for Stable Diffusion; searching commands — 20, which suits the embedded models).")
+    var steps: Int?
+    @Option(name: .long, help: "Classifier-free guidance scale, ≤ 1 disables it (default: generate — the pipeline's, 7.5 for Stable Diffusion; searching commands — 1.5).")
+    var guidance: Float?
+    @Option(name: .long, help: "DDIM η: 0 = deterministic, 1 = DDPM-like posterior noise (default: generate — 0; searching commands — 1).")
+    var eta: Float?
+    @Option(name: .long, help: "Sampler: ddim, ddpm or euler for Stable Diffusion (default: generate — the one scheduler_config.json names; searching commands — ddim).")
+    var scheduler: String?
+    @Option(name: .long, help: "Image width in pixels (default: the model's).")
+    var width: Int?
+    @Option(name: .long, help: "Image height in pixels (default: the model's).")
+    var height: Int?
+
+    func validate() throws {
+        if let steps, steps < 1 { throw ValidationError("--steps: \(steps) must be at least 1") }
+        if let eta, !(eta >= 0 && eta.isFinite) { throw ValidationError("--eta: \(eta) must be a finite number ≥ 0") }
+        if let guidance, !guidance.isFinite { throw ValidationError("--guidance: \(guidance) must be a finite number") }
+        if let width, width < 1 { throw ValidationError("--width: \(width) must be positive") }
+        if let height, height < 1 { throw ValidationError("--height: \(height) must be positive") }
+    }
+
+    /// The request with omitted flags left to the pipeline.
+    func request(prompt: String, negativePrompt: String = "") -> GenerationRequest {
+        GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
+                          width: width, height: height, scheduler: scheduler, eta: eta)
+    }
+
+    /// The flags with omitted ones filled from `searchDefaults` (`defaultSteps` replaces its step count).
+    func forSearch(defaultSteps: Int = searchDefaults.steps) -> SearchSampler {
+        SearchSampler(steps: steps ?? defaultSteps, guidance: guidance ?? Self.searchDefaults.guidance,
+                      eta: eta ?? Self.searchDefaults.eta, scheduler: scheduler ?? Self.searchDefaults.scheduler,
+                      width: width, height: height)
+    }
+}
+
+/// The sampler of a searching command, every setting decided.
+struct SearchSampler {
+    var steps: Int
+    var guidance: Float
+    var eta: Float
+    var scheduler: String
+    var width: Int?
+    var height: Int?
+
+    func request(prompt: String, negativePrompt: String = "") -> GenerationRequest {
+        GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
+                          width: width, height: height, scheduler: scheduler, eta: eta)
+    }
+}
