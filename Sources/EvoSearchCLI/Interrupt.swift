@@ -1,28 +1,42 @@
 import Foundation
 
-/// Turns the first Ctrl-C (SIGINT) into a flag the search polls, so it stops at the next model call and the
-/// command still writes what was found; a second Ctrl-C exits at once with status 130.
+/// Turns the first SIGINT (Ctrl-C) or SIGTERM into a flag the search polls before every model call, so it stops
+/// at the next batch chunk and the command still writes what was found. A second signal within 0.2 s of the
+/// first counts as the same one (some tools send two); a later one exits at once with 128 + the signal number.
 final class InterruptFlag: @unchecked Sendable {
     private let lock = NSLock()
-    private var count = 0
-    private var source: DispatchSourceSignal?
+    private var first: (signal: Int32, at: Double)?
+    private var sources: [DispatchSourceSignal] = []
+
+    /// Signals closer together than this are one interruption.
+    static let coalescingSeconds = 0.2
 
     init() {
-        signal(SIGINT, SIG_IGN)
-        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        s.setEventHandler { [weak self] in self?.raise() }
-        s.resume()
-        source = s
-    }
-
-    private func raise() {
-        lock.lock(); count += 1; let n = count; lock.unlock()
-        if n == 1 {
-            FileHandle.standardError.write(Data("\ninterrupted: finishing with the best found so far (Ctrl-C again to quit now)\n".utf8))
-        } else {
-            exit(130)
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { [weak self] in self?.raise(sig) }
+            s.resume()
+            sources.append(s)
         }
     }
 
-    var isRaised: Bool { lock.lock(); defer { lock.unlock() }; return count > 0 }
+    private func raise(_ sig: Int32) {
+        let now = ProcessInfo.processInfo.systemUptime
+        lock.lock()
+        let earlier = first
+        if earlier == nil { first = (sig, now) }
+        lock.unlock()
+        guard let earlier else {
+            let name = sig == SIGTERM ? "SIGTERM" : "Ctrl-C"
+            FileHandle.standardError.write(Data("\ninterrupted (\(name)): finishing with the best found so far (again to quit now)\n".utf8))
+            return
+        }
+        if now - earlier.at > Self.coalescingSeconds { exit(128 + sig) }
+    }
+
+    var isRaised: Bool { lock.lock(); defer { lock.unlock() }; return first != nil }
+
+    /// 130 after SIGINT, 143 after SIGTERM (the shell's convention), nil when no signal came.
+    var exitStatus: Int32? { lock.lock(); defer { lock.unlock() }; return first.map { 128 + $0.signal } }
 }

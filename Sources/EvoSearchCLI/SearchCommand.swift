@@ -14,7 +14,8 @@ import TensorCore
 ///
 /// Every argument is checked (method options against the step count and budget, reward names and their model
 /// directories, model directory, output directory) before any weights are loaded; each problem is a one-line
-/// error. Ctrl-C stops at the next model call and still writes the whole directory, marked interrupted.
+/// error. Ctrl-C or SIGTERM stops at the next model call and still writes the whole directory, marked interrupted;
+/// a lock file refuses a second run into the same directory, and an earlier result.json is removed before the run.
 struct SearchCommand: ParsableCommand {
     /// The reward used when `--reward` is not given, once it is registered.
     static let defaultReward = "shapes-verifier"
@@ -32,7 +33,8 @@ struct SearchCommand: ParsableCommand {
         top-1.png … top-K.png, generation-<g>.png (each generation's population with rewards), result.json (settings, \
         accounting, every scored sample with its lineage, the reward-vs-NFE curve) and report.html (one self-contained \
         page). Progress goes to standard error: one updating line on a terminal, else a line per second and per \
-        generation. Ctrl-C stops cleanly and still writes everything found so far.
+        generation. Ctrl-C or SIGTERM stops cleanly and still writes everything found so far (exit 130 / 143); a second \
+        run into the same --output-dir while one runs is refused.
         """)
 
     @Option(name: .long, help: "Pipeline directory (diffusers layout) or embedded model name.")
@@ -132,7 +134,13 @@ struct SearchCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Signals are caught from the start: one during loading still ends with the settings written, marked
+        // interrupted (the search then stops before its first model call).
+        let interrupt = InterruptFlag()
         let plan = try plan()
+        let claim: OutputDirectoryClaim
+        do { claim = try OutputDirectoryClaim(URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
+        defer { claim.release() }
         let pipeline = try loadPipeline(plan.modelDirectory.path)
         let request = plan.sampler.request(prompt: prompt, negativePrompt: negativePrompt)
         let trajectory: any Trajectory
@@ -140,7 +148,6 @@ struct SearchCommand: ParsableCommand {
         let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
 
         let printer = ProgressPrinter(quiet: quiet)
-        let interrupt = InterruptFlag()
         printer.start(budget: plan.budget)
         let result: SearchResult
         do {
@@ -164,7 +171,7 @@ struct SearchCommand: ParsableCommand {
         for w in result.warnings { print("warning: \(w)") }
         print("wrote \(files.count) files to \(outputDir): open \(outputDir)/report.html")
         if let error = result.error { throw CLIError("the search stopped: \(error); what was found is in \(outputDir)") }
-        if result.interrupted { throw ExitCode(130) }
+        if result.interrupted { throw ExitCode(interrupt.exitStatus ?? 130) }
     }
 
     /// The command's settings for result.json (the method's derived settings are in the result itself).

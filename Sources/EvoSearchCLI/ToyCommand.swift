@@ -116,7 +116,7 @@ struct Toy: ParsableCommand {
             try write(Data(svg.utf8), to: plot)
             print("wrote \(plot)")
         }
-        if result.interrupted { throw ExitCode(130) }
+        if result.interrupted { throw ExitCode(interrupt.exitStatus ?? 130) }
     }
 }
 

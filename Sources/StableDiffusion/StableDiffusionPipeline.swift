@@ -35,7 +35,7 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
             throw ModelConfigError(configURL.path, "cannot be read")
         }
         schedulerConfig = data
-        schedulerClassName = try ConfigFile(parsing: String(decoding: data, as: UTF8.self), displayName: "scheduler/scheduler_config.json").className ?? "(no _class_name)"
+        schedulerClassName = try ConfigFile(parsing: data, displayName: "scheduler/scheduler_config.json").className ?? "(no _class_name)"
         let cross = unet.config.crossAttentionDim
         if cross.contains(where: { $0 != textEncoder.config.hiddenSize }) {
             throw ModelConfigError("unet/config.json", "cross_attention_dim \(cross) does not match the text encoder's hidden_size \(textEncoder.config.hiddenSize)")
