@@ -60,6 +60,7 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Seed of the torch-compatible generator.")
     var seed: UInt64 = 0
     @OptionGroup(title: "Sampler") var sampler: SamplerOptions
+    @OptionGroup var memory: MemoryOptions
     @Option(name: .long, help: "Where to write the PNG.")
     var output: String
     @Flag(name: .long, help: "No progress output.")
@@ -73,6 +74,7 @@ struct Generate: ParsableCommand {
         let image: Tensor
         do {
             let request = sampler.request(prompt: prompt, negativePrompt: negativePrompt)
+            try memory.check(.generation(try pipeline.memoryEstimate(for: request)))
             image = try pipeline.generate(request, seed: seed) { done, total in
                 if !quiet { FileHandle.standardError.write(Data("\rstep \(done)/\(total)".utf8)) }
             }

@@ -59,3 +59,28 @@ struct SearchSampler {
                           width: width, height: height, scheduler: scheduler, eta: eta)
     }
 }
+
+/// `--max-memory`, for the commands that check a plan's memory before spending it (`generate`, `search`).
+struct MemoryOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Memory the run may use, e.g. 16G or 512M (default: the machine's available memory, MemAvailable). A plan estimated to need more is refused before anything is loaded into it.", valueName: "size"))
+    var maxMemory: String?
+
+    func validate() throws {
+        if let maxMemory, MemoryPlan.parseSize(maxMemory) == nil {
+            throw ValidationError("--max-memory: \"\(maxMemory)\" is not a size; give e.g. 16G, 512M or a number of bytes")
+        }
+    }
+
+    /// Refuses `plan` when it does not fit the limit; returns the limit used.
+    func check(_ plan: MemoryPlan) throws {
+        let limit: Int, source: String
+        if let maxMemory, let bytes = MemoryPlan.parseSize(maxMemory) {
+            (limit, source) = (bytes, "--max-memory allows")
+        } else if let available = MemoryPlan.availableBytes() {
+            (limit, source) = (available, "available on this machine")
+        } else {
+            return
+        }
+        do { try plan.check(limit: limit, limitSource: source) } catch { throw CLIError(error.description) }
+    }
+}

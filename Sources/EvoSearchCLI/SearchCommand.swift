@@ -51,6 +51,7 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Compute budget in NFE (one guided UNet evaluation of one latent). Default: 16 rollouts (16 × --steps).")
     var budget: Int?
     @OptionGroup(title: "Sampler") var sampler: SamplerOptions
+    @OptionGroup var memory: MemoryOptions
     @Option(name: .long, help: "Seed of every random stream of the search.")
     var seed: UInt64 = 0
     @Option(name: .long, help: "Largest batch per UNet call; the result does not depend on it.")
@@ -143,6 +144,11 @@ struct SearchCommand: ParsableCommand {
         defer { claim.release() }
         let pipeline = try loadPipeline(plan.modelDirectory.path)
         let request = plan.sampler.request(prompt: prompt, negativePrompt: negativePrompt)
+        let memoryPlan: MemoryPlan
+        do {
+            memoryPlan = .search(try pipeline.memoryEstimate(for: request), budget: plan.budget, maxBatch: maxBatch, decodeBatch: maxBatch)
+        } catch { throw cliError(error) }
+        try memory.check(memoryPlan)
         let trajectory: any Trajectory
         do { trajectory = try pipeline.makeTrajectory(request) } catch { throw cliError(error) }
         let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
@@ -161,7 +167,7 @@ struct SearchCommand: ParsableCommand {
         let size = (width: trajectory.sampleShape.last ?? 0, height: trajectory.sampleShape.dropLast().last ?? 0)
         let output = SearchOutput(result: result, decode: { try trajectory.decode($0) }, decodeBatch: maxBatch, prompt: prompt,
                                   parameters: reportParameters(plan: plan, size: size),
-                                  keepTop: keepTop, json: jsonSettings(plan: plan))
+                                  keepTop: keepTop, json: jsonSettings(plan: plan).merging(["memory_estimate_bytes": memoryPlan.total]) { a, _ in a })
         let files: [String]
         do { files = try output.write(to: URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
 

@@ -84,6 +84,8 @@ public protocol GeneratorPipeline: Sendable {
 
     /// Shape of one decoded sample for the request (validates size and frame count).
     func sampleShape(for request: GenerationRequest) throws(GenerationRequestError) -> [Int]
+    /// What one request needs in memory (weights, a model row, a decode), from the configs, for `MemoryPlan`.
+    func memoryEstimate(for request: GenerationRequest) throws(GenerationRequestError) -> MemoryEstimate
     /// The searchable trajectory for one prompt: text encoded once, guidance bound, sampler at `steps`/`eta`.
     func makeTrajectory(_ request: GenerationRequest) throws -> any Trajectory
     /// Generation exactly as the reference pipeline with a CPU torch generator seeded `seed`: returns

@@ -69,6 +69,28 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
         return [3, latent[1] * vaeScaleFactor, latent[2] * vaeScaleFactor]
     }
 
+    /// The UNet's skip-connection stack (every down block's outputs, kept for the up blocks) and its widest working
+    /// set at the top level (a transformer's GEGLU projection, 8 × channels, plus the block's live tensors); the VAE
+    /// decoder's live tensors at full resolution. Weights: the three components' safetensors files.
+    public func memoryEstimate(for request: GenerationRequest) throws(GenerationRequestError) -> MemoryEstimate {
+        let latent = try latentShape(for: request)
+        let h = latent[1], w = latent[2]
+        let u = unet.config
+        var skips = h * w * u.blockOutChannels[0]   // conv_in's output
+        for (l, ch) in u.blockOutChannels.enumerated() {
+            let scale = 1 << l
+            skips += (u.layersPerBlock[l] + 1) * (h / scale) * (w / scale) * ch
+        }
+        let working = 14 * h * w * u.blockOutChannels[0]
+        let passes = (request.guidance ?? defaults.guidance) > 1 ? 2 : 1
+        let f = vaeScaleFactor
+        let vaeTop = vae.config.blockOutChannels.first ?? 128, vaeBottom = vae.config.blockOutChannels.last ?? 512
+        let decode = 6 * (h * f) * (w * f) * vaeTop + 6 * h * w * vaeBottom
+        let components = ["unet", "vae", "text_encoder"].map { directory.appendingPathComponent($0) }
+        return MemoryEstimate(weights: MemoryEstimate.weightFiles(in: components), perModelRow: 4 * passes * (skips + working),
+                              perDecodedRow: 4 * decode, state: 4 * latent.reduce(1, *), sample: 4 * 3 * h * f * w * f)
+    }
+
     /// Latent shape of one sample for the request (its size, default the model's; no frame count).
     private func latentShape(for request: GenerationRequest) throws(GenerationRequestError) -> [Int] {
         if let frames = request.frames, frames != 1 {

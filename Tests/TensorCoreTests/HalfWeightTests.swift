@@ -137,6 +137,15 @@ import Testing
         #expect(GEMM.widenedBlockFloats / 700 < 8192)
         checkGEMM(m: 16, n: 8192, k: 700, halfA: false, transB: true, beta: 1, format: format, exact: false)
         checkGEMM(m: 8192, n: 16, k: 700, halfA: true, bias: true, format: format, exact: false)
+        // Cache-sized blocks, whole blocks per core (every layout): equal up to summation order.
+        let width = max(GEMM.cacheBlockMinimumWidth, GEMM.cacheBlockFloats / 2048 / 16 * 16)
+        #expect((1024 + width - 1) / width >= 2 * WorkerPool.shared.threads || WorkerPool.shared.threads < 2)
+        for transA in [false, true] {
+            for transB in [false, true] {
+                checkGEMM(m: 40, n: 1024, k: 2048, halfA: false, transA: transA, transB: transB, beta: 0.5, format: format, exact: false)
+                checkGEMM(m: 1024, n: 40, k: 2048, halfA: true, transA: transA, transB: transB, format: format, exact: false)
+            }
+        }
     }
 
     @Test(arguments: [HalfFormat.f16, .bf16])

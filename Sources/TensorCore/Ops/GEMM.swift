@@ -112,20 +112,58 @@ enum GEMM {
         return 1
     }
 
-    /// Floats of a half operand widened at once by `blockedBLAS` (16 MB).
+    /// Floats of a half operand widened at once by `blockedBLAS` when the product is split inside each block (16 MB).
     static let widenedBlockFloats = 1 << 22
+    /// Target floats of one block when each core takes whole blocks (1 MB: the widened block is still in the
+    /// core's cache when OpenBLAS reads it), and the narrowest such block (OpenBLAS repacks the float32 operand
+    /// once per block, so narrow blocks would repack it too often).
+    static let cacheBlockFloats = 1 << 18
+    static let cacheBlockMinimumWidth = 64
 
     /// OpenBLAS with one half operand: the half operand is widened in blocks along its free dimension — columns of
-    /// op(B), rows of op(A), each block the whole inner dimension deep and at most `widenedBlockFloats` — into one
-    /// scratch buffer (the widening split over the cores), and each block is an `sgemm` (split over the cores as
-    /// usual) writing its columns / rows of C. When the operand fits one block this is exactly `sgemm` on the
-    /// widened matrix. Blocking the free dimension rather than the inner one costs OpenBLAS one more packing of
-    /// the float32 operand per block, and never an extra pass over C.
+    /// op(B), rows of op(A), each block the whole inner dimension deep — and each block is a product writing its
+    /// columns / rows of C. When the free dimension gives every core several cache-sized blocks, each core takes
+    /// whole blocks: it widens one into its own scratch and multiplies it at once, single-threaded, while it is in
+    /// its cache. Otherwise blocks are up to `widenedBlockFloats`, widened with the work split over the cores, and
+    /// each is an `sgemm` split over the cores as usual (one block = exactly `sgemm` on the widened matrix).
+    /// Blocking the free dimension rather than the inner one costs OpenBLAS one more packing of the float32 operand
+    /// per block, and never an extra pass over C.
     private static func blockedBLAS(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                     a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
                                     c: UnsafeMutablePointer<Float>, ldc: Int) {
         let halfB = !b.isFloat32
         let extent = halfB ? n : m
+        let half = halfB ? b : a
+        // The operand as stored: `extent` rows of k (B transposed / A untransposed) or k rows of `extent`.
+        let rowsOfK = halfB ? transB : !transA
+        let ld = halfB ? ldb : lda
+        let cores = WorkerPool.shared.threads
+        let cacheWidth = Swift.max(cacheBlockMinimumWidth, cacheBlockFloats / Swift.max(k, 1) / 16 * 16)
+        let cacheBlocks = (extent + cacheWidth - 1) / cacheWidth
+        _ = blasThreadsOff
+        if cores >= 2 && cacheBlocks >= 2 * cores {
+            let (pc, pf) = (SendablePointer(c), SendablePointer(halfB ? a.float32 : b.float32))
+            WorkerPool.shared.run(chunks: cacheBlocks) { blockIndex in
+                let first = blockIndex * cacheWidth, width = Swift.min(cacheWidth, extent - first)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: width * k)
+                defer { scratch.deallocate() }
+                if rowsOfK {
+                    for i in 0..<width { half.widen(offset: (first + i) * ld, count: k, into: scratch + i * k) }
+                } else {
+                    for kk in 0..<k { half.widen(offset: kk * ld + first, count: width, into: scratch + kk * width) }
+                }
+                let widenedLd = Int32(rowsOfK ? k : width)
+                let opA = transA ? CblasTrans : CblasNoTrans, opB = transB ? CblasTrans : CblasNoTrans
+                if halfB {
+                    cblas_sgemm(CblasRowMajor, opA, opB, Int32(m), Int32(width), Int32(k), alpha, pf.base, Int32(lda),
+                                scratch, widenedLd, beta, pc.base + first, Int32(ldc))
+                } else {
+                    cblas_sgemm(CblasRowMajor, opA, opB, Int32(width), Int32(n), Int32(k), alpha, scratch, widenedLd,
+                                pf.base, Int32(ldb), beta, pc.base + first * ldc, Int32(ldc))
+                }
+            }
+            return
+        }
         let block = Swift.min(extent, Swift.max(16, widenedBlockFloats / k / 16 * 16))
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * k)
         defer { scratch.deallocate() }
@@ -133,10 +171,6 @@ enum GEMM {
         var e0 = 0
         while e0 < extent {
             let width = Swift.min(block, extent - e0), first = e0
-            let half = halfB ? b : a
-            // The block as stored: `width` rows of k (B transposed / A untransposed) or k rows of `width`.
-            let rowsOfK = halfB ? transB : !transA
-            let ld = halfB ? ldb : lda
             if rowsOfK {
                 NN.parallel(width, cost: k) { r in
                     for i in r { half.widen(offset: (first + i) * ld, count: k, into: ps.base + i * k) }
