@@ -29,7 +29,7 @@ public struct ModelBenchRow: Sendable {
 /// same run on identical inputs and weights. Timing alternates between the sides in blocks (one run for SD-sized
 /// models, two otherwise, each small-model block after one untimed forward per side), so a change in the machine's
 /// background load hits both alike; with `compareWidened`, a UNet stored in f16/bf16 is also loaded with f32 weights
-/// and timed in the same blocks.
+/// and timed in the same rounds, before or after the stored-precision runs in alternate rounds.
 public struct ModelForwardBench: Sendable {
     public var runs: Int
     public var largeRuns: Int
@@ -108,11 +108,18 @@ public struct ModelForwardBench: Sendable {
                 if let cpu = reply["cpu_per_wall"]?.doubleValue { torchCPUWall.append(cpu) }
                 pause()
             }
+            // The widened variant goes first in every other round, so neither variant always follows the
+            // other side's turn (cold caches).
+            let widenedFirst = r % 2 == 1
+            if let widened, widenedFirst {
+                for _ in 0..<blockWarmup { _ = try widened() }
+                for _ in 0..<k { widenedTimes.append(try Self.time(widened)) }
+            }
             for _ in 0..<blockWarmup { _ = try forward() }
             let cpu0 = Clock.processCPUSeconds(), wall0 = Clock.wallSeconds()
             for _ in 0..<k { ourTimes.append(try Self.time(forward)) }
             ourCPU += Clock.processCPUSeconds() - cpu0; ourWall += Clock.wallSeconds() - wall0
-            if let widened {
+            if let widened, !widenedFirst {
                 for _ in 0..<blockWarmup { _ = try widened() }
                 for _ in 0..<k { widenedTimes.append(try Self.time(widened)) }
             }
