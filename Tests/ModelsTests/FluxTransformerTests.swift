@@ -38,7 +38,7 @@ extension FluxTransformer2DModel {
 }
 
 @Suite struct FluxTransformerTests {
-    /// Max |error| / max |reference| ≤ 1e-5 for both cases (measured ≈ 1e-6): the bf16 case needs no looser
+    /// Max |error| / max |reference| ≤ 1e-5 for both cases: the bf16 case needs no looser
     /// bound, since its reference forward ran in float32 on the bf16-rounded weights, i.e. on exactly the values
     /// widened from the stored bf16. What remains is float32 summation order.
     @Test(arguments: ["guidance", "bf16"])
