@@ -96,8 +96,8 @@ struct ConfigTests {
         #expect(throws: invalid("interpolation_type", #"must be "linear" (not implemented: interpolation_type other than linear), got "log_linear""#)) {
             try EulerDiscreteConfig(json: #"{"interpolation_type": "log_linear"}"#)
         }
-        #expect(throws: invalid("use_dynamic_shifting", "must be false (not implemented: dynamic shifting), got true")) {
-            try FlowMatchEulerDiscreteConfig(json: #"{"use_dynamic_shifting": true, "shift": 3.0}"#)
+        #expect(throws: invalid("invert_sigmas", "must be false (not implemented: inverted sigmas), got true")) {
+            try FlowMatchEulerDiscreteConfig(json: #"{"invert_sigmas": true, "shift": 3.0}"#)
         }
         #expect(throws: invalid("use_flow_sigmas", "must be true (not implemented: VP (non-flow) sigmas), got false")) {
             try FlowMatchSDEConfig(json: #"{"use_flow_sigmas": false}"#)

@@ -80,8 +80,8 @@ struct RenoiseTests {
         Self.checkRenoise(sched, label: "Euler", seed: 3) { i in (1, sched.sigmas[i]) }
     }
 
-    @Test func flowMatchEuler() {
-        let sched = FlowMatchEulerDiscreteScheduler(config: FlowMatchEulerDiscreteConfig(shift: 3), numInferenceSteps: 8)
+    @Test func flowMatchEuler() throws {
+        let sched = try FlowMatchEulerDiscreteScheduler(config: FlowMatchEulerDiscreteConfig(shift: 3), numInferenceSteps: 8)
         Self.checkRenoise(sched, label: "FlowMatchEuler", seed: 4) { i in (1 - sched.sigmas[i], sched.sigmas[i]) }
     }
 

@@ -97,7 +97,7 @@ struct TraceTests {
         let file = try Fixtures.load(TraceFile<FlowMatchEulerDiscreteConfig>.self, "flow_euler")
         #expect(file.cases.count == 3)
         for c in file.cases {
-            let s = FlowMatchEulerDiscreteScheduler(config: c.config, numInferenceSteps: c.numInferenceSteps)
+            let s = try FlowMatchEulerDiscreteScheduler(config: c.config, numInferenceSteps: c.numInferenceSteps)
             #expect(s.timesteps == c.timesteps, "\(c.name): timesteps \(s.timesteps) vs \(c.timesteps)")
             #expect(s.sigmas == c.sigmas, "\(c.name): sigmas")
             checkTrace(s, c.steps, stochastic: false, initial: c.initialSample, label: c.name)

@@ -1,0 +1,51 @@
+import ModelIO
+import TensorCore
+
+/// diffusers' `FluxTransformerBlock` (double stream): each stream has its own `AdaLayerNormZero`
+/// (`norm1`, `norm1_context`), joint attention, a gated residual, a layer norm (no affine, eps 1e-6)
+/// modulated by the `_mlp` chunks, and a gelu-tanh feed-forward (`ff`, `ff_context`: `net.0.proj` to 4·D,
+/// `net.2` back) with a gated residual.
+public struct FluxTransformerBlock: Sendable {
+    let norm1: AdaLayerNormZero, norm1Context: AdaLayerNormZero
+    let attn: FluxAttention
+    let ff: FeedForward, ffContext: FeedForward
+
+    public init(_ s: WeightStore, dim: Int, heads: Int, headDim: Int) throws {
+        norm1 = try AdaLayerNormZero(s.scope("norm1"), dim: dim)
+        norm1Context = try AdaLayerNormZero(s.scope("norm1_context"), dim: dim)
+        attn = try FluxAttention(s.scope("attn"), dim: dim, heads: heads, headDim: headDim, joint: true)
+        ff = try FeedForward(s.scope("ff"), dim: dim)
+        ffContext = try FeedForward(s.scope("ff_context"), dim: dim)
+    }
+
+    /// Image tokens `x` `[B, Li, D]`, text tokens `context` `[B, Lt, D]`, silu(temb) `[B, D]` → (context, x).
+    func callAsFunction(_ x: Tensor, context: Tensor, activatedEmbedding temb: Tensor,
+                        rotary: FluxPosEmbed) -> (context: Tensor, x: Tensor) {
+        typealias C = AdaLayerNormZero.Chunk
+        let (normX, emb) = norm1(x, activatedEmbedding: temb)
+        let (normContext, cEmb) = norm1Context(context, activatedEmbedding: temb)
+        let (attnX, attnContext) = attn.joint(normX, context: normContext, rotary: rotary)
+
+        func feedForward(_ h: Tensor, _ ff: FeedForward, _ emb: Tensor) -> Tensor {
+            let normed = NN.layerNorm(h, weight: nil, bias: nil, eps: 1e-6)
+            let modulated = FluxTokenOps.modulate(normed, emb: emb, scaleChunk: C.scaleMLP, shiftChunk: C.shiftMLP)
+            return FluxTokenOps.gatedAdd(h, gate: emb, chunk: C.gateMLP, ff(modulated))
+        }
+        let h = FluxTokenOps.gatedAdd(x, gate: emb, chunk: C.gateMSA, attnX)
+        let c = FluxTokenOps.gatedAdd(context, gate: cEmb, chunk: C.gateMSA, attnContext)
+        return (feedForward(c, ffContext, cEmb), feedForward(h, ff, emb))
+    }
+}
+
+/// diffusers' `FeedForward(dim, dim_out=dim, activation_fn="gelu-approximate")`: `net.0.proj` (D → 4D), tanh
+/// GELU, `net.2` (4D → D).
+public struct FeedForward: Sendable {
+    let proj: Linear, out: Linear
+
+    public init(_ s: WeightStore, dim: Int) throws {
+        proj = try Linear(s, "net.0.proj", in: dim, out: 4 * dim)
+        out = try Linear(s, "net.2", in: 4 * dim, out: dim)
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor { out(NN.gelu(proj(x), approximate: .tanh)) }
+}
