@@ -54,10 +54,31 @@ public struct Image8: Sendable, Equatable {
     }
 }
 
-/// Why a PNG could not be read or written.
+/// Why a PNG could not be read or written: `kind` for code, `description` ("<file>: <problem>") for people.
 public struct PNGError: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// The file cannot be read or written.
+        case io
+        /// Not a PNG (bad signature).
+        case notPNG
+        /// The file ends inside a chunk or before the image data is complete.
+        case truncated
+        /// The CRC stored after chunk `chunk` does not match its type and data.
+        case badCRC(chunk: String)
+        /// The header's `width × height` is more than the decoder's `limit` of pixels; nothing was allocated.
+        case tooManyPixels(width: Int, height: Int, limit: Int)
+        /// A valid PNG feature this reader does not implement (interlacing, gray below 8 bits, ...).
+        case unsupported
+        /// Anything else the PNG specification forbids (bad chunk layout, corrupt compressed data, ...).
+        case corrupt
+    }
+
+    public var kind: Kind
     public var description: String
-    init(_ source: String, _ problem: String) { description = "\(source): \(problem)" }
+    init(_ source: String, _ problem: String, _ kind: Kind = .corrupt) {
+        self.kind = kind
+        description = "\(source): \(problem)"
+    }
 }
 
 /// PNG reading and writing (RFC 2083 / ISO 15948), through zlib.
@@ -65,18 +86,32 @@ public struct PNGError: Error, CustomStringConvertible, Equatable, Sendable {
 /// Reads non-interlaced images of colour types gray, gray+alpha, RGB, RGBA (8 or 16 bits; 16 is reduced to
 /// the high byte) and palette (1–8 bits, expanded to RGB/RGBA with tRNS). Adam7-interlaced files and
 /// gray below 8 bits are refused with an error. Writes 8-bit gray/RGB/RGBA, compression level 6.
+///
+/// Reading is bounded by the file, not by what its header claims: `width × height` above `maxPixels`
+/// (default `defaultMaxPixels`, 2²⁶) is a `.tooManyPixels` error before any pixel memory is allocated, and IDAT
+/// data too short to inflate to the rows the header implies (deflate expands at most 1032:1) is `.truncated`
+/// before the row buffer is allocated. Every chunk's CRC is checked (`.badCRC` naming the chunk) — like libpng
+/// for critical chunks and stricter than Pillow, which skips the CRCs of IDAT and IEND. Bytes after IEND are
+/// ignored and a file that ends after complete image data without IEND is read, as Pillow and libpng do;
+/// compressed data beyond the last row is ignored (as Pillow does). Unknown chunks are skipped.
 public enum PNG {
     static let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
 
-    public static func read(path: String) throws(PNGError) -> Image8 {
-        guard let data = FileManager.default.contents(atPath: path) else { throw PNGError(path, "cannot be read (missing or not a file)") }
-        return try decode([UInt8](data), source: path)
+    /// The default pixel cap of `read` and `decode` (8192 × 8192).
+    public static let defaultMaxPixels = 1 << 26
+
+    /// Reads the PNG at `path`; `maxPixels` bounds `width × height` before decoding.
+    public static func read(path: String, maxPixels: Int = defaultMaxPixels) throws(PNGError) -> Image8 {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PNGError(path, "cannot be read (missing or not a file)", .io)
+        }
+        return try decode([UInt8](data), source: path, maxPixels: maxPixels)
     }
 
     public static func write(_ image: Image8, to path: String) throws(PNGError) {
         let bytes = try encode(image)
         do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw PNGError(path, "cannot be written: \(error.localizedDescription)")
+            throw PNGError(path, "cannot be written: \(error.localizedDescription)", .io)
         }
     }
 
@@ -127,97 +162,59 @@ public enum PNG {
 
     // MARK: Decoding
 
-    public static func decode(_ bytes: [UInt8], source: String = "PNG") throws(PNGError) -> Image8 {
-        guard bytes.count >= 8, Array(bytes[0..<8]) == signature else { throw PNGError(source, "is not a PNG file (bad signature)") }
-        var pos = 8
+    /// The largest chunk length and image side the PNG specification allows (2³¹ − 1).
+    static let maxPNGInteger = 0x7FFF_FFFF
+    /// Deflate's largest expansion: one 258-byte match per 2 bits of a fixed-Huffman block, about 1032:1.
+    static let maxInflateRatio = 1032
+
+    /// The chunks that shape decoding, gathered from the file.
+    struct Chunks {
         var width = 0, height = 0, bitDepth = 0, colorType = 0, interlace = 0
         var idat = [UInt8]()
         var palette: [UInt8] = []
         var transparency: [UInt8] = []
-        var sawHeader = false
-        func u32(_ i: Int) -> Int { Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]) }
-        while pos + 12 <= bytes.count {
-            let length = u32(pos)
-            let type = String(decoding: bytes[(pos + 4)..<(pos + 8)], as: UTF8.self)
-            let start = pos + 8
-            guard length >= 0, start + length + 4 <= bytes.count else { throw PNGError(source, "chunk \(type) runs past the end of the file (truncated?)") }
-            let payload = bytes[start..<(start + length)]
-            switch type {
-            case "IHDR":
-                guard length == 13 else { throw PNGError(source, "IHDR has length \(length), expected 13") }
-                width = u32(start); height = u32(start + 4)
-                bitDepth = Int(bytes[start + 8]); colorType = Int(bytes[start + 9]); interlace = Int(bytes[start + 12])
-                sawHeader = true
-            case "PLTE": palette = Array(payload)
-            case "tRNS": transparency = Array(payload)
-            case "IDAT": idat += payload
-            case "IEND": pos = bytes.count; continue
-            default: break
-            }
-            pos = start + length + 4
-        }
-        guard sawHeader else { throw PNGError(source, "has no IHDR chunk") }
-        guard width > 0, height > 0, width < 1 << 16, height < 1 << 16 else { throw PNGError(source, "has unsupported size \(width)×\(height)") }
-        guard interlace == 0 else { throw PNGError(source, "is Adam7-interlaced, which is not supported; re-save it without interlacing") }
+    }
+
+    /// Decodes a PNG held in memory; `source` names it in errors, `maxPixels` bounds `width × height`.
+    public static func decode(_ bytes: [UInt8], source: String = "PNG",
+                              maxPixels: Int = defaultMaxPixels) throws(PNGError) -> Image8 {
+        let c = try readChunks(bytes, source: source, maxPixels: maxPixels)
         let samples: Int
-        switch colorType {
-        case 0: samples = 1
+        switch c.colorType {
+        case 0, 3: samples = 1
         case 2: samples = 3
-        case 3: samples = 1
         case 4: samples = 2
-        case 6: samples = 4
-        default: throw PNGError(source, "has unknown colour type \(colorType)")
+        default: samples = 4
         }
-        let validDepth = colorType == 3 ? [1, 2, 4, 8].contains(bitDepth) : [8, 16].contains(bitDepth)
-        guard validDepth else { throw PNGError(source, "bit depth \(bitDepth) with colour type \(colorType) is not supported") }
-        if colorType == 3 && palette.isEmpty { throw PNGError(source, "is a palette image without a PLTE chunk") }
+        let width = c.width, height = c.height, bitDepth = c.bitDepth
         let bitsPerPixel = samples * bitDepth
         let stride = (width * bitsPerPixel + 7) / 8
         let bpp = Swift.max(1, bitsPerPixel / 8)
-        var raw = [UInt8](repeating: 0, count: (stride + 1) * height)
-        var rawLength = uLongf(raw.count)
-        let status = idat.withUnsafeBufferPointer { src in
-            raw.withUnsafeMutableBufferPointer { dst in uncompress(dst.baseAddress, &rawLength, src.baseAddress, uLong(idat.count)) }
+        let (rawCount, overflow) = (stride + 1).multipliedReportingOverflow(by: height)
+        guard !overflow else {
+            throw PNGError(source, "is \(width)×\(height) pixels, too many to address", .tooManyPixels(width: width, height: height, limit: maxPixels))
         }
-        guard status == Z_OK, Int(rawLength) == raw.count else { throw PNGError(source, "image data is corrupt or truncated (zlib status \(status))") }
-        // Undo the per-row filters.
-        var data = [UInt8](repeating: 0, count: stride * height)
-        for y in 0..<height {
-            let filter = raw[y * (stride + 1)]
-            let src = y * (stride + 1) + 1
-            let dst = y * stride
-            for x in 0..<stride {
-                let a = x >= bpp ? Int(data[dst + x - bpp]) : 0
-                let b = y > 0 ? Int(data[dst - stride + x]) : 0
-                let c = (x >= bpp && y > 0) ? Int(data[dst - stride + x - bpp]) : 0
-                let v = Int(raw[src + x])
-                let out: Int
-                switch filter {
-                case 0: out = v
-                case 1: out = v + a
-                case 2: out = v + b
-                case 3: out = v + (a + b) / 2
-                case 4:
-                    let p = a + b - c
-                    let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
-                    out = v + ((pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c))
-                default: throw PNGError(source, "row \(y) has unknown filter type \(filter)")
-                }
-                data[dst + x] = UInt8(truncatingIfNeeded: out)
-            }
+        guard c.idat.count >= rawCount / maxInflateRatio else {
+            throw PNGError(source, "IDAT holds \(c.idat.count) bytes, too few to inflate to the \(rawCount) bytes a \(width)×\(height) image needs (truncated?)", .truncated)
         }
-        // Expand to 8-bit samples.
-        if colorType == 3 {
+        var raw = try inflateRows(c.idat, count: rawCount, source: source)
+        try unfilter(&raw, stride: stride, height: height, bpp: bpp, source: source)
+        // Rows of `raw` start at y * (stride + 1) + 1 (after their filter byte).
+        func row(_ y: Int) -> Int { y * (stride + 1) + 1 }
+        if c.colorType == 3 {
+            let palette = c.palette, transparency = c.transparency
             let channels = transparency.isEmpty ? 3 : 4
             var px = [UInt8](repeating: 255, count: width * height * channels)
             let perByte = 8 / bitDepth
             let mask = (1 << bitDepth) - 1
             for y in 0..<height {
                 for x in 0..<width {
-                    let byte = Int(data[y * stride + x / perByte])
+                    let byte = Int(raw[row(y) + x / perByte])
                     let shift = (perByte - 1 - x % perByte) * bitDepth
                     let index = (byte >> shift) & mask
-                    guard index * 3 + 2 < palette.count else { throw PNGError(source, "palette index \(index) is out of range") }
+                    guard index * 3 + 2 < palette.count else {
+                        throw PNGError(source, "palette index \(index) is out of range (PLTE has \(palette.count / 3) entries)")
+                    }
                     let o = (y * width + x) * channels
                     px[o] = palette[index * 3]; px[o + 1] = palette[index * 3 + 1]; px[o + 2] = palette[index * 3 + 2]
                     if channels == 4 { px[o + 3] = index < transparency.count ? transparency[index] : 255 }
@@ -225,11 +222,168 @@ public enum PNG {
             }
             return Image8(width: width, height: height, channels: channels, pixels: px)
         }
-        if bitDepth == 16 {
-            var px = [UInt8](repeating: 0, count: width * height * samples)
-            for i in 0..<px.count { px[i] = data[(i / (width * samples)) * stride + (i % (width * samples)) * 2] }
-            return Image8(width: width, height: height, channels: samples, pixels: px)
+        let rowSamples = width * samples
+        var px = [UInt8](repeating: 0, count: height * rowSamples)
+        let step = bitDepth == 16 ? 2 : 1  // 16-bit samples keep their high (first) byte
+        for y in 0..<height {
+            let src = row(y), dst = y * rowSamples
+            for i in 0..<rowSamples { px[dst + i] = raw[src + i * step] }
         }
-        return Image8(width: width, height: height, channels: samples, pixels: data)
+        return Image8(width: width, height: height, channels: samples, pixels: px)
+    }
+
+    /// Walks the chunks: checks layout and CRCs, validates IHDR (and the pixel cap) as soon as it is read.
+    static func readChunks(_ bytes: [UInt8], source: String, maxPixels: Int) throws(PNGError) -> Chunks {
+        guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
+            throw PNGError(source, "is not a PNG file (bad signature)", .notPNG)
+        }
+        var c = Chunks()
+        var pos = 8
+        var sawHeader = false
+        func u32(_ i: Int) -> Int { Int(bytes[i]) << 24 | Int(bytes[i + 1]) << 16 | Int(bytes[i + 2]) << 8 | Int(bytes[i + 3]) }
+        while pos < bytes.count {
+            guard pos + 8 <= bytes.count else {
+                throw PNGError(source, "ends inside a chunk header at byte \(pos) (truncated?)", .truncated)
+            }
+            let length = u32(pos)
+            let typeBytes = bytes[(pos + 4)..<(pos + 8)]
+            guard typeBytes.allSatisfy({ (65...90).contains($0) || (97...122).contains($0) }) else {
+                throw PNGError(source, "has a chunk at byte \(pos) whose type is not four ASCII letters")
+            }
+            let type = String(decoding: typeBytes, as: UTF8.self)
+            guard length <= maxPNGInteger else {
+                throw PNGError(source, "chunk \(type) claims \(length) bytes; PNG allows at most 2^31 - 1")
+            }
+            let start = pos + 8
+            guard start + length + 4 <= bytes.count else {
+                throw PNGError(source, "chunk \(type) runs past the end of the file (truncated?)", .truncated)
+            }
+            let stored = UInt32(u32(start + length))
+            let computed = bytes.withUnsafeBufferPointer { b in
+                UInt32(crc32(0, b.baseAddress! + pos + 4, uInt(length + 4)))
+            }
+            guard stored == computed else {
+                throw PNGError(source, "chunk \(type) has CRC \(hex8(stored)), its contents give \(hex8(computed)) (the file is corrupt)", .badCRC(chunk: type))
+            }
+            guard sawHeader || type == "IHDR" else { throw PNGError(source, "starts with chunk \(type), not IHDR") }
+            let payload = bytes[start..<(start + length)]
+            switch type {
+            case "IHDR":
+                guard !sawHeader else { throw PNGError(source, "has a second IHDR chunk") }
+                guard length == 13 else { throw PNGError(source, "IHDR has length \(length), expected 13") }
+                try readHeader(payload, into: &c, source: source, maxPixels: maxPixels)
+                sawHeader = true
+            case "PLTE":
+                guard length % 3 == 0, (3...768).contains(length) else {
+                    throw PNGError(source, "PLTE has length \(length); it must hold 1 to 256 RGB entries")
+                }
+                c.palette = Array(payload)
+            case "tRNS": c.transparency = Array(payload)
+            case "IDAT": c.idat += payload
+            case "IEND": return try finished(c, source: source)
+            default: break
+            }
+            pos = start + length + 4
+        }
+        guard sawHeader else { throw PNGError(source, "has no IHDR chunk", .truncated) }
+        return try finished(c, source: source)
+    }
+
+    /// Checks what IHDR says before anything is allocated for the image.
+    static func readHeader(_ p: ArraySlice<UInt8>, into c: inout Chunks, source: String,
+                           maxPixels: Int) throws(PNGError) {
+        let b = Array(p)
+        let width = Int(b[0]) << 24 | Int(b[1]) << 16 | Int(b[2]) << 8 | Int(b[3])
+        let height = Int(b[4]) << 24 | Int(b[5]) << 16 | Int(b[6]) << 8 | Int(b[7])
+        guard (1...maxPNGInteger).contains(width), (1...maxPNGInteger).contains(height) else {
+            throw PNGError(source, "has invalid size \(width)×\(height)")
+        }
+        guard width * height <= maxPixels else {
+            throw PNGError(source, "is \(width)×\(height) = \(width * height) pixels, more than the limit of \(maxPixels)",
+                           .tooManyPixels(width: width, height: height, limit: maxPixels))
+        }
+        let bitDepth = Int(b[8]), colorType = Int(b[9])
+        guard [0, 2, 3, 4, 6].contains(colorType) else { throw PNGError(source, "has unknown colour type \(colorType)") }
+        let validDepth = colorType == 3 ? [1, 2, 4, 8].contains(bitDepth) : [8, 16].contains(bitDepth)
+        guard validDepth else {
+            let kind: PNGError.Kind = colorType == 0 && [1, 2, 4].contains(bitDepth) ? .unsupported : .corrupt
+            throw PNGError(source, "bit depth \(bitDepth) with colour type \(colorType) is not supported", kind)
+        }
+        guard b[10] == 0, b[11] == 0 else {
+            throw PNGError(source, "has compression method \(b[10]) and filter method \(b[11]); PNG defines only 0")
+        }
+        guard b[12] <= 1 else { throw PNGError(source, "has unknown interlace method \(b[12])") }
+        guard b[12] == 0 else {
+            throw PNGError(source, "is Adam7-interlaced, which is not supported; re-save it without interlacing", .unsupported)
+        }
+        c.width = width; c.height = height; c.bitDepth = bitDepth; c.colorType = colorType; c.interlace = Int(b[12])
+    }
+
+    static func finished(_ c: Chunks, source: String) throws(PNGError) -> Chunks {
+        if c.colorType == 3 && c.palette.isEmpty { throw PNGError(source, "is a palette image without a PLTE chunk") }
+        guard !c.idat.isEmpty else { throw PNGError(source, "has no image data (IDAT chunk)", .truncated) }
+        return c
+    }
+
+    /// Inflates the zlib stream `data` into exactly `count` bytes; data past them is ignored.
+    static func inflateRows(_ data: [UInt8], count: Int, source: String) throws(PNGError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var stream = z_stream()
+        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw PNGError(source, "zlib could not be initialised", .io)
+        }
+        defer { inflateEnd(&stream) }
+        var status: Int32 = Z_OK
+        var produced = 0
+        data.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                stream.next_in = UnsafeMutablePointer(mutating: src.baseAddress)
+                stream.avail_in = uInt(src.count)
+                stream.next_out = dst.baseAddress
+                stream.avail_out = uInt(dst.count)
+                repeat { status = CZlib.inflate(&stream, Z_NO_FLUSH) } while status == Z_OK && stream.avail_out > 0 && stream.avail_in > 0
+                produced = dst.count - Int(stream.avail_out)
+            }
+        }
+        if produced == count && (status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR) { return out }
+        if status == Z_OK || status == Z_STREAM_END || status == Z_BUF_ERROR {
+            throw PNGError(source, "image data ends after \(produced) of \(count) bytes (truncated?)", .truncated)
+        }
+        throw PNGError(source, "image data is corrupt (zlib status \(status))")
+    }
+
+    /// Undoes the per-row filters in place: row y's filter byte is at y * (stride + 1), its bytes follow.
+    static func unfilter(_ raw: inout [UInt8], stride: Int, height: Int, bpp: Int, source: String) throws(PNGError) {
+        let rowStep = stride + 1
+        for y in 0..<height {
+            let filter = raw[y * rowStep]
+            let cur = y * rowStep + 1, prev = cur - rowStep
+            switch filter {
+            case 0: break
+            case 1: for x in bpp..<Swift.max(bpp, stride) { raw[cur + x] &+= raw[cur + x - bpp] }
+            case 2: if y > 0 { for x in 0..<stride { raw[cur + x] &+= raw[prev + x] } }
+            case 3:
+                for x in 0..<stride {
+                    let a = x >= bpp ? Int(raw[cur + x - bpp]) : 0
+                    let b = y > 0 ? Int(raw[prev + x]) : 0
+                    raw[cur + x] &+= UInt8((a + b) / 2)
+                }
+            case 4:
+                for x in 0..<stride {
+                    let a = x >= bpp ? Int(raw[cur + x - bpp]) : 0
+                    let b = y > 0 ? Int(raw[prev + x]) : 0
+                    let c = (x >= bpp && y > 0) ? Int(raw[prev + x - bpp]) : 0
+                    let p = a + b - c
+                    let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
+                    raw[cur + x] &+= UInt8((pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c))
+                }
+            default: throw PNGError(source, "row \(y) has unknown filter type \(filter)")
+            }
+        }
+    }
+
+    static func hex8(_ v: UInt32) -> String {
+        let h = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - h.count) + h
     }
 }

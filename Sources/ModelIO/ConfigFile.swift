@@ -80,6 +80,13 @@ public struct ConfigFile: Sendable {
         return .invalidConfigValue(path: displayName, key: keyPath + key, reason: "\(requirement), \(got)")
     }
 
+    /// For an error about a value read with a `default:` accessor, so that a key the file lacks is not mistaken
+    /// for a wrong value: "" when `key` is in the file, otherwise " (<key> is not in the file, so the default
+    /// <value> is used)".
+    public func defaultNote(_ key: String, _ defaultValue: some CustomStringConvertible) -> String {
+        has(key) ? "" : " (\(keyPath + key) is not in the file, so the default \(defaultValue) is used)"
+    }
+
     private func missing(_ key: String) -> ModelIOError { .missingConfigKey(path: displayName, key: keyPath + key) }
 
     private func get<T>(_ key: String, _ what: String, _ convert: (JSONValue) -> T?) throws -> T? {

@@ -40,7 +40,7 @@ private func convertRange(_ src: UnsafeRawPointer, _ dtype: DType, count n: Int,
     case .i8: for i in 0..<n { dst[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
     case .u8: for i in 0..<n { dst[i] = Float(src.load(fromByteOffset: i, as: UInt8.self)) }
     case .bool: for i in 0..<n { dst[i] = src.load(fromByteOffset: i, as: UInt8.self) != 0 ? 1 : 0 }
-    case .f8e4m3, .f8e5m2, .f8e8m0, .unknown: preconditionFailure("ModelIO: \(dtype) is not convertible")
+    case .f8e4m3, .f8e5m2, .f8e8m0, .f8e4m3fnuz, .f8e5m2fnuz, .f4, .f6e2m3, .f6e3m2, .c64: preconditionFailure("ModelIO: \(dtype) is not convertible")
     }
 }
 

@@ -10,37 +10,23 @@ import Darwin
 #error("ModelIO reads little-endian safetensors data directly and supports little-endian hosts only")
 #endif
 
-/// Element type of a stored tensor, spelled as in the safetensors header (`"F16"`, `"BF16"`, ...).
+/// Element type of a stored tensor, spelled as in the safetensors header (`"F16"`, `"BF16"`, ...): the dtypes the
+/// `safetensors` library defines (its `Dtype` enum), no others.
 ///
 /// `F32`, `F16`, `BF16`, `F64` and the integer / bool types convert to float32 (integers above 2^24 round to
-/// nearest, as `torch.Tensor.float()` does). The float8 types are recognised (so sizes are validated) but not
-/// converted; any other dtype string is kept as `.unknown` and rejected when loaded.
-public enum DType: Sendable, Hashable, CustomStringConvertible {
+/// nearest, as `torch.Tensor.float()` does). The float8, sub-byte (`F4`, `F6_*`) and complex types are recognised
+/// (so sizes are validated) but not converted.
+public enum DType: Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case bool, u8, i8, i16, u16, i32, u32, i64, u64
     case f16, bf16, f32, f64
-    case f8e4m3, f8e5m2, f8e8m0
-    case unknown(String)
+    case f8e4m3, f8e5m2, f8e8m0, f8e4m3fnuz, f8e5m2fnuz
+    case f4, f6e2m3, f6e3m2
+    case c64
 
-    public init(header: String) {
-        switch header {
-        case "BOOL": self = .bool
-        case "U8": self = .u8
-        case "I8": self = .i8
-        case "I16": self = .i16
-        case "U16": self = .u16
-        case "I32": self = .i32
-        case "U32": self = .u32
-        case "I64": self = .i64
-        case "U64": self = .u64
-        case "F16": self = .f16
-        case "BF16": self = .bf16
-        case "F32": self = .f32
-        case "F64": self = .f64
-        case "F8_E4M3": self = .f8e4m3
-        case "F8_E5M2": self = .f8e5m2
-        case "F8_E8M0": self = .f8e8m0
-        default: self = .unknown(header)
-        }
+    /// The dtype spelled `header`, or nil for a spelling the safetensors format does not define.
+    public init?(header: String) {
+        guard let d = Self.allCases.first(where: { $0.description == header }) else { return nil }
+        self = d
     }
 
     /// The header spelling.
@@ -62,25 +48,34 @@ public enum DType: Sendable, Hashable, CustomStringConvertible {
         case .f8e4m3: "F8_E4M3"
         case .f8e5m2: "F8_E5M2"
         case .f8e8m0: "F8_E8M0"
-        case .unknown(let s): s
+        case .f8e4m3fnuz: "F8_E4M3FNUZ"
+        case .f8e5m2fnuz: "F8_E5M2FNUZ"
+        case .f4: "F4"
+        case .f6e2m3: "F6_E2M3"
+        case .f6e3m2: "F6_E3M2"
+        case .c64: "C64"
         }
     }
 
-    /// Bytes per element, or nil for dtypes ModelIO does not know.
-    public var byteSize: Int? {
+    /// Bits per element (4 and 6 for the packed microscaling types).
+    public var bitSize: Int {
         switch self {
-        case .bool, .u8, .i8, .f8e4m3, .f8e5m2, .f8e8m0: 1
-        case .i16, .u16, .f16, .bf16: 2
-        case .i32, .u32, .f32: 4
-        case .i64, .u64, .f64: 8
-        case .unknown: nil
+        case .f4: 4
+        case .f6e2m3, .f6e3m2: 6
+        case .bool, .u8, .i8, .f8e4m3, .f8e5m2, .f8e8m0, .f8e4m3fnuz, .f8e5m2fnuz: 8
+        case .i16, .u16, .f16, .bf16: 16
+        case .i32, .u32, .f32: 32
+        case .i64, .u64, .f64, .c64: 64
         }
     }
+
+    /// Bytes per element, or nil for the sub-byte types.
+    public var byteSize: Int? { bitSize % 8 == 0 ? bitSize / 8 : nil }
 
     /// Whether `SafetensorsFile.tensor(named:)` can convert this dtype to float32.
     public var isConvertible: Bool {
         switch self {
-        case .f8e4m3, .f8e5m2, .f8e8m0, .unknown: false
+        case .f8e4m3, .f8e5m2, .f8e8m0, .f8e4m3fnuz, .f8e5m2fnuz, .f4, .f6e2m3, .f6e3m2, .c64: false
         default: true
         }
     }
@@ -104,9 +99,19 @@ public struct TensorInfo: Sendable, Equatable {
 /// with spaces), then the data section. Opening maps the file and parses and validates the header (every
 /// tensor's bytes lie inside the file and number product(shape)·dtype size); tensor data is only touched when
 /// `tensor(named:)` converts it, so opening a multi-gigabyte checkpoint is cheap and the weights are never held
-/// twice (the page cache backs the mapping). Overlapping or non-contiguous tensor ranges are accepted.
+/// twice (the page cache backs the mapping).
 ///
-/// Limits: little-endian hosts; header at most 100 MB; float8 and unknown dtypes are listed but not converted.
+/// Validation mirrors the `safetensors` library's `SafeTensors::read_metadata` (what `safe_open` and
+/// `load_file` accept, no more, no less): the header is at most 100 MB and lies inside the file; it is a JSON
+/// object whose `__metadata__` (optional, may be `null`) maps strings to strings; every other member is an
+/// object with a known `dtype`, a `shape` of non-negative integers and two non-negative integer `data_offsets`
+/// (other members are ignored, as serde ignores them); taken in offset order the tensors tile the data section
+/// exactly — the first starts at 0, each starts where the previous ends (no gaps, no overlaps), the last ends
+/// at the end of the file; each spans product(shape)·bits/8 bytes, a whole number, computed without overflow.
+/// Any violation is `ModelIOError.corruptFile` naming the file and the tensor.
+///
+/// Limits: little-endian hosts; dimensions up to `Int.max` (the reference allows up to `UInt64.max` in a
+/// zero-element tensor); float8, sub-byte and complex dtypes are listed but not converted.
 /// The file must not be truncated or rewritten while open (the mapping would then fault).
 public final class SafetensorsFile: @unchecked Sendable {
     // Immutable after init; the mapping is read-only, so sharing across threads is safe.
@@ -115,7 +120,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let displayName: String
     /// Tensor names in data order (ascending `data_offsets`), excluding `__metadata__`.
     public let names: [String]
-    /// The header's `__metadata__` (e.g. `["format": "pt"]`); non-string values are rendered as JSON text.
+    /// The header's `__metadata__` (e.g. `["format": "pt"]`).
     public let metadata: [String: String]
     /// File size in bytes.
     public let byteCount: Int
@@ -172,20 +177,27 @@ public final class SafetensorsFile: @unchecked Sendable {
                 let entry = obj[key]!
                 if key == "__metadata__" {
                     if case .object(let m) = entry {
-                        for k in m.keys { metadata[k] = m[k]!.stringValue ?? m[k]!.description }
+                        for (k, v) in m.members {
+                            guard case .string(let text) = v else {
+                                throw corrupt("__metadata__ value \(quoted(k)) is \(v.kindName), not a string")
+                            }
+                            metadata[k] = text
+                        }
                     } else if !entry.isNull {
                         throw corrupt("__metadata__ is \(entry.kindName), not an object")
                     }
                     continue
                 }
-                infos[key] = try Self.parseEntry(key, entry, dataSize: dataSize, corrupt: corrupt)
+                infos[key] = try Self.parseEntry(key, entry, corrupt: corrupt)
             }
-            self.infos = infos
-            self.metadata = metadata
-            self.names = infos.values.sorted {
+            let ordered = infos.values.sorted {
                 ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound, $0.name)
                     < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound, $1.name)
-            }.map(\.name)
+            }
+            try Self.checkTiling(ordered, dataSize: dataSize, corrupt: corrupt)
+            self.infos = infos
+            self.metadata = metadata
+            self.names = ordered.map(\.name)
             self.base = p
             self.dataStart = 8 + n
         } catch {
@@ -194,40 +206,69 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
     }
 
-    private static func parseEntry(_ key: String, _ entry: JSONValue, dataSize: Int,
+    private static func parseEntry(_ key: String, _ entry: JSONValue,
                                    corrupt: (String) -> ModelIOError) throws -> TensorInfo {
-        guard case .object(let e) = entry else { throw corrupt("entry \(quoted(key)) is \(entry.kindName), not an object") }
-        guard case .string(let dt)? = e["dtype"] else { throw corrupt("entry \(quoted(key)) has no string \"dtype\"") }
-        guard case .array(let shapeValues)? = e["shape"] else { throw corrupt("entry \(quoted(key)) has no \"shape\" list") }
+        let name = quoted(key)
+        guard case .object(let e) = entry else { throw corrupt("entry \(name) is \(entry.kindName), not an object") }
+        guard case .string(let dt)? = e["dtype"] else { throw corrupt("entry \(name) has no string \"dtype\"") }
+        guard let dtype = DType(header: dt) else {
+            throw corrupt("entry \(name) has dtype \(quoted(dt)), which safetensors does not define (it defines "
+                + DType.allCases.map(\.description).joined(separator: ", ") + ")")
+        }
+        guard case .array(let shapeValues)? = e["shape"] else { throw corrupt("entry \(name) has no \"shape\" list") }
         var shape: [Int] = []
         var count = 1
         var overflow = false
         for v in shapeValues {
             guard case .int(let d) = v, d >= 0 else {
-                throw corrupt("entry \(quoted(key)) has an invalid dimension \(v) in its shape")
+                throw corrupt("entry \(name) has an invalid dimension \(v) in its shape")
             }
             shape.append(d)
             (count, overflow) = count.multipliedReportingOverflow(by: d)
-            if overflow { throw corrupt("entry \(quoted(key)) has an impossibly large shape \(shape)") }
+            if overflow { throw corrupt("entry \(name) has an impossibly large shape \(shapeValues.map(\.description))") }
         }
         guard case .array(let offs)? = e["data_offsets"], offs.count == 2,
-              case .int(let begin) = offs[0], case .int(let end) = offs[1] else {
-            throw corrupt("entry \(quoted(key)) has no [begin, end] \"data_offsets\"")
+              case .int(let begin) = offs[0], case .int(let end) = offs[1], begin >= 0, end >= 0 else {
+            throw corrupt("entry \(name) has no [begin, end] \"data_offsets\" of two non-negative integers")
         }
-        guard begin >= 0, begin <= end else {
-            throw corrupt("entry \(quoted(key)) has invalid data_offsets [\(begin), \(end)]")
+        guard begin <= end else {
+            throw corrupt("entry \(name) has invalid data_offsets [\(begin), \(end)] (begin after end)")
         }
-        guard end <= dataSize else {
-            throw corrupt("entry \(quoted(key)) has data_offsets [\(begin), \(end)] past the end of the \(dataSize)-byte data section")
+        let (bits, o) = count.multipliedReportingOverflow(by: dtype.bitSize)
+        if o { throw corrupt("entry \(name) has an impossibly large shape \(shape) for dtype \(dt)") }
+        guard bits % 8 == 0 else {
+            throw corrupt("entry \(name) of shape \(shape) and dtype \(dt) takes \(bits) bits, not a whole number of bytes")
         }
-        let dtype = DType(header: dt)
-        if let size = dtype.byteSize {
-            let (bytes, o) = count.multipliedReportingOverflow(by: size)
-            guard !o, bytes == end - begin else {
-                throw corrupt("entry \(quoted(key)) of shape \(shape) and dtype \(dt) should take \(o ? "too many" : String(bytes)) bytes, its data_offsets [\(begin), \(end)] span \(end - begin)")
-            }
+        guard bits / 8 == end - begin else {
+            throw corrupt("entry \(name) of shape \(shape) and dtype \(dt) should take \(bits / 8) bytes, its data_offsets [\(begin), \(end)] span \(end - begin)")
         }
         return TensorInfo(name: key, dtype: dtype, shape: shape, dataOffsets: begin..<end)
+    }
+
+    /// Checks that `ordered` (sorted by offsets) covers `0..<dataSize` exactly, one tensor after another.
+    private static func checkTiling(_ ordered: [TensorInfo], dataSize: Int,
+                                    corrupt: (String) -> ModelIOError) throws {
+        var position = 0
+        var previous: TensorInfo?
+        for info in ordered {
+            let r = info.dataOffsets
+            guard r.lowerBound == position else {
+                let span = "data_offsets [\(r.lowerBound), \(r.upperBound)]"
+                guard let p = previous else {
+                    throw corrupt("entry \(quoted(info.name)) has \(span), but the first tensor must start at 0")
+                }
+                let relation = r.lowerBound < position ? "overlaps" : "leaves a gap after"
+                throw corrupt("entry \(quoted(info.name)) has \(span), which \(relation) \(quoted(p.name)) ending at \(position) (tensors must follow each other without gaps or overlaps)")
+            }
+            guard r.upperBound <= dataSize else {
+                throw corrupt("entry \(quoted(info.name)) has data_offsets [\(r.lowerBound), \(r.upperBound)] past the end of the \(dataSize)-byte data section (truncated?)")
+            }
+            position = r.upperBound
+            previous = info
+        }
+        guard position == dataSize else {
+            throw corrupt("the tensors cover \(position) of the \(dataSize) bytes of the data section; the rest is not part of any tensor")
+        }
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import Testing
 @testable import ModelIO
 
@@ -134,18 +135,5 @@ import Testing
         #expect(v["s"]?.stringValue == "x" && v["n"]?.isNull == true && v["missing"] == nil)
         #expect(v["i"]?["x"] == nil)
         #expect(v["i"]?.kindName == "an integer" && v["h"]?.kindName == "a number" && v.kindName == "an object")
-    }
-}
-
-/// A small seeded generator (SplitMix64) so the number round trips are reproducible.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -86,16 +86,21 @@ import TensorCore
         #expect(!file.contains("__metadata__"))
         let plain = try SafetensorsFile(url: Fixture.url("unaligned.safetensors"))
         #expect(plain.metadata.isEmpty)
-        // Several keys, a non-string value (rendered as JSON text), and a header padded with spaces.
+        // Several keys and a header padded with spaces.
         let tmp = try TempDir()
         defer { tmp.cleanUp() }
         let url = try tmp.write("m.safetensors", safetensorsBytes(
-            header: "{\"__metadata__\": {\"format\": \"pt\", \"step\": 12, \"note\": \"caf\\u00e9\"}, \"w\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [0, 2]}}     ",
+            header: "{\"__metadata__\": {\"format\": \"pt\", \"note\": \"caf\\u00e9\"}, \"w\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [0, 2]}}     ",
             data: [7, 9]))
         let m = try SafetensorsFile(url: url)
-        #expect(m.metadata == ["format": "pt", "step": "12", "note": "café"])
+        #expect(m.metadata == ["format": "pt", "note": "café"])
         #expect(m.names == ["w"])
         #expect(try m.tensor(named: "w").scalars == [7, 9])
+        // `null` is no metadata; a non-string value is refused, as the safetensors library refuses it.
+        let none = try tmp.write("n.safetensors", safetensorsBytes(header: "{\"__metadata__\": null}", data: []))
+        #expect(try SafetensorsFile(url: none).metadata.isEmpty)
+        let bad = try corruptReason(safetensorsBytes(header: "{\"__metadata__\": {\"step\": 12}}", data: []))
+        #expect(bad == "__metadata__ value \"step\" is an integer, not a string")
     }
 
     @Test func float8IsListedButRefused() throws {
@@ -203,7 +208,7 @@ import TensorCore
         }
         #expect(try corruptReason(entry("{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}"))?
             .contains("should take 16 bytes, its data_offsets [0, 12] span 12") == true)
-        #expect(try corruptReason(entry("{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,32]}"))?
+        #expect(try corruptReason(entry("{\"dtype\":\"F32\",\"shape\":[2,4],\"data_offsets\":[0,32]}"))?
             .contains("past the end of the 16-byte data section") == true)
         #expect(try corruptReason(entry("{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,4]}"))?
             .contains("invalid data_offsets [8, 4]") == true)
@@ -219,16 +224,39 @@ import TensorCore
         #expect(try corruptReason(safetensorsBytes(header: "{\"__metadata__\": 3}", data: []))?.contains("__metadata__") == true)
     }
 
-    @Test func unknownDtypeIsKeptButRefused() throws {
+    @Test func unknownDtypeIsRefusedOnOpen() throws {
+        let reason = try corruptReason(safetensorsBytes(
+            header: "{\"q\":{\"dtype\":\"Q4_K\",\"shape\":[3],\"data_offsets\":[0,5]}}", data: [1, 2, 3, 4, 5]))
+        #expect(reason?.hasPrefix("entry \"q\" has dtype \"Q4_K\", which safetensors does not define (it defines BOOL, ") == true)
+        #expect(DType(header: "Q4_K") == nil)
+        #expect(DType.allCases.allSatisfy { DType(header: $0.description) == $0 })
+    }
+
+    /// The layout rules of the safetensors library: tensors tile the data section in offset order.
+    @Test func tensorsMustTileTheDataSection() throws {
+        func file(_ entries: [(String, String, [Int], Int, Int)], data: Int) -> [UInt8] {
+            let body = entries.map { "\"\($0.0)\": {\"dtype\": \"\($0.1)\", \"shape\": \($0.2), \"data_offsets\": [\($0.3), \($0.4)]}" }
+            return safetensorsBytes(header: "{" + body.joined(separator: ", ") + "}", data: [UInt8](repeating: 1, count: data))
+        }
+        #expect(try corruptReason(file([("a", "U8", [2], 0, 2), ("b", "U8", [2], 3, 5)], data: 5))
+            == "entry \"b\" has data_offsets [3, 5], which leaves a gap after \"a\" ending at 2 (tensors must follow each other without gaps or overlaps)")
+        #expect(try corruptReason(file([("a", "U8", [2], 0, 2), ("b", "U8", [2], 1, 3)], data: 3))
+            == "entry \"b\" has data_offsets [1, 3], which overlaps \"a\" ending at 2 (tensors must follow each other without gaps or overlaps)")
+        #expect(try corruptReason(file([("a", "U8", [2], 1, 3)], data: 3))
+            == "entry \"a\" has data_offsets [1, 3], but the first tensor must start at 0")
+        #expect(try corruptReason(file([("a", "U8", [2], 0, 2)], data: 3))
+            == "the tensors cover 2 of the 3 bytes of the data section; the rest is not part of any tensor")
+        #expect(try corruptReason(file([], data: 2))
+            == "the tensors cover 0 of the 2 bytes of the data section; the rest is not part of any tensor")
+        #expect(try corruptReason(file([("a", "F4", [3], 0, 2)], data: 2))
+            == "entry \"a\" of shape [3] and dtype F4 takes 12 bits, not a whole number of bytes")
+        // Header order does not matter, zero-size tensors may share an offset, packed F4 counts half bytes.
         let tmp = try TempDir()
         defer { tmp.cleanUp() }
-        let url = try tmp.write("x.safetensors", safetensorsBytes(
-            header: "{\"q\":{\"dtype\":\"Q4_K\",\"shape\":[3],\"data_offsets\":[0,5]}}", data: [1, 2, 3, 4, 5]))
-        let file = try SafetensorsFile(url: url)
-        #expect(try file.info(named: "q").dtype == .unknown("Q4_K"))
-        guard case .unsupportedDType(_, "q", "Q4_K")? = modelIOError({ _ = try file.tensor(named: "q") }) else {
-            Issue.record("expected unsupportedDType"); return
-        }
+        let ok = try SafetensorsFile(url: tmp.write("ok.safetensors", file(
+            [("z", "F4", [4], 3, 5), ("e1", "U8", [0], 0, 0), ("e2", "F32", [2, 0], 0, 0), ("a", "I8", [3], 0, 3)], data: 5)))
+        #expect(ok.names == ["e1", "e2", "a", "z"])
+        #expect(try ok.info(named: "z").dtype == .f4)
     }
 
     @Test func missingFileAndDirectory() throws {

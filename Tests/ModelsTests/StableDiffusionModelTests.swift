@@ -63,6 +63,22 @@ enum SDFixtures {
         #expect(throws: ModelConfigError("unet/config.json", "block_out_channels has 3 entries, down_block_types has 2")) {
             try UNet2DConditionConfig(bad)
         }
+        // A missing key takes diffusers' default (as diffusers does), and the error says so.
+        let noDown = try ConfigFile(parsing: #"{"up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "block_out_channels": [32, 64]}"#,
+                                    displayName: "unet/config.json")
+        #expect(throws: ModelConfigError("unet/config.json", #"block_out_channels has 2 entries, down_block_types has 4 (down_block_types is not in the file, so the default ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"] is used)"#)) {
+            try UNet2DConditionConfig(noDown)
+        }
+        let noUp = try ConfigFile(parsing: #"{"down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"], "block_out_channels": [32, 64]}"#,
+                                  displayName: "unet/config.json")
+        #expect(throws: ModelConfigError("unet/config.json", #"up_block_types has 4 entries, down_block_types has 2 (up_block_types is not in the file, so the default ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"] is used)"#)) {
+            try UNet2DConditionConfig(noUp)
+        }
+        let vaeNoDown = try ConfigFile(parsing: #"{"block_out_channels": [8, 16], "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"]}"#,
+                                       displayName: "vae/config.json")
+        #expect(throws: ModelConfigError("vae/config.json", #"down_block_types must be 2 × DownEncoderBlock2D (one per block_out_channels entry), got ["DownEncoderBlock2D"] (down_block_types is not in the file, so the default ["DownEncoderBlock2D"] is used)"#)) {
+            try AutoencoderKLConfig(vaeNoDown)
+        }
         let heads = try ConfigFile(parsing: #"{"down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"], "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"], "block_out_channels": [32, 64], "attention_head_dim": [2, 4, 8], "norm_num_groups": 8}"#,
                                    displayName: "unet/config.json")
         #expect(throws: ModelIOError.invalidConfigValue(path: "unet/config.json", key: "attention_head_dim", reason: "must be an integer or a list of 2 integers (one per block), got [2, 4, 8]")) {

@@ -31,11 +31,15 @@ public struct AutoencoderKLConfig: Sendable, Equatable {
         midBlockAddAttention = try c.bool("mid_block_add_attention", default: true)
         let down = try c.strings("down_block_types", default: ["DownEncoderBlock2D"])
         let up = try c.strings("up_block_types", default: ["UpDecoderBlock2D"])
+        // Keys the file lacks take diffusers' defaults (as diffusers does); the notes say so.
+        let channelsNote = c.defaultNote("block_out_channels", [64])
         guard down.count == blockOutChannels.count, down.allSatisfy({ $0 == "DownEncoderBlock2D" }) else {
-            throw ModelConfigError(file, "down_block_types must be \(blockOutChannels.count) × DownEncoderBlock2D (one per block_out_channels entry), got \(down)")
+            throw ModelConfigError(file, "down_block_types must be \(blockOutChannels.count) × DownEncoderBlock2D (one per block_out_channels entry), got \(down)"
+                + c.defaultNote("down_block_types", ["DownEncoderBlock2D"]) + channelsNote)
         }
         guard up.count == blockOutChannels.count, up.allSatisfy({ $0 == "UpDecoderBlock2D" }) else {
-            throw ModelConfigError(file, "up_block_types must be \(blockOutChannels.count) × UpDecoderBlock2D, got \(up)")
+            throw ModelConfigError(file, "up_block_types must be \(blockOutChannels.count) × UpDecoderBlock2D, got \(up)"
+                + c.defaultNote("up_block_types", ["UpDecoderBlock2D"]) + channelsNote)
         }
         if try c.string("act_fn", default: "silu") != "silu" { throw ModelConfigError(file, "act_fn must be silu") }
         if try c.bool("use_quant_conv", default: true) == false || c.bool("use_post_quant_conv", default: true) == false {

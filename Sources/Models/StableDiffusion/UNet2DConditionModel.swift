@@ -34,15 +34,22 @@ public struct UNet2DConditionConfig: Sendable, Equatable {
         outChannels = try c.int("out_channels", default: 4)
         flipSinToCos = try c.bool("flip_sin_to_cos", default: true)
         freqShift = try c.double("freq_shift", default: 0)
-        downBlockTypes = try c.strings("down_block_types", default: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"])
-        upBlockTypes = try c.strings("up_block_types", default: ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])
-        blockOutChannels = try c.ints("block_out_channels", default: [320, 640, 1280, 1280])
+        let defaultDown = ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"]
+        let defaultUp = ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
+        let defaultChannels = [320, 640, 1280, 1280]
+        downBlockTypes = try c.strings("down_block_types", default: defaultDown)
+        upBlockTypes = try c.strings("up_block_types", default: defaultUp)
+        blockOutChannels = try c.ints("block_out_channels", default: defaultChannels)
         let n = downBlockTypes.count
+        // A key the file lacks takes diffusers' default (as diffusers does); say so, or a missing
+        // down_block_types reads as a wrong length.
+        let notes = c.defaultNote("block_out_channels", defaultChannels) + c.defaultNote("down_block_types", defaultDown)
         guard blockOutChannels.count == n else {
-            throw ModelConfigError(file, "block_out_channels has \(blockOutChannels.count) entries, down_block_types has \(n)")
+            throw ModelConfigError(file, "block_out_channels has \(blockOutChannels.count) entries, down_block_types has \(n)\(notes)")
         }
         guard upBlockTypes.count == n else {
-            throw ModelConfigError(file, "up_block_types has \(upBlockTypes.count) entries, down_block_types has \(n)")
+            let upNotes = c.defaultNote("up_block_types", defaultUp) + c.defaultNote("down_block_types", defaultDown)
+            throw ModelConfigError(file, "up_block_types has \(upBlockTypes.count) entries, down_block_types has \(n)\(upNotes)")
         }
         layersPerBlock = try c.intOrInts("layers_per_block", count: n, default: 2)
         downsamplePadding = try c.int("downsample_padding", default: 1)
