@@ -39,7 +39,7 @@ let package = Package(
     name: "EvoSearch",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks"]),
+        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Flux", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks"]),
         .executable(name: "evosearch", targets: ["EvoSearchCLI"]),
     ],
     dependencies: [
@@ -63,7 +63,8 @@ let package = Package(
         .target(name: "Rewards", dependencies: ["TensorCore", "ModelIO", "Models", "Imaging"], swiftSettings: simd),
         .target(name: "Sampling", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models"], swiftSettings: simd),
         .target(name: "StableDiffusion", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models", "Sampling"], swiftSettings: simd),
-        .target(name: "Catalog", dependencies: ["Sampling", "StableDiffusion", "Rewards", "ShapesWorld"], swiftSettings: simd),
+        .target(name: "Flux", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models", "Sampling"], swiftSettings: simd),
+        .target(name: "Catalog", dependencies: ["Sampling", "StableDiffusion", "Flux", "Rewards", "ShapesWorld"], swiftSettings: simd),
         .target(name: "Search", dependencies: ["TensorCore", "RandomStreams", "Sampling", "Rewards"], swiftSettings: simd),
         .target(name: "ShapesWorld", dependencies: ["TensorCore", "RandomStreams", "Imaging", "Rewards"], swiftSettings: simd),
         .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling", "ModelIO"], swiftSettings: simd),
@@ -84,7 +85,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorCore", "FuzzSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "ModelIO", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelIO", "RandomStreams", "Rewards", "Sampling", "StableDiffusion", "Schedulers", "TensorCore", "FuzzSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Flux", "Models", "ModelIO", "RandomStreams", "Rewards", "Sampling", "StableDiffusion", "Schedulers", "TensorCore", "FuzzSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "ModelIO", "Imaging", "TensorCore", "FuzzSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "StableDiffusion", "Rewards", "Imaging", "TensorCore"]),

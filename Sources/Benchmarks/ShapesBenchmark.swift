@@ -26,7 +26,8 @@ public struct ShapesBenchmark {
         public var steps: Int
         public var guidance: Float
         public var eta: Float
-        public var scheduler: String
+        /// nil: the pipeline's stochastic sampler.
+        public var scheduler: String?
         public var seed: UInt64
         /// Budgets in rollouts (NFE = rollouts × steps).
         public var rollouts: [Int]
@@ -35,7 +36,7 @@ public struct ShapesBenchmark {
         public var largeSamples: [Int]
         public var maxBatch: Int
 
-        public init(steps: Int, guidance: Float, eta: Float, scheduler: String = "ddim", seed: UInt64, rollouts: [Int],
+        public init(steps: Int, guidance: Float, eta: Float, scheduler: String? = nil, seed: UInt64, rollouts: [Int],
                     methods: [SearchMethod], largeSamples: [Int], maxBatch: Int = 16) {
             self.steps = steps; self.guidance = guidance; self.eta = eta; self.scheduler = scheduler; self.seed = seed
             self.rollouts = rollouts; self.methods = methods; self.largeSamples = largeSamples; self.maxBatch = maxBatch

@@ -31,6 +31,7 @@ func cliError(_ error: any Error) -> CLIError {
     case .scheduler: flag = "--scheduler"
     case .eta: flag = "--eta"
     case .maxSequenceLength: flag = "--max-sequence-length"
+    case .trueCFGScale: flag = "--true-cfg"
     }
     return CLIError("\(flag): \(e.message)")
 }

@@ -8,7 +8,9 @@ struct SamplerOptions: ParsableArguments {
     /// Defaults of the commands that search, tuned for the embedded shapes models on the tuning prompts (Stable
     /// Diffusion checkpoints are usually run with --steps 50 --guidance 7.5): DDIM with η = 1, whose per-step
     /// noise is what EvoSearch mutates at intermediate steps.
-    static let searchDefaults = (steps: 20, guidance: Float(1.5), eta: Float(1), scheduler: "ddim")
+    /// The sampler is left to the pipeline: its stochastic one for η > 0 (DDIM for Stable Diffusion, the flow SDE
+    /// for FLUX.1).
+    static let searchDefaults = (steps: 20, guidance: Float(1.5), eta: Float(1))
 
     @Option(name: .long, help: "Denoising steps (default: generate — the pipeline's, 50 for Stable Diffusion; searching commands — 20, which suits the embedded models).")
     var steps: Int?
@@ -16,8 +18,12 @@ struct SamplerOptions: ParsableArguments {
     var guidance: Float?
     @Option(name: .long, help: "DDIM η: 0 = deterministic, 1 = DDPM-like posterior noise (default: generate — 0; searching commands — 1).")
     var eta: Float?
-    @Option(name: .long, help: "Sampler: ddim, ddpm or euler for Stable Diffusion (default: generate — the one scheduler_config.json names; searching commands — ddim).")
+    @Option(name: .long, help: "Sampler: ddim, ddpm or euler for Stable Diffusion; euler or flow-sde for FLUX.1 (default: generate — the one scheduler_config.json names; searching commands — the pipeline's stochastic one: ddim, flow-sde).")
     var scheduler: String?
+    @Option(name: .long, help: "Longest T5 prompt in tokens, for FLUX.1 (default 512, as FluxPipeline).")
+    var maxSequenceLength: Int?
+    @Option(name: .customLong("true-cfg"), help: "True classifier-free guidance scale on top of an embedded guidance (FLUX.1's true_cfg_scale; needs --negative-prompt; default 1 = off).")
+    var trueCFGScale: Float?
     @Option(name: .long, help: "Image width in pixels (default: the model's).")
     var width: Int?
     @Option(name: .long, help: "Image height in pixels (default: the model's).")
@@ -29,19 +35,22 @@ struct SamplerOptions: ParsableArguments {
         if let guidance, !guidance.isFinite { throw ValidationError("--guidance: \(guidance) must be a finite number") }
         if let width, width < 1 { throw ValidationError("--width: \(width) must be positive") }
         if let height, height < 1 { throw ValidationError("--height: \(height) must be positive") }
+        if let maxSequenceLength, maxSequenceLength < 1 { throw ValidationError("--max-sequence-length: \(maxSequenceLength) must be positive") }
+        if let trueCFGScale, !trueCFGScale.isFinite { throw ValidationError("--true-cfg: \(trueCFGScale) must be a finite number") }
     }
 
     /// The request with omitted flags left to the pipeline.
     func request(prompt: String, negativePrompt: String = "") -> GenerationRequest {
         GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
-                          width: width, height: height, scheduler: scheduler, eta: eta)
+                          width: width, height: height, scheduler: scheduler, eta: eta, maxSequenceLength: maxSequenceLength,
+                          trueCFGScale: trueCFGScale)
     }
 
     /// The flags with omitted ones filled from `searchDefaults` (`defaultSteps` replaces its step count).
     func forSearch(defaultSteps: Int = searchDefaults.steps) -> SearchSampler {
         SearchSampler(steps: steps ?? defaultSteps, guidance: guidance ?? Self.searchDefaults.guidance,
-                      eta: eta ?? Self.searchDefaults.eta, scheduler: scheduler ?? Self.searchDefaults.scheduler,
-                      width: width, height: height)
+                      eta: eta ?? Self.searchDefaults.eta, scheduler: scheduler, width: width, height: height,
+                      maxSequenceLength: maxSequenceLength, trueCFGScale: trueCFGScale)
     }
 }
 
@@ -50,13 +59,20 @@ struct SearchSampler {
     var steps: Int
     var guidance: Float
     var eta: Float
-    var scheduler: String
+    /// nil: the pipeline's stochastic sampler.
+    var scheduler: String?
     var width: Int?
     var height: Int?
+    var maxSequenceLength: Int?
+    var trueCFGScale: Float?
+
+    /// How reports name the sampler.
+    var schedulerName: String { scheduler ?? "default" }
 
     func request(prompt: String, negativePrompt: String = "") -> GenerationRequest {
         GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
-                          width: width, height: height, scheduler: scheduler, eta: eta)
+                          width: width, height: height, scheduler: scheduler, eta: eta, maxSequenceLength: maxSequenceLength,
+                          trueCFGScale: trueCFGScale)
     }
 }
 

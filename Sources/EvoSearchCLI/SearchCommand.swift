@@ -8,7 +8,7 @@ import Schedulers
 import Search
 import TensorCore
 
-/// `evosearch search`: the main job. Searches a Stable Diffusion pipeline's denoising trajectory with any method
+/// `evosearch search`: the main job. Searches a diffusers pipeline's denoising trajectory (any registered family) with any method
 /// for images a reward prefers, shows progress, and leaves best.png, top-k PNGs, one contact sheet per
 /// generation, result.json and a self-contained report.html in `--output-dir`.
 ///
@@ -23,7 +23,7 @@ struct SearchCommand: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Search over a Stable Diffusion pipeline's denoising trajectory for images a reward prefers.",
+        abstract: "Search over a diffusion or flow pipeline's denoising trajectory (Stable Diffusion, FLUX.1) for images a reward prefers.",
         discussion: """
         --model and --reward-model take a directory or an embedded model name (\(EmbeddedModels.names.joined(separator: ", "))), \
         looked up in $EVOSEARCH_MODELS, ./models and the repository's models/. The sampler defaults to DDIM with \
@@ -54,7 +54,7 @@ struct SearchCommand: ParsableCommand {
     @OptionGroup var memory: MemoryOptions
     @Option(name: .long, help: "Seed of every random stream of the search.")
     var seed: UInt64 = 0
-    @Option(name: .long, help: "Largest batch per UNet call; the result does not depend on it.")
+    @Option(name: .long, help: "Largest batch per model call; the result does not depend on it.")
     var maxBatch: Int = 8
     @Option(name: .long, help: "Output directory.")
     var outputDir: String = "out/search"
@@ -171,7 +171,7 @@ struct SearchCommand: ParsableCommand {
         let files: [String]
         do { files = try output.write(to: URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
 
-        print("\(result.method): best \(plan.reward) \(format(result.best.reward)) after \(result.nfe)/\(plan.budget) NFE (\(result.forwardPasses) UNet passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
+        print("\(result.method): best \(plan.reward) \(format(result.best.reward)) after \(result.nfe)/\(plan.budget) NFE (\(result.forwardPasses) model passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
         print(String(format: "%.0f NFE/s; %.1f%% of the wall time outside model and reward calls (model %.2f s, reward %.2f s)",
                      Double(result.nfe) / max(result.wallSeconds, 1e-9), 100 * result.overheadFraction, result.modelSeconds, result.rewardSeconds))
         for w in result.warnings { print("warning: \(w)") }
@@ -184,7 +184,7 @@ struct SearchCommand: ParsableCommand {
     func jsonSettings(plan: Plan) -> [String: Any] {
         ["prompt": prompt, "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
          "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": plan.sampler.steps,
-         "guidance": Double(plan.sampler.guidance), "eta": Double(plan.sampler.eta), "scheduler": plan.sampler.scheduler,
+         "guidance": Double(plan.sampler.guidance), "eta": Double(plan.sampler.eta), "scheduler": plan.sampler.schedulerName,
          "max_batch": maxBatch]
     }
 
@@ -197,7 +197,7 @@ struct SearchCommand: ParsableCommand {
         out += [
             ReportParameter("budget", "\(plan.budget) NFE"), ReportParameter("seed", "\(seed)"),
             ReportParameter("steps", "\(plan.sampler.steps)"),
-            ReportParameter("sampler", "\(plan.sampler.scheduler), η = \(plan.sampler.eta)"),
+            ReportParameter("sampler", "\(plan.sampler.schedulerName), η = \(plan.sampler.eta)"),
             ReportParameter("guidance", "\(plan.sampler.guidance)"), ReportParameter("image size", "\(size.width)×\(size.height)"),
             ReportParameter("max batch", "\(maxBatch)"),
         ]

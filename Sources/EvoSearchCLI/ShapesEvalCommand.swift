@@ -64,7 +64,7 @@ struct ShapesEval: ParsableCommand {
             }
         }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-        print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.scheduler) η \(sampler.eta)")
+        print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         print("task            images  accuracy  score")
         var all = (n: 0, correct: 0, score: 0.0)
         for task in ShapesTask.allCases {
@@ -75,7 +75,7 @@ struct ShapesEval: ParsableCommand {
         print("overall".padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", all.n, 100 * Double(all.correct) / Double(max(all.n, 1)), all.score / Double(max(all.n, 1))))
         if let json {
             let obj: [String: Any] = ["model": model, "split": split, "samples": samples, "steps": sampler.steps, "guidance": Double(sampler.guidance),
-                                      "eta": Double(sampler.eta), "scheduler": sampler.scheduler, "seed": seed, "prompts": records]
+                                      "eta": Double(sampler.eta), "scheduler": sampler.schedulerName, "seed": seed, "prompts": records]
             try write(try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: json)
         }
     }

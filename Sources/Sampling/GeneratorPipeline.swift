@@ -26,13 +26,16 @@ public struct GenerationRequest: Sendable, Equatable {
     public var eta: Float?
     /// Longest tokenised prompt the text encoder gets (families with a configurable length).
     public var maxSequenceLength: Int?
+    /// True classifier-free guidance on top of an embedded guidance (FluxPipeline's `true_cfg_scale`: a second
+    /// model pass on the negative prompt when > 1); families without an embedded guidance use `guidance`.
+    public var trueCFGScale: Float?
 
     public init(prompt: String, negativePrompt: String = "", guidance: Float? = nil, steps: Int? = nil, width: Int? = nil,
                 height: Int? = nil, frames: Int? = nil, scheduler: String? = nil, eta: Float? = nil,
-                maxSequenceLength: Int? = nil) {
+                maxSequenceLength: Int? = nil, trueCFGScale: Float? = nil) {
         self.prompt = prompt; self.negativePrompt = negativePrompt; self.guidance = guidance; self.steps = steps
         self.width = width; self.height = height; self.frames = frames; self.scheduler = scheduler; self.eta = eta
-        self.maxSequenceLength = maxSequenceLength
+        self.maxSequenceLength = maxSequenceLength; self.trueCFGScale = trueCFGScale
     }
 }
 
@@ -54,7 +57,7 @@ public struct GenerationDefaults: Sendable, Equatable {
 /// A request a pipeline cannot serve; `field` says which part (the command line maps it to its flag).
 public struct GenerationRequestError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Field: String, Sendable, Equatable {
-        case prompt, negativePrompt, guidance, steps, size, frames, scheduler, eta, maxSequenceLength
+        case prompt, negativePrompt, guidance, steps, size, frames, scheduler, eta, maxSequenceLength, trueCFGScale
     }
     public var field: Field
     public var message: String

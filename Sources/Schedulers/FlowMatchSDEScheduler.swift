@@ -92,6 +92,22 @@ public struct FlowMatchSDEScheduler: DenoisingScheduler {
         sigmas = kept.map { Float($0) } + [0]
     }
 
+    /// The same solver on another pipeline's grid: `sigmas` (one per step, decreasing, in (0, 1], plus the final
+    /// 0) and their timesteps — e.g. `FlowMatchEulerDiscreteScheduler.flux`'s, so that a FLUX.1 search steps the
+    /// sigmas FluxPipeline samples with. A first σ of 1 is allowed: that step renoises x̂₀ to the next level.
+    public init(sigmas: [Float], timesteps: [Float], numTrainTimesteps: Int = 1000) throws(SchedulerConfigError) {
+        guard !timesteps.isEmpty, sigmas.count == timesteps.count + 1, sigmas.last == 0 else {
+            throw SchedulerConfigError("flow SDE grid: \(timesteps.count) timesteps need \(timesteps.count + 1) sigmas ending in 0, got \(sigmas.count)")
+        }
+        for i in 0..<timesteps.count where !(sigmas[i] > sigmas[i + 1] && sigmas[i] <= 1) {
+            throw SchedulerConfigError("flow SDE grid: sigmas must decrease within (0, 1], got \(sigmas)")
+        }
+        config = FlowMatchSDEConfig(numTrainTimesteps: numTrainTimesteps)
+        numInferenceSteps = timesteps.count
+        self.timesteps = timesteps
+        self.sigmas = sigmas
+    }
+
     public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor { sample }
 
     /// h = λ_next − λ for step `i`, λ = log(1 − σ) − log(σ) in float32 as diffusers computes it; +∞ at the

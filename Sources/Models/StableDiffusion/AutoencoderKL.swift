@@ -15,6 +15,10 @@ public struct AutoencoderKLConfig: Sendable, Equatable {
     public var scalingFactor: Float
     /// Present on some newer VAEs (latents = (z − shift)·scale); nil = 0.
     public var shiftFactor: Float?
+    /// diffusers' `use_quant_conv` / `use_post_quant_conv` (false in FLUX.1's 16-channel VAE: no 1×1 convolutions
+    /// around the latent).
+    public var useQuantConv = true
+    public var usePostQuantConv = true
     public var midBlockAddAttention: Bool
 
     public init(_ c: ConfigFile) throws {
@@ -42,9 +46,8 @@ public struct AutoencoderKLConfig: Sendable, Equatable {
                 + c.defaultNote("up_block_types", ["UpDecoderBlock2D"]) + channelsNote)
         }
         if try c.string("act_fn", default: "silu") != "silu" { throw ModelConfigError(file, "act_fn must be silu") }
-        if try c.bool("use_quant_conv", default: true) == false || c.bool("use_post_quant_conv", default: true) == false {
-            throw ModelConfigError(file, "use_quant_conv / use_post_quant_conv false is not supported")
-        }
+        useQuantConv = try c.bool("use_quant_conv", default: true)
+        usePostQuantConv = try c.bool("use_post_quant_conv", default: true)
         for (i, ch) in blockOutChannels.enumerated() where ch % normNumGroups != 0 {
             throw ModelConfigError(file, "block_out_channels[\(i)] = \(ch) is not a multiple of norm_num_groups \(normNumGroups)")
         }
@@ -88,9 +91,9 @@ public struct AutoencoderKL: Sendable {
     let encConvIn: Conv2d
     let encDown: [(resnets: [ResnetBlock2D], down: Downsample2D?)]
     let encMid: VAEMidBlock
-    let encNormOut: GroupNorm, encConvOut: Conv2d, quantConv: Conv2d
+    let encNormOut: GroupNorm, encConvOut: Conv2d, quantConv: Conv2d?
     // Decoder
-    let postQuantConv: Conv2d, decConvIn: Conv2d
+    let postQuantConv: Conv2d?, decConvIn: Conv2d
     let decMid: VAEMidBlock
     let decUp: [(resnets: [ResnetBlock2D], up: Upsample2D?)]
     let decNormOut: GroupNorm, decConvOut: Conv2d
@@ -122,9 +125,9 @@ public struct AutoencoderKL: Sendable {
         encMid = try VAEMidBlock(e.scope("mid_block"), channels: ch[n - 1], groups: g, attention: c.midBlockAddAttention)
         encNormOut = try GroupNorm(e, "conv_norm_out", groups: g, channels: ch[n - 1], eps: 1e-6)
         encConvOut = try Conv2d(e, "conv_out", in: ch[n - 1], out: 2 * z, kernel: 3)
-        quantConv = try Conv2d(s, "quant_conv", in: 2 * z, out: 2 * z, kernel: 1)
+        quantConv = c.useQuantConv ? try Conv2d(s, "quant_conv", in: 2 * z, out: 2 * z, kernel: 1) : nil
 
-        postQuantConv = try Conv2d(s, "post_quant_conv", in: z, out: z, kernel: 1)
+        postQuantConv = c.usePostQuantConv ? try Conv2d(s, "post_quant_conv", in: z, out: z, kernel: 1) : nil
         let d = s.scope("decoder")
         decConvIn = try Conv2d(d, "conv_in", in: z, out: ch[n - 1], kernel: 3)
         decMid = try VAEMidBlock(d.scope("mid_block"), channels: ch[n - 1], groups: g, attention: c.midBlockAddAttention)
@@ -153,7 +156,8 @@ public struct AutoencoderKL: Sendable {
             for r in block.resnets { h = r(h, activatedTimeEmbedding: nil) }
             if let d = block.down { h = d(h) }
         }
-        h = quantConv(encConvOut(encNormOut(encMid(h), silu: true)))
+        h = encConvOut(encNormOut(encMid(h), silu: true))
+        if let quantConv { h = quantConv(h) }
         let n = h.shape[0], z = config.latentChannels, plane = h.shape[2] * h.shape[3]
         var mean = [Float](), std = [Float]()
         mean.reserveCapacity(n * z * plane); std.reserveCapacity(n * z * plane)
@@ -168,7 +172,7 @@ public struct AutoencoderKL: Sendable {
 
     /// Images for latents `[N, z, h, w]` that have already been divided by the scaling factor.
     public func decode(_ latents: Tensor) -> Tensor {
-        var h = decMid(decConvIn(postQuantConv(latents)))
+        var h = decMid(decConvIn(postQuantConv.map { $0(latents) } ?? latents))
         for block in decUp {
             for r in block.resnets { h = r(h, activatedTimeEmbedding: nil) }
             if let u = block.up { h = u(h) }
