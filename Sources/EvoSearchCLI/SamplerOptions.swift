@@ -12,11 +12,11 @@ struct SamplerOptions: ParsableArguments {
     /// for FLUX.1).
     static let searchDefaults = (steps: 20, guidance: Float(1.5), eta: Float(1))
 
-    @Option(name: .long, help: "Denoising steps (default: generate — the pipeline's, 50 for Stable Diffusion; searching commands — 20, which suits the embedded models).")
+    @Option(name: .long, parsing: .unconditional, help: "Denoising steps (default: generate — the pipeline's, 50 for Stable Diffusion; searching commands — 20, which suits the embedded models).")
     var steps: Int?
-    @Option(name: .long, help: "Classifier-free guidance scale, ≤ 1 disables it (default: generate — the pipeline's, 7.5 for Stable Diffusion; searching commands — 1.5).")
+    @Option(name: .long, parsing: .unconditional, help: "Classifier-free guidance scale, ≤ 1 disables it (default: generate — the pipeline's, 7.5 for Stable Diffusion; searching commands — 1.5).")
     var guidance: Float?
-    @Option(name: .long, help: "DDIM η: 0 = deterministic, 1 = DDPM-like posterior noise (default: generate — 0; searching commands — 1).")
+    @Option(name: .long, parsing: .unconditional, help: "DDIM η: 0 = deterministic, 1 = DDPM-like posterior noise (default: generate — 0; searching commands — 1).")
     var eta: Float?
     @Option(name: .long, help: "Sampler: ddim, ddpm or euler for Stable Diffusion; euler or flow-sde for FLUX.1 (default: generate — the one scheduler_config.json names; searching commands — the pipeline's stochastic one: ddim, flow-sde).")
     var scheduler: String?

@@ -48,7 +48,7 @@ struct SearchCommand: ParsableCommand {
     var reward: String?
     @Option(name: .long, help: ArgumentHelp(rewardModelHelp + " DIR may be an embedded model name (e.g. shapes-clip)."))
     var rewardModel: [String] = []
-    @Option(name: .long, help: "Compute budget in NFE (one guided UNet evaluation of one latent). Default: 16 rollouts (16 × --steps).")
+    @Option(name: .long, parsing: .unconditional, help: "Compute budget in NFE (one guided UNet evaluation of one latent). Default: 16 rollouts (16 × --steps).")
     var budget: Int?
     @OptionGroup(title: "Sampler") var sampler: SamplerOptions
     @OptionGroup var memory: MemoryOptions

@@ -66,7 +66,7 @@ struct Toy: ParsableCommand {
     @Option(name: .long, help: "Built-in scenario name or path to a scenario JSON file.")
     var scenario: String = "rare-mode-bump"
     @OptionGroup var method: MethodOptions
-    @Option(name: .long, help: "Compute budget in NFE (one denoiser evaluation of one sample). Default: 16 rollouts.")
+    @Option(name: .long, parsing: .unconditional, help: "Compute budget in NFE (one denoiser evaluation of one sample). Default: 16 rollouts.")
     var budget: Int?
     @Option(name: .long, help: "Seed of every random stream of the search.")
     var seed: UInt64 = 0

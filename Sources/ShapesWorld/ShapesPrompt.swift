@@ -81,11 +81,17 @@ public struct ShapesPromptError: Error, CustomStringConvertible, Equatable, Send
     public var unknownWords: [String]
     public var problem: String
 
+    /// Long prompts and word lists are shortened (the first 80 characters, the first 8 words) so an error stays
+    /// one readable line.
     public var description: String {
-        var parts = ["prompt \"\(text)\" is not in the shapes grammar: \(problem)"]
-        if !understood.isEmpty { parts.append("understood: \(understood.joined(separator: ", "))") }
+        let shown = text.count > 80 ? "\(text.prefix(80))… (\(text.count) characters)" : text
+        var parts = ["prompt \"\(shown)\" is not in the shapes grammar: \(problem)"]
+        func list(_ words: [String]) -> String {
+            words.count > 8 ? words.prefix(8).joined(separator: ", ") + ", … (\(words.count) in all)" : words.joined(separator: ", ")
+        }
+        if !understood.isEmpty { parts.append("understood: \(list(understood))") }
         if !unknownWords.isEmpty {
-            parts.append("unknown words: \(unknownWords.joined(separator: ", ")) (colours: \(ShapeColor.allCases.map(\.rawValue).joined(separator: ", ")); shapes: \(ShapeKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            parts.append("unknown words: \(list(unknownWords.map { $0.count > 40 ? "\($0.prefix(40))…" : $0 })) (colours: \(ShapeColor.allCases.map(\.rawValue).joined(separator: ", ")); shapes: \(ShapeKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         parts.append("forms: \"a red circle\", \"a circle and a square\", \"three green circles\", \"a red circle and a blue square\", \"a red circle to the left of a blue square\" (also right of / above / below)")
         return parts.joined(separator: "; ")

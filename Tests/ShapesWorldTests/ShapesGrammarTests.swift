@@ -26,6 +26,19 @@ import Testing
         #expect(try ShapesPrompt(parsing: "a circle and a square").task == .twoObjects)
     }
 
+    @Test func aHugePromptIsShortenedInItsError() {
+        let words = (0..<2000).map { "w\($0)x" }.joined(separator: " ")
+        do {
+            _ = try ShapesPrompt(parsing: "a red circle " + words)
+            Issue.record("parsed an unknown prompt")
+        } catch let e as ShapesPromptError {
+            #expect(e.unknownWords.count >= 2000)   // the error keeps every word; only its text is short
+            #expect(e.description.count < 700, "\(e.description.count) characters")
+            #expect(e.description.contains("characters)"))
+            #expect(e.description.contains("in all)"))
+        } catch { Issue.record("unexpected error \(error)") }
+    }
+
     @Test func promptsOutsideTheGrammarSayWhatWasUnderstood() {
         do {
             _ = try ShapesPrompt(parsing: "a orange hexagon next to a red circle")
