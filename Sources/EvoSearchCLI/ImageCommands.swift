@@ -76,6 +76,9 @@ struct Generate: ParsableCommand {
         do {
             let request = sampler.request(prompt: prompt, negativePrompt: negativePrompt)
             try memory.check(.generation(try pipeline.memoryEstimate(for: request)))
+            for w in sampler.warnings + pipeline.promptWarnings(for: request) {
+                FileHandle.standardError.write(Data("warning: \(w)\n".utf8))
+            }
             image = try pipeline.generate(request, seed: seed) { done, total in
                 if !quiet { FileHandle.standardError.write(Data("\rstep \(done)/\(total)".utf8)) }
             }

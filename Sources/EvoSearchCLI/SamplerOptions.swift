@@ -39,6 +39,12 @@ struct SamplerOptions: ParsableArguments {
         if let trueCFGScale, !trueCFGScale.isFinite { throw ValidationError("--true-cfg: \(trueCFGScale) must be a finite number") }
     }
 
+    /// Settings that are allowed but probably not meant, one line each.
+    var warnings: [String] {
+        if let eta, eta > 1 { return ["η \(eta) > 1 adds more noise per step than the DDPM posterior (allowed, as in diffusers)"] }
+        return []
+    }
+
     /// The request with omitted flags left to the pipeline.
     func request(prompt: String, negativePrompt: String = "") -> GenerationRequest {
         GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,

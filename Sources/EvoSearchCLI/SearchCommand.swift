@@ -152,10 +152,12 @@ struct SearchCommand: ParsableCommand {
         let trajectory: any Trajectory
         do { trajectory = try pipeline.makeTrajectory(request) } catch { throw cliError(error) }
         let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
+        let setupWarnings = sampler.warnings + pipeline.promptWarnings(for: request)
+        for w in setupWarnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
 
         let printer = ProgressPrinter(quiet: quiet)
         printer.start(budget: plan.budget)
-        let result: SearchResult
+        var result: SearchResult
         do {
             result = try plan.strategy.search(trajectory, reward: scorer, budget: plan.budget,
                                               options: SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) },
@@ -163,6 +165,7 @@ struct SearchCommand: ParsableCommand {
                                                                      spent: { printer.spent(nfe: $0, budget: $1) }))
         } catch { throw CLIError(error.description) }
         printer.finish(interrupted: result.interrupted)
+        result.warnings = setupWarnings + result.warnings
 
         let size = (width: trajectory.sampleShape.last ?? 0, height: trajectory.sampleShape.dropLast().last ?? 0)
         let output = SearchOutput(result: result, decode: { try trajectory.decode($0) }, decodeBatch: maxBatch, prompt: prompt,

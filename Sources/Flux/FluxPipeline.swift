@@ -191,6 +191,20 @@ public struct FluxPipeline: GeneratorPipeline {
         return decode(latents: latents)
     }
 
+    public func promptWarnings(for request: GenerationRequest) -> [String] {
+        let clipKeep = tokenizer.modelMaxLength - 2
+        let t5Keep = (request.maxSequenceLength ?? Self.maxSequenceLimit) - tokenizer2.specialTokenCount
+        var texts = [("prompt", request.prompt)]
+        if (request.trueCFGScale ?? 1) > 1 { texts.append(("negative prompt", request.negativePrompt)) }
+        var out: [String] = []
+        for (name, text) in texts {
+            let clip = tokenizer.encode(text).count, t5 = tokenizer2.tokenize(text).count
+            if t5 > t5Keep { out.append("the \(name) is \(t5) T5 tokens; the first \(t5Keep) are kept (--max-sequence-length), the rest is cut") }
+            if clip > clipKeep { out.append("the \(name) is \(clip) CLIP tokens; the pooled CLIP embedding sees the first \(clipKeep)") }
+        }
+        return out
+    }
+
     /// Weights: the four components' files. A model row: every block keeps its image and text tokens, the
     /// q/k/v/out projections and the 4× MLP of the widest (single) block; a decode as the Stable Diffusion VAE's.
     public func memoryEstimate(for request: GenerationRequest) throws(GenerationRequestError) -> MemoryEstimate {

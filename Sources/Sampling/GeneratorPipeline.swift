@@ -87,6 +87,9 @@ public protocol GeneratorPipeline: Sendable {
 
     /// Shape of one decoded sample for the request (validates size and frame count).
     func sampleShape(for request: GenerationRequest) throws(GenerationRequestError) -> [Int]
+    /// What the request loses that the user may not expect (a prompt longer than the text encoder takes is cut, as
+    /// the reference pipeline cuts it), one line each; empty when nothing is lost.
+    func promptWarnings(for request: GenerationRequest) -> [String]
     /// What one request needs in memory (weights, a model row, a decode), from the configs, for `MemoryPlan`.
     func memoryEstimate(for request: GenerationRequest) throws(GenerationRequestError) -> MemoryEstimate
     /// The searchable trajectory for one prompt: text encoded once, guidance bound, sampler at `steps`/`eta`.

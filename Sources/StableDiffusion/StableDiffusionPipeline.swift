@@ -69,6 +69,14 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
         return [3, latent[1] * vaeScaleFactor, latent[2] * vaeScaleFactor]
     }
 
+    public func promptWarnings(for request: GenerationRequest) -> [String] {
+        let keep = tokenizer.modelMaxLength - 2
+        return [("prompt", request.prompt), ("negative prompt", request.negativePrompt)].compactMap { name, text in
+            let n = tokenizer.encode(text).count
+            return n > keep ? "the \(name) is \(n) CLIP tokens; the text encoder takes the first \(keep), the rest is cut (as diffusers does)" : nil
+        }
+    }
+
     /// The UNet's skip-connection stack (every down block's outputs, kept for the up blocks) and its widest working
     /// set at the top level (a transformer's GEGLU projection, 8 × channels, plus the block's live tensors); the VAE
     /// decoder's live tensors at full resolution. Weights: the three components' safetensors files.

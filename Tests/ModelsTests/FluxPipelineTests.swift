@@ -1,4 +1,5 @@
 import Flux
+import StableDiffusion
 import Foundation
 import ModelIO
 import Models
@@ -101,5 +102,22 @@ import Testing
         try FileManager.default.copyItem(at: Self.fixture("pipeline-tiny"), to: dir)
         try FileManager.default.removeItem(at: dir.appendingPathComponent("text_encoder_2"))
         #expect { try FluxPipeline(directory: dir) } throws: { "\($0)".contains("text_encoder_2") }
+    }
+}
+
+@Suite struct PromptWarningTests {
+    /// A prompt longer than the text encoders take is reported, not silently cut.
+    @Test func longPromptsAreReported() throws {
+        let long = Array(repeating: "a red circle and a blue square", count: 12).joined(separator: " ")
+        let flux = try FluxPipeline(directory: FluxPipelineTests.fixture("pipeline-tiny"))
+        #expect(flux.promptWarnings(for: GenerationRequest(prompt: "a red circle", maxSequenceLength: 16)).isEmpty)
+        let w = flux.promptWarnings(for: GenerationRequest(prompt: long, maxSequenceLength: 16))
+        #expect(w.count == 2)
+        #expect(w.first?.contains("the first 15 are kept (--max-sequence-length)") == true)
+        #expect(w.last?.contains("CLIP tokens; the pooled CLIP embedding sees the first 75") == true)
+        let sd = try StableDiffusionPipeline(directory: SDFixtures.url("pipeline-tiny"))
+        #expect(sd.promptWarnings(for: GenerationRequest(prompt: "a red circle")).isEmpty)
+        let s = sd.promptWarnings(for: GenerationRequest(prompt: "short", negativePrompt: long))
+        #expect(s.count == 1 && s[0].hasPrefix("the negative prompt is ") && s[0].contains("takes the first 75"))
     }
 }
