@@ -36,10 +36,12 @@ public enum SchedulerFactory {
             case "ddim":
                 let config = try DDIMConfig(json: json)
                 try check(steps: steps, trainTimesteps: config.numTrainTimesteps)
+                try checkGrid(steps: steps, noise: config.noise)
                 return DDIMScheduler(config: config, numInferenceSteps: steps, eta: eta)
             case "ddpm":
                 let config = try DDPMConfig(json: json)
                 try check(steps: steps, trainTimesteps: config.numTrainTimesteps)
+                try checkGrid(steps: steps, noise: config.noise)
                 return DDPMScheduler(config: config, numInferenceSteps: steps)
             default:
                 let config = try EulerDiscreteConfig(json: json)
@@ -58,6 +60,19 @@ public enum SchedulerFactory {
         guard trainTimesteps >= 1 else { throw SchedulerConfigError("num_train_timesteps \(trainTimesteps) must be at least 1") }
         guard steps <= trainTimesteps else {
             throw SchedulerConfigError("\(steps) steps exceed num_train_timesteps \(trainTimesteps); use at most \(trainTimesteps)")
+        }
+    }
+}
+
+extension SchedulerFactory {
+    /// The integer grid DDPM and DDIM index the training schedule with must stay inside it: with `steps_offset` 1
+    /// (SD's configs) and as many steps as training timesteps, `leading` spacing reaches timestep T, where diffusers
+    /// fails with an index error.
+    static func checkGrid(steps: Int, noise: DiscreteNoiseConfig) throws(SchedulerConfigError) {
+        let grid = NumericCompat.integerGrid(spacing: noise.timestepSpacing, trainTimesteps: noise.numTrainTimesteps,
+                                             steps: steps, offset: noise.stepsOffset)
+        if let bad = grid.first(where: { $0 < 0 || $0 >= noise.numTrainTimesteps }) {
+            throw SchedulerConfigError("\(steps) steps with \(noise.timestepSpacing.rawValue) spacing and steps_offset \(noise.stepsOffset) reach timestep \(bad), outside the \(noise.numTrainTimesteps) training timesteps; use at most \(noise.numTrainTimesteps - Swift.max(0, noise.stepsOffset)) steps")
         }
     }
 }
