@@ -30,13 +30,13 @@ struct SamplerOptions: ParsableArguments {
     var height: Int?
 
     func validate() throws {
-        if let steps, steps < 1 { throw ValidationError("--steps: \(steps) must be at least 1") }
-        if let eta, !(eta >= 0 && eta.isFinite) { throw ValidationError("--eta: \(eta) must be a finite number ≥ 0") }
-        if let guidance, !guidance.isFinite { throw ValidationError("--guidance: \(guidance) must be a finite number") }
-        if let width, width < 1 { throw ValidationError("--width: \(width) must be positive") }
-        if let height, height < 1 { throw ValidationError("--height: \(height) must be positive") }
-        if let maxSequenceLength, maxSequenceLength < 1 { throw ValidationError("--max-sequence-length: \(maxSequenceLength) must be positive") }
-        if let trueCFGScale, !trueCFGScale.isFinite { throw ValidationError("--true-cfg: \(trueCFGScale) must be a finite number") }
+        if let steps, steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
+        if let eta, !(eta >= 0 && eta.isFinite) { throw CLIError("--eta: \(eta) must be a finite number ≥ 0") }
+        if let guidance, !guidance.isFinite { throw CLIError("--guidance: \(guidance) must be a finite number") }
+        if let width, width < 1 { throw CLIError("--width: \(width) must be positive") }
+        if let height, height < 1 { throw CLIError("--height: \(height) must be positive") }
+        if let maxSequenceLength, maxSequenceLength < 1 { throw CLIError("--max-sequence-length: \(maxSequenceLength) must be positive") }
+        if let trueCFGScale, !trueCFGScale.isFinite { throw CLIError("--true-cfg: \(trueCFGScale) must be a finite number") }
     }
 
     /// Settings that are allowed but probably not meant, one line each.
@@ -89,7 +89,7 @@ struct MemoryOptions: ParsableArguments {
 
     func validate() throws {
         if let maxMemory, MemoryPlan.parseSize(maxMemory) == nil {
-            throw ValidationError("--max-memory: \"\(maxMemory)\" is not a size; give e.g. 16G, 512M or a number of bytes")
+            throw CLIError("--max-memory: \"\(maxMemory)\" is not a size; give e.g. 16G, 512M or a number of bytes")
         }
     }
 

@@ -52,13 +52,13 @@ struct SearchCommand: ParsableCommand {
     var budget: Int?
     @OptionGroup(title: "Sampler") var sampler: SamplerOptions
     @OptionGroup var memory: MemoryOptions
-    @Option(name: .long, help: "Seed of every random stream of the search.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed of every random stream of the search.")
     var seed: UInt64 = 0
     @Option(name: .long, help: "Largest batch per model call; the result does not depend on it.")
     var maxBatch: Int = 8
     @Option(name: .long, help: "Output directory.")
     var outputDir: String = "out/search"
-    @Option(name: .long, help: "How many of the best images to write as top-1.png … top-K.png.")
+    @Option(name: .long, parsing: .unconditional, help: "How many of the best images to write as top-1.png … top-K.png.")
     var keepTop: Int = 4
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
