@@ -128,10 +128,12 @@ enum GEMM {
 
     /// OpenBLAS with one half operand: the half operand is widened in blocks along its free dimension — columns of
     /// op(B), rows of op(A), each block the whole inner dimension deep — and each block is a product writing its
-    /// columns / rows of C. When the free dimension gives every core several cache-sized blocks, each core takes
-    /// whole blocks: it widens one into its own scratch and multiplies it at once, single-threaded, while it is in
-    /// its cache. Otherwise blocks are up to `widenedBlockFloats`, widened with the work split over the cores, and
-    /// each is an `sgemm` split over the cores as usual (one block = exactly `sgemm` on the widened matrix).
+    /// columns / rows of C. When the free dimension gives every core several cache-sized blocks and the float32
+    /// operand is at most `cacheRepackMaximumFloats`, each core takes whole blocks: it widens one into its own
+    /// scratch and multiplies it at once, single-threaded, while it is in its cache. Otherwise blocks are up to
+    /// `widenedBlockFloats` (at least `largeOperandMinimumWidth` wide for a large float32 operand), widened with the
+    /// work split over the cores, and each is an `sgemm` split over the cores as usual (one block = exactly `sgemm`
+    /// on the widened matrix).
     /// Blocking the free dimension rather than the inner one costs OpenBLAS one more packing of the float32 operand
     /// per block, and never an extra pass over C.
     private static func blockedBLAS(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
