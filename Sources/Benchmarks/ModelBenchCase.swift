@@ -5,7 +5,7 @@ import TensorCore
 
 /// One model of `evosearch bench models`; the list mirrors `CASES` in tools/bench/torch_models.py.
 public struct ModelBenchCase: Sendable {
-    public enum Kind: Sendable { case unet, vae, text }
+    public enum Kind: Sendable { case unet, vae, text, flux }
     /// A ceiling on ours/PyTorch (ratio of medians), with an optional stretch goal.
     public struct Target: Sendable {
         public var max: Double
@@ -18,6 +18,8 @@ public struct ModelBenchCase: Sendable {
     /// SD 2.1-sized (fewer timed runs, no untimed forward per block).
     public var large: Bool
     public var target: Target?
+    /// The safetensors variant the tools script saves a random-weight model in (`fp16`, or `bf16` for Flux).
+    public var variant = "fp16"
 
     static let smallUNet = Target(max: 0.25, stretch: nil)
     public static let all: [ModelBenchCase] = [
@@ -32,11 +34,14 @@ public struct ModelBenchCase: Sendable {
         ModelBenchCase(name: "sd21-unet", kind: .unet, fixture: false, large: true, target: Target(max: 1.0, stretch: 0.9)),
         ModelBenchCase(name: "sd21-text", kind: .text, fixture: false, large: true, target: nil),
         ModelBenchCase(name: "sd-vae", kind: .vae, fixture: false, large: true, target: nil),
+        ModelBenchCase(name: "flux-blocks", kind: .flux, fixture: false, large: true, target: Target(max: 0.9, stretch: nil),
+                       variant: "bf16"),
     ]
 
     /// Loads the model in `dir` and returns one forward pass on the inputs in `io` (UNet: ε; VAE: decode; text:
-    /// last hidden state). With `widenWeights` (UNets) every layer weight is widened to float32 at load instead of
-    /// staying in its stored precision — the reference for what keeping f16 weights costs.
+    /// last hidden state; Flux: the transformer's velocity for the packed tokens). With `widenWeights` (UNets)
+    /// every layer weight is widened to float32 at load instead of staying in its stored precision — the
+    /// reference for what keeping f16 weights costs.
     public func makeForward(dir: URL, variant: String?, io: SafetensorsFile, widenWeights: Bool = false) throws -> () throws -> Tensor {
         switch kind {
         case .unet:
@@ -57,6 +62,16 @@ public struct ModelBenchCase: Sendable {
             let t = try io.tensor(named: "input_ids")
             let ids = (0..<t.shape[0]).map { t.row($0).scalars.map { Int($0) } }
             return { try model(ids).lastHiddenState }
+        case .flux:
+            let model = try FluxTransformer2DModel(directory: dir, variant: variant)
+            let hidden = try io.tensor(named: "hidden_states"), context = try io.tensor(named: "encoder_hidden_states")
+            let pooled = try io.tensor(named: "pooled_projections"), timestep = try io.tensor(named: "timestep").scalars
+            let guidance = io.contains("guidance") ? try io.tensor(named: "guidance").scalars : nil
+            let txtIds = try io.tensor(named: "txt_ids"), imgIds = try io.tensor(named: "img_ids")
+            return {
+                try model(hidden, encoderHiddenStates: context, pooledProjections: pooled, timestep: timestep,
+                          guidance: guidance, txtIds: txtIds, imgIds: imgIds)
+            }
         }
     }
 
@@ -69,6 +84,9 @@ public struct ModelBenchCase: Sendable {
             return dims("sample").map(String.init).joined(separator: "×") + (c.count == 3 ? ", ctx \(c[1])×\(c[2])" : "")
         case .vae: return dims("latents").map(String.init).joined(separator: "×") + " latent"
         case .text: return dims("input_ids").map(String.init).joined(separator: "×") + " tokens"
+        case .flux:
+            let c = dims("encoder_hidden_states")
+            return dims("hidden_states").map(String.init).joined(separator: "×") + (c.count == 3 ? ", ctx \(c[1])×\(c[2])" : "")
         }
     }
 }

@@ -49,7 +49,7 @@ public struct ModelForwardBench: Sendable {
     /// Where a case's model and inputs are when the PyTorch side does not say (an earlier run built them).
     public func location(of c: ModelBenchCase) -> (modelDir: String, inputsFile: String, variant: String?) {
         c.fixture ? ("\(fixtures)/\(c.name)", "\(fixtures)/\(c.name).io.safetensors", nil)
-                  : ("\(cacheDir)/\(c.name)", "\(cacheDir)/inputs/\(c.name).safetensors", "fp16")
+                  : ("\(cacheDir)/\(c.name)", "\(cacheDir)/inputs/\(c.name).safetensors", c.variant)
     }
 
     /// Times one case; nil when neither side can provide its model (no PyTorch and nothing cached).

@@ -146,6 +146,11 @@ import Testing
                 checkGEMM(m: 1024, n: 40, k: 2048, halfA: true, transA: transA, transB: transB, format: format, exact: false)
             }
         }
+        // A float32 operand too large for cache-sized blocks: widened blocks `largeOperandMinimumWidth` wide (two
+        // here, more than `widenedBlockFloats` holds), equal up to summation order.
+        #expect(500 * 4500 > GEMM.cacheRepackMaximumFloats && GEMM.widenedBlockFloats / 4500 < GEMM.largeOperandMinimumWidth)
+        checkGEMM(m: 500, n: 1100, k: 4500, halfA: false, transB: true, format: format, exact: false)
+        checkGEMM(m: 1100, n: 500, k: 4500, halfA: true, bias: true, format: format, exact: false)
     }
 
     @Test(arguments: [HalfFormat.f16, .bf16])

@@ -5,10 +5,11 @@ For every benchmark case this script
   1. makes sure the model directory exists: the committed fixtures (Tests/ModelsTests/Fixtures/sd/) are used
      as they are; the larger random-weight models (not committed) are built once in the cache directory
      (default `.bench-cache/` in the repository root) and saved as float16 safetensors with
-     `save_pretrained(..., variant="fp16")`, then reused while their configuration is unchanged;
+     `save_pretrained(..., variant="fp16")` (the Flux block stack as bfloat16, variant "bf16"), then reused
+     while their configuration is unchanged;
   2. writes the case's inputs (and PyTorch's output, for a parity check) to `<cache>/inputs/<case>.safetensors`,
      so the Swift side runs on exactly the same tensors;
-  3. loads the model in float32 from that directory (the same f16-rounded weights Swift loads), counts the
+  3. loads the model in float32 from that directory (the same f16/bf16-rounded weights Swift loads), counts the
      forward pass's FLOPs with `torch.utils.flop_counter.FlopCounterMode` and times forward passes
      (warm-up, then the median of N) under `torch.inference_mode()` with `torch.set_num_threads(threads)`.
 It also times a 2048³ `torch.mm` (the sgemm ceiling PyTorch sees).
@@ -45,7 +46,7 @@ ensure_torchvision_if_installed()
 
 import diffusers  # noqa: E402
 import transformers
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import AutoencoderKL, FluxPipeline, FluxTransformer2DModel, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
 diffusers.utils.logging.disable_progress_bar()
@@ -98,9 +99,17 @@ SD_VAE = dict(
     down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, act_fn="silu",
     norm_num_groups=32, sample_size=768, scaling_factor=0.18215)
 
+# FLUX.1-dev's transformer/config.json (black-forest-labs/FLUX.1-dev) with one double-stream and one
+# single-stream block instead of 19 and 38: the real widths (3072 = 24 heads of 128, T5 4096, CLIP pooled 768).
+FLUX_BLOCKS = dict(
+    patch_size=1, in_channels=64, out_channels=None, num_layers=1, num_single_layers=1, attention_head_dim=128,
+    num_attention_heads=24, joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=True,
+    axes_dims_rope=(16, 56, 56))
 
-def _case(name, kind, source, inputs, large=False, config=None, note=""):
-    return dict(name=name, kind=kind, source=source, inputs=inputs, large=large, config=config, note=note)
+
+def _case(name, kind, source, inputs, large=False, config=None, note="", variant="fp16"):
+    return dict(name=name, kind=kind, source=source, inputs=inputs, large=large, config=config, note=note,
+                variant=variant)
 
 
 def g(seed):
@@ -122,6 +131,18 @@ def text_ids(batch, length, seed):
     return {"input_ids": ids.to(torch.float32)}
 
 
+def flux_inputs(packed_h, packed_w, text_len, seed):
+    """Batch 1: packed latent tokens, T5-sized text states, a CLIP pooled vector, the timestep as FluxPipeline
+    passes it (t/1000), the guidance scale, and the pipeline's text/image position ids."""
+    gen = g(seed)
+    return {"hidden_states": torch.randn(1, packed_h * packed_w, FLUX_BLOCKS["in_channels"], generator=gen),
+            "encoder_hidden_states": torch.randn(1, text_len, FLUX_BLOCKS["joint_attention_dim"], generator=gen),
+            "pooled_projections": torch.randn(1, FLUX_BLOCKS["pooled_projection_dim"], generator=gen),
+            "timestep": torch.tensor([0.75]), "guidance": torch.tensor([3.5]),
+            "txt_ids": torch.zeros(text_len, 3),
+            "img_ids": FluxPipeline._prepare_latent_image_ids(1, packed_h, packed_w, "cpu", torch.float32)}
+
+
 CASES = [
     # Committed fixtures, on the inputs their parity tests use.
     _case("unet-sd1", "unet", "fixture", ["sample", "timestep", "encoder_hidden_states"]),
@@ -140,12 +161,17 @@ CASES = [
           note="SD 2.1 text encoder config, 77 tokens"),
     _case("sd-vae", "vae", "cache", lambda: {"latents": torch.randn(1, 4, 32, 32, generator=g(14))}, large=True,
           config=SD_VAE, note="SD VAE decoder, 32×32 latent → 256×256"),
+    _case("flux-blocks", "flux", "cache", lambda: flux_inputs(32, 32, 512, 15), large=True, config=FLUX_BLOCKS,
+          note="FLUX.1-dev widths, 1 double + 1 single block, 1024 image + 512 text tokens", variant="bf16"),
 ]
 
 
 def stamp_of(case):
-    text = json.dumps({"config": case["config"], "kind": case["kind"], "diffusers": diffusers.__version__,
-                       "transformers": transformers.__version__, "format": 1}, sort_keys=True, default=list)
+    fields = {"config": case["config"], "kind": case["kind"], "diffusers": diffusers.__version__,
+              "transformers": transformers.__version__, "format": 1}
+    if case["variant"] != "fp16":
+        fields["variant"] = case["variant"]  # fp16 cases keep the stamps of the caches already built
+    text = json.dumps(fields, sort_keys=True, default=list)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -157,13 +183,15 @@ def build_cached(case, cache):
     if os.path.exists(stamp_file):
         with open(stamp_file) as f:
             if json.load(f).get("stamp") == stamp:
-                return path, "fp16"
+                return path, case["variant"]
     log(f"building random-weight {case['name']} in {path} (once)")
     torch.manual_seed(1000 + sum(map(ord, case["name"])))
     if case["kind"] == "unet":
         model = UNet2DConditionModel(**case["config"])
     elif case["kind"] == "vae":
         model = AutoencoderKL(**case["config"])
+    elif case["kind"] == "flux":
+        model = FluxTransformer2DModel(**case["config"])
     else:
         model = CLIPTextModel(CLIPTextConfig(**case["config"]))
     with torch.no_grad():
@@ -173,10 +201,11 @@ def build_cached(case, cache):
                 p.add_(0.1 * torch.randn_like(p))
             elif name.endswith("bias"):
                 p.normal_(0, 0.02)
-    model.to(torch.float16).save_pretrained(path, safe_serialization=True, variant="fp16")
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[case["variant"]]
+    model.to(dtype).save_pretrained(path, safe_serialization=True, variant=case["variant"])
     with open(stamp_file, "w") as f:
         json.dump({"stamp": stamp, "name": case["name"]}, f)
-    return path, "fp16"
+    return path, case["variant"]
 
 
 def load_model(kind, path, variant):
@@ -187,6 +216,8 @@ def load_model(kind, path, variant):
         return UNet2DConditionModel.from_pretrained(path, **kw).eval()
     if kind == "vae":
         return AutoencoderKL.from_pretrained(path, **kw).eval()
+    if kind == "flux":
+        return FluxTransformer2DModel.from_pretrained(path, **kw).eval()
     return CLIPTextModel.from_pretrained(path, **kw).eval()
 
 
@@ -195,6 +226,10 @@ def forward_fn(kind, model, x):
         return lambda: model(x["sample"], x["timestep"], encoder_hidden_states=x["encoder_hidden_states"]).sample
     if kind == "vae":
         return lambda: model.decode(x["latents"]).sample
+    if kind == "flux":
+        return lambda: model(x["hidden_states"], encoder_hidden_states=x["encoder_hidden_states"],
+                             pooled_projections=x["pooled_projections"], timestep=x["timestep"], img_ids=x["img_ids"],
+                             txt_ids=x["txt_ids"], guidance=x["guidance"]).sample
     ids = x["input_ids"].to(torch.long)
     return lambda: model(ids).last_hidden_state
 
@@ -206,6 +241,9 @@ def describe(kind, x):
     if kind == "vae":
         s = x["latents"].shape
         return f"{s[0]}×{s[1]}×{s[2]}×{s[3]} latent"
+    if kind == "flux":
+        s, c = x["hidden_states"].shape, x["encoder_hidden_states"].shape
+        return f"{s[0]}×{s[1]}×{s[2]}, ctx {c[1]}×{c[2]}"
     s = x["input_ids"].shape
     return f"{s[0]}×{s[1]} tokens"
 

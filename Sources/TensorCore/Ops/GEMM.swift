@@ -119,13 +119,21 @@ enum GEMM {
     /// once per block, so narrow blocks would repack it too often).
     static let cacheBlockFloats = 1 << 18
     static let cacheBlockMinimumWidth = 64
+    /// Past this many floats (8 MB, a quarter of a 32 MB L3) the float32 operand is not taken in cache-sized
+    /// blocks: each of OpenBLAS's repackings of it would stream it from memory again (a transformer's activations
+    /// at thousands of tokens and channels). Such products widen blocks at least `largeOperandMinimumWidth` wide,
+    /// so each repacking is spread over that many columns.
+    static let cacheRepackMaximumFloats = 1 << 21
+    static let largeOperandMinimumWidth = 1024
 
     /// OpenBLAS with one half operand: the half operand is widened in blocks along its free dimension — columns of
     /// op(B), rows of op(A), each block the whole inner dimension deep — and each block is a product writing its
-    /// columns / rows of C. When the free dimension gives every core several cache-sized blocks, each core takes
-    /// whole blocks: it widens one into its own scratch and multiplies it at once, single-threaded, while it is in
-    /// its cache. Otherwise blocks are up to `widenedBlockFloats`, widened with the work split over the cores, and
-    /// each is an `sgemm` split over the cores as usual (one block = exactly `sgemm` on the widened matrix).
+    /// columns / rows of C. When the free dimension gives every core several cache-sized blocks and the float32
+    /// operand is at most `cacheRepackMaximumFloats`, each core takes whole blocks: it widens one into its own
+    /// scratch and multiplies it at once, single-threaded, while it is in its cache. Otherwise blocks are up to
+    /// `widenedBlockFloats` (at least `largeOperandMinimumWidth` wide for a large float32 operand), widened with the
+    /// work split over the cores, and each is an `sgemm` split over the cores as usual (one block = exactly `sgemm`
+    /// on the widened matrix).
     /// Blocking the free dimension rather than the inner one costs OpenBLAS one more packing of the float32 operand
     /// per block, and never an extra pass over C.
     private static func blockedBLAS(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -140,8 +148,9 @@ enum GEMM {
         let cores = WorkerPool.shared.threads
         let cacheWidth = Swift.max(cacheBlockMinimumWidth, cacheBlockFloats / Swift.max(k, 1) / 16 * 16)
         let cacheBlocks = (extent + cacheWidth - 1) / cacheWidth
+        let floatOperandFloats = (halfB ? m : n) * k
         _ = blasThreadsOff
-        if cores >= 2 && cacheBlocks >= 2 * cores {
+        if cores >= 2 && cacheBlocks >= 2 * cores && floatOperandFloats <= cacheRepackMaximumFloats {
             let (pc, pf) = (SendablePointer(c), SendablePointer(halfB ? a.float32 : b.float32))
             WorkerPool.shared.run(chunks: cacheBlocks) { blockIndex in
                 let first = blockIndex * cacheWidth, width = Swift.min(cacheWidth, extent - first)
@@ -164,7 +173,8 @@ enum GEMM {
             }
             return
         }
-        let block = Swift.min(extent, Swift.max(16, widenedBlockFloats / k / 16 * 16))
+        let minimumWidth = floatOperandFloats > cacheRepackMaximumFloats ? largeOperandMinimumWidth : 16
+        let block = Swift.min(extent, Swift.max(minimumWidth, widenedBlockFloats / Swift.max(k, 1) / 16 * 16))
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: block * k)
         defer { scratch.deallocate() }
         let ps = SendablePointer(scratch)
