@@ -62,16 +62,20 @@ struct Score: ParsableCommand {
             do { tensors.append(try PNG.read(path: path).tensor()) } catch { throw CLIError(error.description) }
         }
         let scores = try scoreAll(scorer, tensors)
+        let reasons = zip(scores, tensors).map { s, t in s.isNaN ? scorer.unscoredReasons(Tensor.stack([t])).first ?? nil : nil }
         if json {
             let object: [String: Any] = [
                 "reward": scorer.name, "prompt": prompt, "images": images,
                 // Each Float as its shortest decimal (not the binary expansion a Double conversion would print).
                 "scores": scores.map { $0.isFinite ? Double("\($0)")! as Any : NSNull() },
+                "unscored_reasons": reasons.map { $0 as Any? ?? NSNull() },
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            for (s, path) in zip(scores, images) { print("\(s)\t\(path)") }
+            for (i, path) in images.enumerated() {
+                print("\(scores[i])\t\(path)" + (reasons[i].map { "\t(\($0))" } ?? ""))
+            }
         }
     }
 

@@ -10,9 +10,13 @@ public protocol Reward: Sendable {
     /// Short registry name, e.g. "gaussian-bump".
     var name: String { get }
     func scores(_ samples: Tensor) throws -> [Float]
+    /// Why `scores` gives NaN for a sample, per sample (nil where it scores, or where the reward cannot say).
+    func unscoredReasons(_ samples: Tensor) -> [String?]
 }
 
 extension Reward {
+    public func unscoredReasons(_ samples: Tensor) -> [String?] { Array(repeating: nil, count: samples.rank > 0 ? samples.shape[0] : 0) }
+
     /// Throws `RewardError.unsupportedSamples` unless `samples` are decoded RGB images `[N, 3, H, W]`.
     public func requireImages(_ samples: Tensor) throws(RewardError) {
         guard samples.rank == 4, samples.shape[1] == 3 else {

@@ -36,6 +36,20 @@ public struct ShapesVerifierReward: Reward {
         try verdicts(samples).map { v in v.map { Float($0.fraction) } ?? .nan }
     }
 
+    /// Why an image scores NaN: non-finite pixels, or the detector's error (too small, not RGB).
+    public func unscoredReasons(_ samples: Tensor) -> [String?] {
+        guard samples.rank == 4, samples.shape[1] == 3 else {
+            return Array(repeating: "not an RGB image batch \(samples.shape)", count: samples.rank > 0 ? samples.shape[0] : 0)
+        }
+        let plane = samples.shape[2] * samples.shape[3]
+        return (0..<samples.shape[0]).map { i -> String? in
+            guard samples.scalars[(i * 3 * plane)..<((i + 1) * 3 * plane)].allSatisfy(\.isFinite) else {
+                return "the image holds NaN or infinite values"
+            }
+            do { _ = try verifier.verify(batch: samples, index: i); return nil } catch { return "\(error)" }
+        }
+    }
+
     /// The full verdict per image (nil where the image cannot be judged; see the type's comment).
     public func verdicts(_ samples: Tensor) throws(RewardError) -> [ShapesVerdict?] {
         try requireImages(samples)

@@ -54,5 +54,11 @@ let registry = RewardRegistry.standard.adding([ShapesVerifierReward.registryEntr
         #expect(scores[0] == 1 && scores[1].isNaN)
         let tiny = try reward.scores(Tensor(zeros: [2, 3, 16, 16]))
         #expect(tiny.count == 2 && tiny.allSatisfy { $0.isNaN }, "too small to judge")
+        // And each NaN says why.
+        let reasons = reward.unscoredReasons(Tensor.stack([good, t]))
+        #expect(reasons[0] == nil)
+        #expect(reasons[1] == "the image holds NaN or infinite values")
+        let small = reward.unscoredReasons(Tensor(zeros: [1, 3, 16, 16]))
+        #expect(small[0]?.contains("at least 32×32 pixels") == true && small[0]?.contains("got 16×16") == true)
     }
 }
