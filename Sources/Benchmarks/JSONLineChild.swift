@@ -19,8 +19,7 @@ public final class JSONLineChild: @unchecked Sendable {
 
     public init(executable: String, arguments: [String], echoPrefix: String? = nil) throws {
         name = ([executable] + arguments.prefix(1)).joined(separator: " ")
-        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
-        process.arguments = (executable.contains("/") ? [] : [executable]) + arguments
+        Self.configure(process, executable: executable, arguments: arguments)
         process.standardInput = input
         process.standardOutput = output
         let err = Pipe()
@@ -94,11 +93,16 @@ public final class JSONLineChild: @unchecked Sendable {
         return Failure("\(name) exited (status \(process.terminationStatus)\(reason))")
     }
 
+    /// `executable` itself when it is a path, else looked up on PATH through /usr/bin/env.
+    private static func configure(_ p: Process, executable: String, arguments: [String]) {
+        p.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
+        p.arguments = (executable.contains("/") ? [] : [executable]) + arguments
+    }
+
     /// Runs `executable` to completion and returns its last stdout line as a JSON object, or nil when it fails.
     public static func runOnce(executable: String, arguments: [String]) -> JSONValue? {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
-        p.arguments = (executable.contains("/") ? [] : [executable]) + arguments
+        configure(p, executable: executable, arguments: arguments)
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

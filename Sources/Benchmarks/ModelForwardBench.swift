@@ -111,18 +111,17 @@ public struct ModelForwardBench: Sendable {
             // The widened variant goes first in every other round, so neither variant always follows the
             // other side's turn (cold caches).
             let widenedFirst = r % 2 == 1
-            if let widened, widenedFirst {
+            func timeWidened() throws {
+                guard let widened else { return }
                 for _ in 0..<blockWarmup { _ = try widened() }
                 for _ in 0..<k { widenedTimes.append(try Self.time(widened)) }
             }
+            if widenedFirst { try timeWidened() }
             for _ in 0..<blockWarmup { _ = try forward() }
             let cpu0 = Clock.processCPUSeconds(), wall0 = Clock.wallSeconds()
             for _ in 0..<k { ourTimes.append(try Self.time(forward)) }
             ourCPU += Clock.processCPUSeconds() - cpu0; ourWall += Clock.wallSeconds() - wall0
-            if let widened, !widenedFirst {
-                for _ in 0..<blockWarmup { _ = try widened() }
-                for _ in 0..<k { widenedTimes.append(try Self.time(widened)) }
-            }
+            if !widenedFirst { try timeWidened() }
             if torch != nil { pause() }
         }
         if let torch { _ = try? torch.request(["cmd": "release"]) }

@@ -93,7 +93,7 @@ struct MemoryOptions: ParsableArguments {
         }
     }
 
-    /// Refuses `plan` when it does not fit the limit; returns the limit used.
+    /// Refuses `plan` when it does not fit the limit (--max-memory, else MemAvailable; no check where neither is known).
     func check(_ plan: MemoryPlan) throws {
         let limit: Int, source: String
         if let maxMemory, let bytes = MemoryPlan.parseSize(maxMemory) {

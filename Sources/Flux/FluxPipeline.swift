@@ -213,10 +213,8 @@ public struct FluxPipeline: GeneratorPipeline {
         let passes = (request.trueCFGScale ?? 1) > 1 ? 2 : 1
         let row = 24 * tokens * transformer.config.innerDim
         let f = vaeScaleFactor
-        let vaeTop = vae.config.blockOutChannels.first ?? 128, vaeBottom = vae.config.blockOutChannels.last ?? 512
-        let decode = 6 * (h * f) * (w * f) * vaeTop + 6 * h * w * vaeBottom
         let components = ["transformer", "vae", "text_encoder", "text_encoder_2"].map { directory.appendingPathComponent($0) }
         return MemoryEstimate(weights: MemoryEstimate.weightFiles(in: components), perModelRow: 4 * passes * row,
-                              perDecodedRow: 4 * decode, state: 4 * vae.config.latentChannels * h * w, sample: 4 * 3 * h * f * w * f)
+                              perDecodedRow: vae.config.decodeWorkingBytes(latentHeight: h, latentWidth: w), state: 4 * vae.config.latentChannels * h * w, sample: 4 * 3 * h * f * w * f)
     }
 }

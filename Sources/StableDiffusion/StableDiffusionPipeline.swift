@@ -92,11 +92,9 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
         let working = 14 * h * w * u.blockOutChannels[0]
         let passes = (request.guidance ?? defaults.guidance) > 1 ? 2 : 1
         let f = vaeScaleFactor
-        let vaeTop = vae.config.blockOutChannels.first ?? 128, vaeBottom = vae.config.blockOutChannels.last ?? 512
-        let decode = 6 * (h * f) * (w * f) * vaeTop + 6 * h * w * vaeBottom
         let components = ["unet", "vae", "text_encoder"].map { directory.appendingPathComponent($0) }
         return MemoryEstimate(weights: MemoryEstimate.weightFiles(in: components), perModelRow: 4 * passes * (skips + working),
-                              perDecodedRow: 4 * decode, state: 4 * latent.reduce(1, *), sample: 4 * 3 * h * f * w * f)
+                              perDecodedRow: vae.config.decodeWorkingBytes(latentHeight: h, latentWidth: w), state: 4 * latent.reduce(1, *), sample: 4 * 3 * h * f * w * f)
     }
 
     /// Latent shape of one sample for the request (its size, default the model's; no frame count).

@@ -55,6 +55,14 @@ public struct AutoencoderKLConfig: Sendable, Equatable {
 
     /// Spatial factor between images and latents: 2^(blocks − 1).
     public var downsamplingFactor: Int { 1 << (blockOutChannels.count - 1) }
+
+    /// Bytes of working memory decoding one latent of `latentHeight × latentWidth` needs, as memory plans estimate
+    /// it: about six live float32 tensors of the top block's width at full resolution and of the bottom block's at
+    /// the latent's.
+    public func decodeWorkingBytes(latentHeight h: Int, latentWidth w: Int) -> Int {
+        let f = downsamplingFactor, top = blockOutChannels.first ?? 128, bottom = blockOutChannels.last ?? 512
+        return 4 * (6 * (h * f) * (w * f) * top + 6 * h * w * bottom)
+    }
 }
 
 /// The VAE mid block (`UNetMidBlock2D`): resnet, single-head self-attention with group norm, resnet.
