@@ -14,15 +14,15 @@ struct SamplerOptions: ParsableArguments {
 
     @Option(name: .long, parsing: .unconditional, help: "Denoising steps (default: generate — the pipeline's, 50 for Stable Diffusion; searching commands — 20, which suits the embedded models).")
     var steps: Int?
-    @Option(name: .long, parsing: .unconditional, help: "Classifier-free guidance scale, ≤ 1 disables it (default: generate — the pipeline's, 7.5 for Stable Diffusion; searching commands — 1.5).")
+    @Option(name: .long, parsing: .unconditional, help: "Classifier-free guidance scale, ≤ 1 disables it; for FLUX.1-dev-style checkpoints the embedded guidance, for FLUX.1 checkpoints without one true CFG on the negative prompt (default: generate — the pipeline's, 7.5 for Stable Diffusion, 3.5 embedded for FLUX.1-dev; searching commands — 1.5).")
     var guidance: Float?
     @Option(name: .long, parsing: .unconditional, help: "DDIM η: 0 = deterministic, 1 = DDPM-like posterior noise (default: generate — 0; searching commands — 1).")
     var eta: Float?
     @Option(name: .long, help: "Sampler: ddim, ddpm or euler for Stable Diffusion; euler or flow-sde for FLUX.1 (default: generate — the one scheduler_config.json names; searching commands — the pipeline's stochastic one: ddim, flow-sde).")
     var scheduler: String?
-    @Option(name: .long, help: "Longest T5 prompt in tokens, for FLUX.1 (default 512, as FluxPipeline).")
+    @Option(name: .long, help: "Longest T5 prompt in tokens, for FLUX.1 (default: the model's generation_defaults.json, else 512 as FluxPipeline).")
     var maxSequenceLength: Int?
-    @Option(name: .customLong("true-cfg"), help: "True classifier-free guidance scale on top of an embedded guidance (FLUX.1's true_cfg_scale; needs --negative-prompt; default 1 = off).")
+    @Option(name: .customLong("true-cfg"), help: "True classifier-free guidance scale on top of an embedded guidance (FLUX.1's true_cfg_scale, on --negative-prompt or the empty prompt; default 1 = off).")
     var trueCFGScale: Float?
     @Option(name: .long, help: "Image width in pixels (default: the model's).")
     var width: Int?

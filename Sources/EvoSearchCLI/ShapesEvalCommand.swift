@@ -17,7 +17,7 @@ struct ShapesEval: ParsableCommand {
         satisfied ("score").
         """)
 
-    @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large).")
+    @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large, shapes-flux-small).")
     var model: String = "shapes-sd-small"
     @Option(name: .long, help: "Prompt split: heldout or tuning.")
     var split: String = "heldout"

@@ -14,6 +14,13 @@ import TensorCore
 /// FlowMatchEulerDiscreteScheduler on FluxPipeline's grid (sigmas linspace(1, 1/N, N), dynamic shifting with mu
 /// from the image sequence length), VAE decoding with the scaling and shift factors.
 ///
+/// Guidance: `guidance` is the embedded guidance of guidance-distilled checkpoints (`guidance_embeds`, FLUX.1-dev),
+/// and `trueCFGScale` FluxPipeline's `true_cfg_scale`. For checkpoints without a guidance embedding, where
+/// FluxPipeline ignores `guidance_scale`, `guidance` > 1 is true classifier-free guidance at that scale (the only
+/// guidance such a model has). True CFG runs on the negative prompt, the empty one when none is given (as
+/// FluxPipeline with `negative_prompt=""`). A `generation_defaults.json` at the root (the project's embedded
+/// models) replaces the default size and T5 length.
+///
 /// Samplers: `euler` (the checkpoint's Euler ODE; `generate` always uses it) and `flow-sde` (the first-order
 /// SDE-DPM-Solver++ on the same sigmas, whose per-step noise is what a search mutates; the default of
 /// `makeTrajectory` when η > 0). Limits: no image-to-image, IP-Adapter or ControlNet; `prompt_2` is the prompt.
@@ -32,10 +39,13 @@ public struct FluxPipeline: GeneratorPipeline {
     public let transformer: FluxTransformer2DModel
     public let vae: AutoencoderKL
     public let schedulerConfig: FlowMatchEulerDiscreteConfig
+    /// The directory's `generation_defaults.json`, if any.
+    public let generationDefaults: GenerationDefaultsFile?
 
     public init(directory: URL) throws {
         let pipeline = try PipelineDirectory(directory)
         self.directory = directory
+        generationDefaults = try GenerationDefaultsFile.load(in: directory)
         tokenizer = try CLIPTokenizer(directory: pipeline.directory(of: "tokenizer"))
         textEncoder = try CLIPTextModel(directory: pipeline.directory(of: "text_encoder"))
         tokenizer2 = try T5Tokenizer(directory: pipeline.directory(of: "tokenizer_2"))
@@ -64,10 +74,13 @@ public struct FluxPipeline: GeneratorPipeline {
     public var schedulerNames: [String] { ["euler", "flow-sde"] }
     public var vaeScaleFactor: Int { vae.config.downsamplingFactor }
     /// diffusers' `default_sample_size` (128) × the VAE factor: 1024 px for FLUX.1.
-    public var defaultSize: Int { 128 * vaeScaleFactor }
+    public var referenceSize: Int { 128 * vaeScaleFactor }
     public var defaults: GenerationDefaults {
-        GenerationDefaults(steps: 28, guidance: 3.5, width: defaultSize, height: defaultSize, eta: 0)
+        GenerationDefaults(steps: 28, guidance: 3.5, width: generationDefaults?.width ?? referenceSize,
+                           height: generationDefaults?.height ?? referenceSize, eta: 0)
     }
+    /// T5 length when the request gives none: generation_defaults.json's, else FluxPipeline's 512.
+    public var defaultMaxSequenceLength: Int { generationDefaults?.maxSequenceLength ?? Self.maxSequenceLimit }
     public var hasGuidanceEmbedding: Bool { transformer.config.guidanceEmbeds }
 
     public func sampleShape(for request: GenerationRequest) throws(GenerationRequestError) -> [Int] {
@@ -80,7 +93,7 @@ public struct FluxPipeline: GeneratorPipeline {
         if let frames = request.frames, frames != 1 {
             throw GenerationRequestError(.frames, "\(Self.className) makes images; a frame count (\(frames)) applies to video models only")
         }
-        let height = request.height ?? defaultSize, width = request.width ?? defaultSize
+        let height = request.height ?? defaults.height, width = request.width ?? defaults.width
         guard height <= Self.maxSide, width <= Self.maxSide else {
             throw GenerationRequestError(.size, "image size \(width)×\(height) exceeds \(Self.maxSide) pixels a side")
         }
@@ -112,27 +125,36 @@ public struct FluxPipeline: GeneratorPipeline {
 
     /// The denoiser for one request: prompt encodings, embedded guidance, true CFG.
     func denoiser(_ request: GenerationRequest, latentHeight: Int, latentWidth: Int) throws(GenerationRequestError) -> FluxDenoiser {
-        let guidance: Float?
-        if hasGuidanceEmbedding {
-            let g = request.guidance ?? defaults.guidance
-            guard g.isFinite else { throw GenerationRequestError(.guidance, "guidance \(g) must be a finite number") }
-            guidance = g
-        } else {
-            if let g = request.guidance, g > 1 {
-                throw GenerationRequestError(.guidance, "guidance \(g): this checkpoint has no guidance embedding (transformer/config.json guidance_embeds false); use true CFG with a negative prompt, or guidance ≤ 1")
-            }
-            guidance = nil
-        }
-        let scale = request.trueCFGScale ?? 1
-        guard scale.isFinite else { throw GenerationRequestError(.trueCFGScale, "true CFG scale \(scale) must be a finite number") }
-        if scale > 1 && request.negativePrompt.isEmpty {
-            throw GenerationRequestError(.trueCFGScale, "true CFG scale \(scale) needs a negative prompt")
-        }
-        let length = request.maxSequenceLength ?? Self.maxSequenceLimit
+        let guidance = try embeddedGuidance(request)
+        let scale = try trueCFGScale(request)
+        let length = request.maxSequenceLength ?? defaultMaxSequenceLength
         let positive = try encode(prompt: request.prompt, maxSequenceLength: length)
         let negative = scale > 1 ? try encode(prompt: request.negativePrompt, maxSequenceLength: length) : nil
         return FluxDenoiser(transformer: transformer, prompt: positive, negative: negative, guidance: guidance,
                             trueCFGScale: scale, latentHeight: latentHeight, latentWidth: latentWidth)
+    }
+
+    /// The embedded guidance the transformer gets (nil for checkpoints without a guidance embedding).
+    func embeddedGuidance(_ request: GenerationRequest) throws(GenerationRequestError) -> Float? {
+        guard hasGuidanceEmbedding else { return nil }
+        let g = request.guidance ?? defaults.guidance
+        guard g.isFinite else { throw GenerationRequestError(.guidance, "guidance \(g) must be a finite number") }
+        return g
+    }
+
+    /// The true CFG scale: `trueCFGScale`, or for checkpoints without a guidance embedding `guidance`; 1 = off.
+    func trueCFGScale(_ request: GenerationRequest) throws(GenerationRequestError) -> Float {
+        if let s = request.trueCFGScale, !s.isFinite {
+            throw GenerationRequestError(.trueCFGScale, "true CFG scale \(s) must be a finite number")
+        }
+        if let g = request.guidance, !g.isFinite {
+            throw GenerationRequestError(.guidance, "guidance \(g) must be a finite number")
+        }
+        if hasGuidanceEmbedding { return request.trueCFGScale ?? 1 }
+        if let s = request.trueCFGScale, s > 1, let g = request.guidance, g > 1, g != s {
+            throw GenerationRequestError(.guidance, "guidance \(g) and true CFG scale \(s): this checkpoint has no guidance embedding (transformer/config.json guidance_embeds false), so both mean classifier-free guidance; give one")
+        }
+        return Swift.max(request.trueCFGScale ?? 1, request.guidance ?? 1)
     }
 
     /// The searchable trajectory: `flow-sde` when η > 0 (the default η of searches is 1), else `euler`; η must be
@@ -193,9 +215,9 @@ public struct FluxPipeline: GeneratorPipeline {
 
     public func promptWarnings(for request: GenerationRequest) -> [String] {
         let clipKeep = tokenizer.modelMaxLength - 2
-        let t5Keep = (request.maxSequenceLength ?? Self.maxSequenceLimit) - tokenizer2.specialTokenCount
+        let t5Keep = (request.maxSequenceLength ?? defaultMaxSequenceLength) - tokenizer2.specialTokenCount
         var texts = [("prompt", request.prompt)]
-        if (request.trueCFGScale ?? 1) > 1 { texts.append(("negative prompt", request.negativePrompt)) }
+        if ((try? trueCFGScale(request)) ?? 1) > 1 { texts.append(("negative prompt", request.negativePrompt)) }
         var out: [String] = []
         for (name, text) in texts {
             let clip = tokenizer.encode(text).count, t5 = tokenizer2.tokenize(text).count
@@ -209,8 +231,8 @@ public struct FluxPipeline: GeneratorPipeline {
     /// q/k/v/out projections and the 4× MLP of the widest (single) block; a decode as the Stable Diffusion VAE's.
     public func memoryEstimate(for request: GenerationRequest) throws(GenerationRequestError) -> MemoryEstimate {
         let (h, w) = try latentSize(for: request)
-        let tokens = (h / 2) * (w / 2) + (request.maxSequenceLength ?? Self.maxSequenceLimit)
-        let passes = (request.trueCFGScale ?? 1) > 1 ? 2 : 1
+        let tokens = (h / 2) * (w / 2) + (request.maxSequenceLength ?? defaultMaxSequenceLength)
+        let passes = ((try? trueCFGScale(request)) ?? 1) > 1 ? 2 : 1
         let row = 24 * tokens * transformer.config.innerDim
         let f = vaeScaleFactor
         let components = ["transformer", "vae", "text_encoder", "text_encoder_2"].map { directory.appendingPathComponent($0) }

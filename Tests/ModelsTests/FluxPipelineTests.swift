@@ -90,7 +90,7 @@ import Testing
         #expect(field(GenerationRequest(prompt: "a", width: 30, height: 32)) == .size)           // not a multiple of 4
         #expect(field(GenerationRequest(prompt: "a", width: 8192, height: 32)) == .size)
         #expect(field(GenerationRequest(prompt: "a", maxSequenceLength: 513)) == .maxSequenceLength)
-        #expect(field(GenerationRequest(prompt: "a", trueCFGScale: 2)) == .trueCFGScale)        // no negative prompt
+        #expect(field(GenerationRequest(prompt: "a", trueCFGScale: .nan)) == .trueCFGScale)
         #expect(field(GenerationRequest(prompt: "a", eta: 0.5)) == .eta)
         #expect(field(GenerationRequest(prompt: "a", scheduler: "ddim")) == .scheduler)
         #expect(field(GenerationRequest(prompt: "a", frames: 5)) == .frames)
