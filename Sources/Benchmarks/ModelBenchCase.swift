@@ -52,7 +52,7 @@ public struct ModelBenchCase: Sendable {
             try store.finish()
             let sample = try io.tensor(named: "sample"), context = try io.tensor(named: "encoder_hidden_states")
             let timesteps = try io.tensor(named: "timestep").scalars
-            return { unet(sample, timesteps: timesteps, context: context) }
+            return { try unet(sample, timesteps: timesteps, context: context) }
         case .vae:
             let vae = try AutoencoderKL(directory: dir, variant: variant)
             let latents = try io.tensor(named: "latents")

@@ -30,7 +30,7 @@ public struct FluxDenoiser: Denoiser {
     /// Forward passes per NFE.
     public var passesPerNFE: Int { negative == nil ? 1 : 2 }
 
-    public func predict(_ x: Tensor, timestep: Float) throws -> Tensor {
+    public func predict(_ x: Tensor, timestep: Float, cancellation: CancellationCheck) throws -> Tensor {
         let n = x.shape[0]
         let packed = try FluxLatents.pack(x)
         let t = timestep / 1000
@@ -44,7 +44,8 @@ public struct FluxDenoiser: Denoiser {
         let rows = hidden.shape[0]
         let out = try transformer(hidden, encoderHiddenStates: context, pooledProjections: pooled,
                                   timestep: Array(repeating: t, count: rows),
-                                  guidance: guidance.map { Array(repeating: $0, count: rows) }, txtIds: textIds, imgIds: imageIds)
+                                  guidance: guidance.map { Array(repeating: $0, count: rows) }, txtIds: textIds, imgIds: imageIds,
+                                  cancellation: cancellation)
         var velocity = out
         if negative != nil {
             let size = out.count / 2, s = trueCFGScale

@@ -60,6 +60,11 @@ public struct GaussianMixtureDenoiser: Denoiser {
     }
 
     /// ε̂ for `.vp`, the velocity for `.flow` (see the type's documentation).
+    /// Exact and quick: runs to the end whatever `cancellation` says.
+    public func predict(_ x: Tensor, timestep: Float, cancellation: CancellationCheck) -> Tensor {
+        predict(x, timestep: timestep)
+    }
+
     public func predict(_ x: Tensor, timestep: Float) -> Tensor {
         switch path {
         case .vp: return evaluate(x, timestep: timestep, output: .epsilon)

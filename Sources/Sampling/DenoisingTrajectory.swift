@@ -35,10 +35,10 @@ public struct DenoisingTrajectory: Trajectory {
         return sigma == 1 ? noise : noise * sigma
     }
 
-    public func evaluate(_ states: Tensor, at index: Int) throws -> Tensor {
+    public func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) throws -> Tensor {
         guard index >= 0 && index < stepCount else { throw TrajectoryError.stepOutOfRange(index: index, stepCount: stepCount) }
         let input = scheduler.scaleModelInput(states, stepIndex: index)
-        let output = try denoiser.predict(input, timestep: scheduler.timesteps[index])
+        let output = try denoiser.predict(input, timestep: scheduler.timesteps[index], cancellation: cancellation)
         guard output.shape == states.shape else {
             throw TrajectoryError.wrongOutputShape(expected: states.shape, got: output.shape)
         }

@@ -23,8 +23,9 @@ public protocol Trajectory: Sendable {
     /// Initial states at index 0 from standard normal draws `[N] + stateShape`.
     func initialState(noise: Tensor) -> Tensor
     /// The model output for states at `index` (< stepCount). Costs one NFE per row. Throws when the model
-    /// cannot answer (a remote server gone, an input the model refuses); nothing is spent then.
-    func evaluate(_ states: Tensor, at index: Int) throws -> Tensor
+    /// cannot answer (a remote server gone, an input the model refuses) or stopped because `cancellation`
+    /// asked it to; nothing is spent then.
+    func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) throws -> Tensor
     /// The sampler update from `index` to `index + 1` given the model output there. `noise` (standard
     /// normals, same shape) selects the stochastic form; `nil` the deterministic (η = 0 / ODE) form.
     func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep
@@ -35,6 +36,13 @@ public protocol Trajectory: Sendable {
     func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor
     /// Turns final states (or x0 predictions) `[N] + stateShape` into what the reward scores, `[N] + sampleShape`.
     func decode(_ states: Tensor) throws -> Tensor
+}
+
+extension Trajectory {
+    /// The model output for states at `index`, run to the end.
+    public func evaluate(_ states: Tensor, at index: Int) throws -> Tensor {
+        try evaluate(states, at: index, cancellation: .never)
+    }
 }
 
 /// The result of one sampler update.

@@ -145,20 +145,25 @@ public struct SearchEngine {
     // MARK: Model calls
 
     /// Model outputs for `states` at `index`, in chunks of `maxBatch`; spends one NFE per row whose output
-    /// arrived. Cancellation is checked before every chunk; a model error becomes `SearchStop.failed`.
+    /// arrived. Cancellation is checked before every chunk and, through the trajectory, between the blocks of
+    /// the model inside one call; a model error becomes `SearchStop.failed` (`.cancelled` when a stop was asked).
     public mutating func evaluate(_ states: Tensor, at index: Int) throws(SearchStop) -> Tensor {
         let n = states.rows
         guard budget.canAfford(n) else { throw .budgetExhausted }
+        let cancellation = options.isCancelled.map(CancellationCheck.init) ?? .never
         var parts: [Tensor] = []
         for range in chunks(n) {
-            if options.isCancelled?() == true { throw .cancelled }
+            if cancellation.isCancelled { throw .cancelled }
             let part = range.count == n ? states : states.gatherRows(Array(range))
             let out: Tensor
             do {
                 let t0 = Self.clock()
                 defer { modelSeconds += Self.seconds(since: t0) }
-                out = try trajectory.evaluate(part, at: index)
-            } catch { throw .failed("model evaluation at step \(index): \(error)") }
+                out = try trajectory.evaluate(part, at: index, cancellation: cancellation)
+            } catch {
+                if cancellation.isCancelled { throw .cancelled }
+                throw .failed("model evaluation at step \(index): \(error)")
+            }
             budget.spend(nfe: range.count, passesPerNFE: trajectory.passesPerNFE)
             options.spent?(budget.nfe, budget.limit)
             parts.append(out)

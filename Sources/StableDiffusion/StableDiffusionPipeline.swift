@@ -207,15 +207,15 @@ public struct StableDiffusionDenoiser: Denoiser {
 
     public var passesPerNFE: Int { unconditional == nil ? 1 : 2 }
 
-    public func predict(_ x: Tensor, timestep: Float) -> Tensor {
+    public func predict(_ x: Tensor, timestep: Float, cancellation: CancellationCheck) throws -> Tensor {
         let n = x.shape[0]
         let cond = Tensor.concatenate([Tensor](repeating: conditional, count: n))
         guard let unconditional else {
-            return unet(x, timesteps: [Float](repeating: timestep, count: n), context: cond)
+            return try unet(x, timesteps: [Float](repeating: timestep, count: n), context: cond, cancellation: cancellation)
         }
         let uncond = Tensor.concatenate([Tensor](repeating: unconditional, count: n))
-        let out = unet(Tensor.concatenate([x, x]), timesteps: [Float](repeating: timestep, count: 2 * n),
-                       context: Tensor.concatenate([uncond, cond]))
+        let out = try unet(Tensor.concatenate([x, x]), timesteps: [Float](repeating: timestep, count: 2 * n),
+                           context: Tensor.concatenate([uncond, cond]), cancellation: cancellation)
         let half = out.count / 2
         let u = Tensor(shape: x.shape, scalars: Array(out.scalars[..<half]))
         let c = Tensor(shape: x.shape, scalars: Array(out.scalars[half...]))

@@ -45,8 +45,8 @@ import Testing
         let sample = Tensor(shape: [2, config.inChannels, side, side], scalars: (0..<(2 * config.inChannels * side * side)).map { Float(sin(Double($0))) })
         let contextDim = config.crossAttentionDim[0]
         let context = Tensor(shape: [2, 8, contextDim], scalars: (0..<(16 * contextDim)).map { Float(cos(Double($0) * 0.7)) })
-        let a = stored(sample, timesteps: [500, 20], context: context)
-        let b = widened(sample, timesteps: [500, 20], context: context)
+        let a = try stored(sample, timesteps: [500, 20], context: context)
+        let b = try widened(sample, timesteps: [500, 20], context: context)
         let scale = b.scalars.map(abs).max() ?? 1
         #expect(a.maxAbsDifference(b) / scale < 1e-5)
     }

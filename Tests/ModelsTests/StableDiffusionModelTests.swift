@@ -28,7 +28,7 @@ enum SDFixtures {
     func unetMatchesDiffusers(name: String) throws {
         let unet = try UNet2DConditionModel(directory: SDFixtures.url("unet-\(name)"))
         let io = try SDFixtures.io("unet-\(name)")
-        let out = unet(try io.tensor(named: "sample"), timesteps: try io.tensor(named: "timestep").scalars,
+        let out = try unet(try io.tensor(named: "sample"), timesteps: try io.tensor(named: "timestep").scalars,
                        context: try io.tensor(named: "encoder_hidden_states"))
         let err = SDFixtures.relativeError(out, try io.tensor(named: "output"))
         #expect(err < 1e-4, "unet-\(name): relative error \(err)")

@@ -18,7 +18,7 @@ struct ImageStateTrajectory: Trajectory {
     var passesPerNFE: Int { 1 }
     var isStochastic: Bool { false }
     func initialState(noise: Tensor) -> Tensor { noise }
-    func evaluate(_ states: Tensor, at index: Int) -> Tensor { Tensor(shape: states.shape, scalars: [Float](repeating: 0, count: states.scalars.count)) }
+    func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) -> Tensor { Tensor(shape: states.shape, scalars: [Float](repeating: 0, count: states.scalars.count)) }
     func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
         TrajectoryStep(states: states, predictedOriginal: states)
     }

@@ -271,3 +271,82 @@ struct HalfNaNReward: Reward {
         }
     }
 }
+
+/// A stop flag that tests raise from inside a model call.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raised = false
+    var isRaised: Bool { lock.withLock { raised } }
+    func raise() { lock.withLock { raised = true } }
+}
+
+/// A toy trajectory whose `failAt`-th evaluation (1-based) misbehaves inside the call: it raises `stop` and polls
+/// its cancellation check, as Ctrl-C arriving during a long forward, or (without `stop`) throws a model error.
+struct InterruptedTrajectory: Trajectory {
+    struct ModelGone: Error, CustomStringConvertible { var description: String { "server gone" } }
+    let base: DenoisingTrajectory
+    let failAt: Int
+    let stop: StopFlag?
+    let calls = StopFlagCounter()
+
+    var stepCount: Int { base.stepCount }
+    var stateShape: [Int] { base.stateShape }
+    var sampleShape: [Int] { base.sampleShape }
+    var passesPerNFE: Int { base.passesPerNFE }
+    var isStochastic: Bool { base.isStochastic }
+    func initialState(noise: Tensor) -> Tensor { base.initialState(noise: noise) }
+    func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) throws -> Tensor {
+        if calls.next() == failAt {
+            guard let stop else { throw ModelGone() }
+            stop.raise()
+            try cancellation.check()
+            Issue.record("the engine's cancellation check did not see the raised stop")
+        }
+        return try base.evaluate(states, at: index, cancellation: cancellation)
+    }
+    func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
+        base.advance(states, modelOutput: modelOutput, at: index, noise: noise)
+    }
+    func noiseStd(stepIndex: Int) -> Float { base.noiseStd(stepIndex: stepIndex) }
+    func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor { base.renoise(states, from: from, to: to, noise: noise) }
+    func decode(_ states: Tensor) throws -> Tensor { try base.decode(states) }
+}
+
+final class StopFlagCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func next() -> Int { lock.withLock { n += 1; return n } }
+    var value: Int {
+        get { lock.withLock { n } }
+        set { lock.withLock { n = newValue } }
+    }
+}
+
+@Suite struct StopInsideModelCallTests {
+    /// A stop requested while a model call runs ends every method as interrupted (not as an error), with nothing
+    /// spent for the call that was cut and everything scored before it kept.
+    @Test func aStopInsideACallIsAnInterruption() throws {
+        let (w, base) = try world("rare-mode-bump")
+        for strategy in allStrategies {
+            let stop = StopFlag()
+            let trajectory = InterruptedTrajectory(base: base, failAt: 3 * base.stepCount, stop: stop)
+            let spentBefore = StopFlagCounter()
+            let r = try strategy.search(trajectory, reward: w.makeReward(), budget: 20 * base.stepCount,
+                                        options: SearchOptions(seed: 2, maxBatch: 4, isCancelled: { stop.isRaised },
+                                                               spent: { nfe, _ in if !stop.isRaised { spentBefore.value = nfe } }))
+            let name = type(of: strategy).methodName
+            #expect(r.interrupted && r.error == nil, "\(name): interrupted \(r.interrupted), error \(r.error ?? "nil")")
+            #expect(r.warnings.contains { $0.hasPrefix("search interrupted at") }, "\(name): \(r.warnings)")
+            #expect(r.nfe == spentBefore.value, "\(name): \(r.nfe) NFE counted, \(spentBefore.value) arrived before the stop")
+        }
+    }
+
+    /// A model error inside a call (no stop asked) ends the search with the error recorded.
+    @Test func aModelErrorIsAFailure() throws {
+        let (w, base) = try world("rare-mode-bump")
+        let trajectory = InterruptedTrajectory(base: base, failAt: 2 * base.stepCount, stop: nil)
+        let r = try EvoSearch().search(trajectory, reward: w.makeReward(), budget: 20 * base.stepCount, options: SearchOptions(seed: 2))
+        #expect(r.interrupted)
+        #expect(r.error?.contains("server gone") == true)
+    }
+}

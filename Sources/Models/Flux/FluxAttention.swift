@@ -55,20 +55,20 @@ public struct FluxAttention: Sendable {
 
     /// Joint form: image tokens `x` `[B, Li, D]`, text tokens `context` `[B, Lt, D]`, rotary tables over
     /// `Lt + Li` tokens (text first) → (image output `[B, Li, D]`, text output `[B, Lt, D]`).
-    func joint(_ x: Tensor, context: Tensor, rotary: FluxPosEmbed) -> (image: Tensor, text: Tensor) {
+    func joint(_ x: Tensor, context: Tensor, rotary: FluxPosEmbed, cancellation: CancellationCheck) -> (image: Tensor, text: Tensor) {
         guard let added, let toOut else { preconditionFailure("FluxAttention.joint on a pre-only attention") }
         let q = FluxTokenOps.concatSequence(headNorm(added.addQProj(context), added.normAddedQ), headNorm(toQ(x), normQ))
         let k = FluxTokenOps.concatSequence(headNorm(added.addKProj(context), added.normAddedK), headNorm(toK(x), normK))
         let v = FluxTokenOps.concatSequence(added.addVProj(context), toV(x))
-        let out = NN.attention(query: rotary.apply(q), key: rotary.apply(k), value: v, heads: heads)
+        let out = NN.attention(query: rotary.apply(q), key: rotary.apply(k), value: v, heads: heads, cancellation: cancellation)
         let (text, image) = FluxTokenOps.splitSequence(out, at: context.shape[1])
         return (toOut(image), added.toAddOut(text))
     }
 
     /// Pre-only form: joint tokens `x` `[B, L, D]` → attention output `[B, L, heads·headDim]`.
-    func preOnly(_ x: Tensor, rotary: FluxPosEmbed) -> Tensor {
+    func preOnly(_ x: Tensor, rotary: FluxPosEmbed, cancellation: CancellationCheck) -> Tensor {
         let q = rotary.apply(headNorm(toQ(x), normQ))
         let k = rotary.apply(headNorm(toK(x), normK))
-        return NN.attention(query: q, key: k, value: toV(x), heads: heads)
+        return NN.attention(query: q, key: k, value: toV(x), heads: heads, cancellation: cancellation)
     }
 }

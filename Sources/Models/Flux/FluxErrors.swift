@@ -6,9 +6,12 @@ public enum FluxTransformerError: Error, Equatable, Sendable, CustomStringConver
     case guidanceRequired
     /// An input of the wrong shape: which argument, the shape it must have, the shape it has.
     case shape(argument: String, expected: String, got: [Int])
+    /// The call's cancellation check asked to stop between two blocks.
+    case cancelled
 
     public var description: String {
         switch self {
+        case .cancelled: "cancelled"
         case .guidanceNotEmbedded:
             "guidance was given, but this transformer has guidance_embeds false: pass no guidance (use true classifier-free guidance instead)"
         case .guidanceRequired:

@@ -17,11 +17,13 @@ public struct FluxSingleTransformerBlock: Sendable {
         projOut = try Linear(s, "proj_out", in: dim + 4 * dim, out: dim)
     }
 
-    /// Joint tokens `x` `[B, L, D]` (text first), silu(temb) `[B, D]` → `[B, L, D]`.
-    func callAsFunction(_ x: Tensor, activatedEmbedding temb: Tensor, rotary: FluxPosEmbed) -> Tensor {
+    /// Joint tokens `x` `[B, L, D]` (text first), silu(temb) `[B, D]` → `[B, L, D]`. After `cancellation` asks to
+    /// stop the output is unspecified (see `NN.attention`).
+    func callAsFunction(_ x: Tensor, activatedEmbedding temb: Tensor, rotary: FluxPosEmbed,
+                        cancellation: CancellationCheck = .never) -> Tensor {
         let (normed, emb) = norm(x, activatedEmbedding: temb)
         let mlp = NN.gelu(projMLP(normed), approximate: .tanh)
-        let attention = attn.preOnly(normed, rotary: rotary)
+        let attention = attn.preOnly(normed, rotary: rotary, cancellation: cancellation)
         let rows = x.shape[0] * x.shape[1]
         let joined = NN.concatChannels(attention.reshaped([rows, attention.shape[2]]), mlp.reshaped([rows, mlp.shape[2]]))
         let projected = projOut(joined).reshaped(x.shape)

@@ -60,10 +60,11 @@ public struct FluxTransformer2DModel: Sendable {
     /// - `timestep` `[B]` as FluxPipeline passes it (σ, i.e. the scheduler's timestep / 1000)
     /// - `guidance` `[B]` (the guidance scale) for models with `guidance_embeds`, else nil
     /// - `txtIds` `[Lt, axes]`, `imgIds` `[Li, axes]` (`FluxLatents.textIds` / `imageIds`)
-    /// Returns `[B, Li, patch_size²·out_channels]`. Inputs that do not fit the model throw `FluxTransformerError`.
+    /// Returns `[B, Li, patch_size²·out_channels]`. Inputs that do not fit the model throw `FluxTransformerError`;
+    /// `cancellation` is polled before every block and inside the attentions (`.cancelled` when it asks to stop).
     public func callAsFunction(_ hiddenStates: Tensor, encoderHiddenStates: Tensor, pooledProjections: Tensor,
-                               timestep: [Float], guidance: [Float]?, txtIds: Tensor,
-                               imgIds: Tensor) throws(FluxTransformerError) -> Tensor {
+                               timestep: [Float], guidance: [Float]?, txtIds: Tensor, imgIds: Tensor,
+                               cancellation: CancellationCheck = .never) throws(FluxTransformerError) -> Tensor {
         let c = config
         guard hiddenStates.rank == 3, hiddenStates.shape[0] >= 1, hiddenStates.shape[1] >= 1,
               hiddenStates.shape[2] == c.inChannels else {
@@ -97,14 +98,22 @@ public struct FluxTransformer2DModel: Sendable {
         var context = contextEmbedder(encoderHiddenStates)
         let rotary = FluxPosEmbed(ids: Tensor.concatenate([txtIds, imgIds]), axesDims: c.axesDimsRope)
 
+        func check() throws(FluxTransformerError) {
+            if cancellation.isCancelled { throw .cancelled }
+        }
         for block in transformerBlocks {
-            (context, x) = block(x, context: context, activatedEmbedding: activated, rotary: rotary)
+            try check()
+            (context, x) = block(x, context: context, activatedEmbedding: activated, rotary: rotary, cancellation: cancellation)
         }
         if !singleTransformerBlocks.isEmpty {
             var joint = FluxTokenOps.concatSequence(context, x)
-            for block in singleTransformerBlocks { joint = block(joint, activatedEmbedding: activated, rotary: rotary) }
+            for block in singleTransformerBlocks {
+                try check()
+                joint = block(joint, activatedEmbedding: activated, rotary: rotary, cancellation: cancellation)
+            }
             x = FluxTokenOps.splitSequence(joint, at: lt).1
         }
+        try check()
         return projOut(normOut(x, activatedConditioning: activated))
     }
 }

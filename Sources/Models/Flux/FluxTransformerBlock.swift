@@ -19,12 +19,13 @@ public struct FluxTransformerBlock: Sendable {
     }
 
     /// Image tokens `x` `[B, Li, D]`, text tokens `context` `[B, Lt, D]`, silu(temb) `[B, D]` → (context, x).
+    /// After `cancellation` asks to stop the output is unspecified (see `NN.attention`).
     func callAsFunction(_ x: Tensor, context: Tensor, activatedEmbedding temb: Tensor,
-                        rotary: FluxPosEmbed) -> (context: Tensor, x: Tensor) {
+                        rotary: FluxPosEmbed, cancellation: CancellationCheck = .never) -> (context: Tensor, x: Tensor) {
         typealias C = AdaLayerNormZero.Chunk
         let (normX, emb) = norm1(x, activatedEmbedding: temb)
         let (normContext, cEmb) = norm1Context(context, activatedEmbedding: temb)
-        let (attnX, attnContext) = attn.joint(normX, context: normContext, rotary: rotary)
+        let (attnX, attnContext) = attn.joint(normX, context: normContext, rotary: rotary, cancellation: cancellation)
 
         func feedForward(_ h: Tensor, _ ff: FeedForward, _ emb: Tensor) -> Tensor {
             let normed = NN.layerNorm(h, weight: nil, bias: nil, eps: 1e-6)

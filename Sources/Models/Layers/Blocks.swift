@@ -42,10 +42,12 @@ public struct AttentionLayer: Sendable {
     }
 
     /// `x` `[B, L, C]`, `context` `[B, Lc, D]` → `[B, L, C]`, plus `residual` (`[B, L, C]`) when given, added by
-    /// the output projection.
-    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
+    /// the output projection. After `cancellation` asks to stop the output is unspecified (see `NN.attention`).
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil, residual: Tensor? = nil,
+                               cancellation: CancellationCheck = .never) -> Tensor {
         let c = context ?? x
-        return toOut(NN.attention(query: toQ(x), key: toK(c), value: toV(c), heads: heads), residual: residual)
+        return toOut(NN.attention(query: toQ(x), key: toK(c), value: toV(c), heads: heads, cancellation: cancellation),
+                     residual: residual)
     }
 }
 
@@ -66,10 +68,11 @@ public struct BasicTransformerBlock: Sendable {
         ffOut = try Linear(s, "ff.net.2", in: inner, out: dim)
     }
 
-    public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+    /// After `cancellation` asks to stop the output is unspecified (see `NN.attention`).
+    public func callAsFunction(_ x: Tensor, context: Tensor, cancellation: CancellationCheck = .never) -> Tensor {
         // Each residual is added by the branch's last projection as it stores its output.
-        var h = attn1(norm1(x), residual: x)
-        h = attn2(norm2(h), context: context, residual: h)
+        var h = attn1(norm1(x), residual: x, cancellation: cancellation)
+        h = attn2(norm2(h), context: context, residual: h, cancellation: cancellation)
         return ffOut(NN.geglu(ffIn(norm3(h))), residual: h)
     }
 }
@@ -101,12 +104,13 @@ public struct Transformer2D: Sendable {
         }
     }
 
-    public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+    /// After `cancellation` asks to stop the output is unspecified (see `NN.attention`).
+    public func callAsFunction(_ x: Tensor, context: Tensor, cancellation: CancellationCheck = .never) -> Tensor {
         let h = x.shape[2], w = x.shape[3]
         var y = norm(x)
         var tokens: Tensor
         if let p = projInConv { tokens = NN.nchwToTokens(p(y)) } else { tokens = projInLinear!(NN.nchwToTokens(y)) }
-        for block in blocks { tokens = block(tokens, context: context) }
+        for block in blocks { tokens = block(tokens, context: context, cancellation: cancellation) }
         if let p = projOutLinear { y = NN.tokensToNCHW(p(tokens), height: h, width: w) } else { y = projOutConv!(NN.tokensToNCHW(tokens, height: h, width: w)) }
         return NN.add(y, x)
     }

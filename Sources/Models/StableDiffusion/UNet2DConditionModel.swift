@@ -197,8 +197,10 @@ public struct UNet2DConditionModel: Sendable {
     }
 
     /// ε (or v) for `sample` `[N, C, H, W]` at one timestep per row, conditioned on `context` `[N, L, D]`.
-    /// H and W must be divisible by 2^(blocks − 1).
-    public func callAsFunction(_ sample: Tensor, timesteps: [Float], context: Tensor) -> Tensor {
+    /// H and W must be divisible by 2^(blocks − 1). `cancellation` is polled before every resnet and attention block
+    /// and inside the attentions; a stop request throws `CancellationCheck.Cancelled`.
+    public func callAsFunction(_ sample: Tensor, timesteps: [Float], context: Tensor,
+                               cancellation: CancellationCheck = .never) throws(CancellationCheck.Cancelled) -> Tensor {
         precondition(timesteps.count == sample.shape[0], "UNet: \(timesteps.count) timesteps for batch \(sample.shape[0])")
         let emb0 = NN.timestepEmbedding(timesteps, dim: config.blockOutChannels[0], flipSinToCos: config.flipSinToCos,
                                         downscaleFreqShift: config.freqShift)
@@ -209,22 +211,33 @@ public struct UNet2DConditionModel: Sendable {
         var skips: [Tensor] = [h]
         for block in downBlocks {
             for (j, resnet) in block.resnets.enumerated() {
+                try cancellation.check()
                 h = resnet(h, activatedTimeEmbedding: temb)
-                if !block.attentions.isEmpty { h = block.attentions[j](h, context: context) }
+                if !block.attentions.isEmpty {
+                    try cancellation.check()
+                    h = block.attentions[j](h, context: context, cancellation: cancellation)
+                }
                 skips.append(h)
             }
             if let d = block.downsampler { h = d(h); skips.append(h) }
         }
+        try cancellation.check()
         h = midResnets[0](h, activatedTimeEmbedding: temb)
-        h = midAttention(h, context: context)
+        try cancellation.check()
+        h = midAttention(h, context: context, cancellation: cancellation)
         h = midResnets[1](h, activatedTimeEmbedding: temb)
         for block in upBlocks {
             for (j, resnet) in block.resnets.enumerated() {
+                try cancellation.check()
                 h = resnet(NN.concatChannels(h, skips.removeLast()), activatedTimeEmbedding: temb)
-                if !block.attentions.isEmpty { h = block.attentions[j](h, context: context) }
+                if !block.attentions.isEmpty {
+                    try cancellation.check()
+                    h = block.attentions[j](h, context: context, cancellation: cancellation)
+                }
             }
             if let u = block.upsampler { h = u(h) }
         }
+        try cancellation.check()
         return convOut(normOut(h, silu: true))
     }
 }

@@ -18,8 +18,10 @@ extension NN {
     /// (`FusedAttention`): per (batch, head) and block of query rows, keys are visited in blocks with an online
     /// softmax, so scores never exceed one `rows × keyBlock` tile per worker. No `Lq × Lk` matrix is ever
     /// allocated; the work is spread over the cores. Results differ from PyTorch only by float summation order.
+    /// - `cancellation`: polled before every work item; once it asks to stop, the remaining items are skipped and
+    ///   the output is unspecified — the caller checks the same `cancellation` and discards it.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, mask: Tensor? = nil,
-                                 scale: Float? = nil, upcast: Bool = false) -> Tensor {
+                                 scale: Float? = nil, upcast: Bool = false, cancellation: CancellationCheck = .never) -> Tensor {
         precondition(query.rank == 3 && key.rank == 3 && value.rank == 3,
                      "NN.attention: q, k, v must be [B, L, heads·d], got \(query.shape), \(key.shape), \(value.shape)")
         let b = query.shape[0], lq = query.shape[1], e = query.shape[2]
@@ -55,11 +57,13 @@ extension NN {
                             if narrow && Tuning.attention != .tiled {
                                 NarrowHeadAttention(q: qp, k: kp, v: vp, mask: hasMask ? mp : nil, out: op,
                                                     batches: b, lq: lq, lk: lk, e: e, ev: ev, d: d, dv: dv, heads: heads, scale: s,
-                                                    maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride).run()
+                                                    maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride,
+                                                    cancellation: cancellation).run()
                             } else {
                                 FusedAttention(q: qp, k: kp, v: vp, mask: hasMask ? mp : nil, out: op,
                                                batches: b, lq: lq, lk: lk, e: e, ev: ev, d: d, dv: dv, heads: heads, scale: s,
-                                               maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride).run()
+                                               maskBatchStride: maskBatchStride, maskHeadStride: maskHeadStride,
+                                               cancellation: cancellation).run()
                             }
                         }
                     }

@@ -13,6 +13,7 @@ struct FusedAttention: Sendable {
     let batches, lq, lk, e, ev, d, dv, heads: Int
     let scale: Float
     let maskBatchStride, maskHeadStride: Int
+    let cancellation: CancellationCheck
 
     static let tileRows = 6
 
@@ -39,6 +40,7 @@ struct FusedAttention: Sendable {
             let scratch = Scratch(rowBlock: rowBlock, keyBlock: keyBlock, d: d, valuePanels: valuePanels)
             defer { scratch.free() }
             for item in r {
+                if this.cancellation.isCancelled { return }
                 let pair = item / rowBlocks, row0 = (item % rowBlocks) * rowBlock
                 this.item(pair: pair, row0: row0, rows: Swift.min(rowBlock, lq - row0),
                           kp: pk.base + pair * kPairSize, vp: pv.base + pair * vPairSize,

@@ -25,6 +25,7 @@ struct NarrowHeadAttention: Sendable {
     let batches, lq, lk, e, ev, d, dv, heads: Int
     let scale: Float
     let maskBatchStride, maskHeadStride: Int
+    let cancellation: CancellationCheck
 
     typealias V8 = SIMD8<Float>
     /// log₂e: scores are kept in base 2 (see pass 1).
@@ -47,6 +48,7 @@ struct NarrowHeadAttention: Sendable {
             let kt = scratch, vt = scratch + kPairSize, scores = scratch + kPairSize + vPairSize
             var packedPair = -1
             for item in r {
+                if this.cancellation.isCancelled { return }
                 let pair = item / rowBlocks, row0 = (item % rowBlocks) * rowBlock
                 if pair != packedPair {
                     this.pack(pair: pair, paddedKeys: paddedKeys, kt: kt, vt: vt, vPairSize: vPairSize)
