@@ -19,7 +19,10 @@ public struct ModelBenchCase: Sendable {
     public var large: Bool
     public var target: Target?
     /// The safetensors variant the tools script saves a random-weight model in (`fp16`, or `bf16` for Flux).
-    public var variant = "fp16"
+    public var variant: String? = "fp16"
+    /// A component of an embedded model as committed (`shapes-flux-small/transformer`, under models/), instead
+    /// of a fixture or a random-weight model.
+    public var embedded: String? = nil
 
     static let smallUNet = Target(max: 0.25, stretch: nil)
     public static let all: [ModelBenchCase] = [
@@ -36,6 +39,8 @@ public struct ModelBenchCase: Sendable {
         ModelBenchCase(name: "sd-vae", kind: .vae, fixture: false, large: true, target: nil),
         ModelBenchCase(name: "flux-blocks", kind: .flux, fixture: false, large: true, target: Target(max: 0.9, stretch: nil),
                        variant: "bf16"),
+        ModelBenchCase(name: "shapes-flux-small", kind: .flux, fixture: false, large: false, target: Target(max: 0.5, stretch: nil),
+                       variant: nil, embedded: "shapes-flux-small/transformer"),
     ]
 
     /// Loads the model in `dir` and returns one forward pass on the inputs in `io` (UNet: ε; VAE: decode; text:

@@ -40,16 +40,21 @@ public struct ModelForwardBench: Sendable {
     public var compareWidened: Bool
     public var note: @Sendable (String) -> Void
 
-    public init(runs: Int, largeRuns: Int, cacheDir: String, fixtures: String, compareWidened: Bool = true,
-                note: @escaping @Sendable (String) -> Void = { _ in }) {
+    /// The embedded models' directory (models/ of the repository).
+    public var models: String
+
+    public init(runs: Int, largeRuns: Int, cacheDir: String, fixtures: String, models: String = "models",
+                compareWidened: Bool = true, note: @escaping @Sendable (String) -> Void = { _ in }) {
         self.runs = runs; self.largeRuns = largeRuns; self.cacheDir = cacheDir; self.fixtures = fixtures
-        self.compareWidened = compareWidened; self.note = note
+        self.models = models; self.compareWidened = compareWidened; self.note = note
     }
 
     /// Where a case's model and inputs are when the PyTorch side does not say (an earlier run built them).
     public func location(of c: ModelBenchCase) -> (modelDir: String, inputsFile: String, variant: String?) {
-        c.fixture ? ("\(fixtures)/\(c.name)", "\(fixtures)/\(c.name).io.safetensors", nil)
-                  : ("\(cacheDir)/\(c.name)", "\(cacheDir)/inputs/\(c.name).safetensors", c.variant)
+        if c.fixture { return ("\(fixtures)/\(c.name)", "\(fixtures)/\(c.name).io.safetensors", nil) }
+        let inputs = "\(cacheDir)/inputs/\(c.name).safetensors"
+        if let embedded = c.embedded { return ("\(models)/\(embedded)", inputs, nil) }
+        return ("\(cacheDir)/\(c.name)", inputs, c.variant)
     }
 
     /// Times one case; nil when neither side can provide its model (no PyTorch and nothing cached).

@@ -27,7 +27,7 @@ public struct ShapesBenchmarkReport {
 
     public var markdown: String {
         let s = settings, budgets = s.rollouts, last = budgets.last ?? 0
-        var t = "## bench shapes: \(model), \(promptCount) held-out prompts, \(s.steps) steps, guidance \(s.guidance), DDIM η \(s.eta), seed \(s.seed)\n\n"
+        var t = "## bench shapes: \(model), \(promptCount) held-out prompts, \(s.steps) steps, guidance \(s.guidance), η \(s.eta) (\(s.scheduler ?? "the model's stochastic sampler")), seed \(s.seed)\n\n"
         t += "Verifier accuracy of each search's best image (mean constraint fraction in brackets); columns are budgets in rollouts (NFE = rollouts × \(s.steps)).\n\n"
         for g in guides {
             t += "### guided by \(g)\n\n| method | " + budgets.map { "\($0) (\($0 * s.steps) NFE)" }.joined(separator: " | ") + " | reward calls at \(last) |\n"

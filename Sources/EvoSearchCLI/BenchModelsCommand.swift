@@ -18,9 +18,11 @@ struct BenchModels: ParsableCommand {
         Cases: the committed fixtures (Tests/ModelsTests/Fixtures/sd), the small SD-style UNet (32,64,64) at a 16×16 \
         latent, and SD 2.1-sized models with random weights (UNet at a 32×32 latent, text encoder, VAE decoder at a \
         32×32 latent) and a FLUX.1-width transformer with one double and one single block (bf16, 1024 image + 512 \
-        text tokens), built once by tools/bench/torch_models.py in --cache-dir (not committed). Prints a markdown \
+        text tokens), built once by tools/bench/torch_models.py in --cache-dir (not committed), and the embedded \
+        shapes-flux-small transformer as committed (a guided step's 2 rows). Prints a markdown \
         table: median forward time over --runs (--large-runs for the SD-sized models), the ratio ours/PyTorch with \
-        the product targets (small UNets ≤ 0.25×, SD 2.1 UNet ≤ 1.0×, stretch 0.9×, Flux blocks ≤ 0.9×), GFLOP counted by PyTorch's \
+        the product targets (small UNets ≤ 0.25×, SD 2.1 UNet ≤ 1.0×, stretch 0.9×, Flux blocks ≤ 0.9×, \
+        shapes-flux-small ≤ 0.5×), GFLOP counted by PyTorch's \
         FlopCounterMode, our GFLOP/s and its share of the OpenBLAS sgemm peak (2048³ Tensor.matmul), CPU time / \
         wall time of each side (≈ 2 when both cores work) and the parity error of our output against PyTorch's. \
         Also the peak memory of a fresh process that loads the SD 2.1 UNet from its f16 weights. Run from the \

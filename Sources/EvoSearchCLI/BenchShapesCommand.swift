@@ -17,8 +17,9 @@ struct BenchShapes: ParsableCommand {
         prompt and each --large-samples k, shapes-sd-large runs verifier-guided Best-of-k and shapes-sd-small runs \
         Best-of-N and EvoSearch guided by the verifier with the NFE that fit in the large model's measured wall \
         time. Writes OUT/runs.csv, \
-        OUT/equal-time.csv, OUT/accuracy.svg and OUT/table.md. --quick: one prompt per task type, budgets 1, 4, 16 \
-        rollouts of 10 steps (a couple of minutes; run by scripts/test.sh).
+        OUT/equal-time.csv, OUT/accuracy.svg and OUT/table.md. The same grid then runs on the flow model --flux \
+        (shapes-flux-small: the flow SDE at η 1, guidance as true CFG) into OUT/flux/. --quick: one prompt per task \
+        type, budgets 1, 4, 16 rollouts of 10 steps (a few minutes; run by scripts/test.sh).
         """)
 
     @Flag(name: .long, help: "Small run: one prompt per task type, budgets 1,4,16 rollouts, 10 steps.")
@@ -38,6 +39,8 @@ struct BenchShapes: ParsableCommand {
     var large: String = "shapes-sd-large"
     @Option(name: .long, help: "Samples of the large model (verifier-guided Best-of-k) in the equal-wall-time comparison, comma-separated (default 1,4; quick 1).")
     var largeSamples: IntList?
+    @Option(name: .long, help: "Flow model whose grid also runs, into OUT/flux (\"none\" skips it).")
+    var flux: String = "shapes-flux-small"
     @Option(name: .long, help: "CLIP model of the learned reward (\"none\" skips the clip-guided runs).")
     var clipModel: String = "shapes-clip"
     @Option(name: .long, help: "Output directory.")
@@ -59,6 +62,8 @@ struct BenchShapes: ParsableCommand {
         let resolver = EmbeddedModels()
         let smallDir = try resolver.resolvePipeline(small, option: "--small")
         let largeDir = large == "none" ? nil : try resolver.resolvePipeline(large, option: "--large")
+        let fluxDir = flux == "none" ? nil : try resolver.resolvePipeline(flux, option: "--flux")
+        if fluxDir != nil { try checkWritable(out + "/flux/runs.csv", option: "--out") }
         let clipDir = clipModel == "none" ? nil : try resolver.resolve(clipModel, option: "--clip-model")
 
         var guides = [ShapesBenchmark.Guide.verifier]
@@ -76,22 +81,36 @@ struct BenchShapes: ParsableCommand {
             }
         }
         let smallPipeline = try loadPipeline(smallDir.path)
-        let runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow]
+        let runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], fluxRuns: [ShapesBenchmark.Run]?
+        var fluxSeconds = 0.0
         do {
             runs = try bench.runGrid(on: smallPipeline)
             if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
             equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadPipeline($0.path)) } ?? []
             if !quiet, largeDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+            let fluxStarted = Date()
+            fluxRuns = try fluxDir.map { try bench.runGrid(on: loadPipeline($0.path)) }
+            fluxSeconds = Date().timeIntervalSince(fluxStarted)
+            if !quiet, fluxDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
         } catch let error as ShapesBenchmarkError { throw CLIError("bench shapes: \(error)") } catch { throw cliError(error) }
 
         let report = ShapesBenchmarkReport(settings: settings, model: small, promptCount: bench.prompts.count,
                                            guides: guides.map(\.name), runs: runs, equalTime: equalTime,
-                                           seconds: Date().timeIntervalSince(started))
+                                           seconds: Date().timeIntervalSince(started) - fluxSeconds)
+        try writeReport(report, to: out)
+        if let fluxRuns {
+            try writeReport(ShapesBenchmarkReport(settings: settings, model: flux, promptCount: bench.prompts.count,
+                                                  guides: guides.map(\.name), runs: fluxRuns, equalTime: [], seconds: fluxSeconds),
+                            to: out + "/flux")
+        }
+    }
+
+    private func writeReport(_ report: ShapesBenchmarkReport, to dir: String) throws {
         print(report.markdown)
-        try write(Data(report.markdown.utf8), to: out + "/table.md")
-        try write(Data(report.runsCSV.utf8), to: out + "/runs.csv")
-        if !equalTime.isEmpty { try write(Data(report.equalTimeCSV.utf8), to: out + "/equal-time.csv") }
-        try write(Data(report.accuracySVG.utf8), to: out + "/accuracy.svg")
-        print("wrote \(out)/table.md, runs.csv, \(equalTime.isEmpty ? "" : "equal-time.csv, ")accuracy.svg")
+        try write(Data(report.markdown.utf8), to: dir + "/table.md")
+        try write(Data(report.runsCSV.utf8), to: dir + "/runs.csv")
+        if !report.equalTime.isEmpty { try write(Data(report.equalTimeCSV.utf8), to: dir + "/equal-time.csv") }
+        try write(Data(report.accuracySVG.utf8), to: dir + "/accuracy.svg")
+        print("wrote \(dir)/table.md, runs.csv, \(report.equalTime.isEmpty ? "" : "equal-time.csv, ")accuracy.svg")
     }
 }

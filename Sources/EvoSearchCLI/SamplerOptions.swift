@@ -16,7 +16,7 @@ struct SamplerOptions: ParsableArguments {
     var steps: Int?
     @Option(name: .long, parsing: .unconditional, help: "Classifier-free guidance scale, ≤ 1 disables it; for FLUX.1-dev-style checkpoints the embedded guidance, for FLUX.1 checkpoints without one true CFG on the negative prompt (default: generate — the pipeline's, 7.5 for Stable Diffusion, 3.5 embedded for FLUX.1-dev; searching commands — 1.5).")
     var guidance: Float?
-    @Option(name: .long, parsing: .unconditional, help: "DDIM η: 0 = deterministic, 1 = DDPM-like posterior noise (default: generate — 0; searching commands — 1).")
+    @Option(name: .long, parsing: .unconditional, help: "DDIM η: 0 = deterministic, 1 = DDPM-like posterior noise; for FLUX.1 0 = the Euler ODE, 1 = the flow SDE (default: generate — 0; searching commands — 1).")
     var eta: Float?
     @Option(name: .long, help: "Sampler: ddim, ddpm or euler for Stable Diffusion; euler or flow-sde for FLUX.1 (default: generate — the one scheduler_config.json names; searching commands — the pipeline's stochastic one: ddim, flow-sde).")
     var scheduler: String?

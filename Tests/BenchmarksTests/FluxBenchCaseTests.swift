@@ -21,6 +21,15 @@ import Testing
         #expect(at.variant == "bf16")   // the tools script saves the Flux stack in bfloat16
     }
 
+    /// The embedded model's transformer is read where it is committed, without a variant suffix.
+    @Test func theEmbeddedFluxModelIsReadFromModels() throws {
+        let c = try #require(ModelBenchCase.all.first { $0.name == "shapes-flux-small" })
+        #expect(c.kind == .flux && !c.large && c.target?.max == 0.5)
+        let at = ModelForwardBench(runs: 1, largeRuns: 1, cacheDir: "/cache", fixtures: Self.fixtures, models: "/repo/models").location(of: c)
+        #expect(at.modelDir == "/repo/models/shapes-flux-small/transformer" && at.variant == nil)
+        #expect(at.inputsFile == "/cache/inputs/shapes-flux-small.safetensors")
+    }
+
     /// `makeForward` gives diffusers' output stored with the fixture: max |error| / max |reference| ≤ 1e-5, the
     /// bound of the transformer's own parity test.
     @Test func forwardMatchesTheFixtureOutput() throws {

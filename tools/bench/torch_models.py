@@ -6,7 +6,7 @@ For every benchmark case this script
      as they are; the larger random-weight models (not committed) are built once in the cache directory
      (default `.bench-cache/` in the repository root) and saved as float16 safetensors with
      `save_pretrained(..., variant="fp16")` (the Flux block stack as bfloat16, variant "bf16"), then reused
-     while their configuration is unchanged;
+     while their configuration is unchanged; the embedded models' components (models/) are used as committed;
   2. writes the case's inputs (and PyTorch's output, for a parity check) to `<cache>/inputs/<case>.safetensors`,
      so the Swift side runs on exactly the same tensors;
   3. loads the model in float32 from that directory (the same f16/bf16-rounded weights Swift loads), counts the
@@ -54,6 +54,7 @@ transformers.utils.logging.disable_progress_bar()
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 FIXTURES = os.path.join(ROOT, "Tests", "ModelsTests", "Fixtures", "sd")
+MODELS = os.path.join(ROOT, "models")
 
 # torch 2.13's FlopCounterMode has no formula for the CPU fused attention kernel; without this, attention
 # FLOPs are silently missing from the count.
@@ -131,16 +132,30 @@ def text_ids(batch, length, seed):
     return {"input_ids": ids.to(torch.float32)}
 
 
-def flux_inputs(packed_h, packed_w, text_len, seed):
-    """Batch 1: packed latent tokens, T5-sized text states, a CLIP pooled vector, the timestep as FluxPipeline
-    passes it (t/1000), the guidance scale, and the pipeline's text/image position ids."""
+def flux_inputs(packed_h, packed_w, text_len, seed, config=FLUX_BLOCKS, batch=1):
+    """Packed latent tokens, T5-sized text states, a CLIP pooled vector, the timestep as FluxPipeline passes it
+    (t/1000), the guidance scale (models with a guidance embedding), and the pipeline's text/image position ids."""
     gen = g(seed)
-    return {"hidden_states": torch.randn(1, packed_h * packed_w, FLUX_BLOCKS["in_channels"], generator=gen),
-            "encoder_hidden_states": torch.randn(1, text_len, FLUX_BLOCKS["joint_attention_dim"], generator=gen),
-            "pooled_projections": torch.randn(1, FLUX_BLOCKS["pooled_projection_dim"], generator=gen),
-            "timestep": torch.tensor([0.75]), "guidance": torch.tensor([3.5]),
-            "txt_ids": torch.zeros(text_len, 3),
-            "img_ids": FluxPipeline._prepare_latent_image_ids(1, packed_h, packed_w, "cpu", torch.float32)}
+    x = {"hidden_states": torch.randn(batch, packed_h * packed_w, config["in_channels"], generator=gen),
+         "encoder_hidden_states": torch.randn(batch, text_len, config["joint_attention_dim"], generator=gen),
+         "pooled_projections": torch.randn(batch, config["pooled_projection_dim"], generator=gen),
+         "timestep": torch.tensor([0.75] * batch),
+         "txt_ids": torch.zeros(text_len, 3),
+         "img_ids": FluxPipeline._prepare_latent_image_ids(1, packed_h, packed_w, "cpu", torch.float32)}
+    if config["guidance_embeds"]:
+        x["guidance"] = torch.tensor([3.5] * batch)
+    return x
+
+
+def embedded_flux_inputs(model, batch, seed):
+    """Inputs for an embedded FluxPipeline's transformer at its generation_defaults.json size and T5 length."""
+    root = os.path.join(MODELS, model)
+    config = json.load(open(os.path.join(root, "transformer", "config.json")))
+    defaults = json.load(open(os.path.join(root, "generation_defaults.json")))
+    vae = json.load(open(os.path.join(root, "vae", "config.json")))
+    factor = 2 ** (len(vae["block_out_channels"]) - 1) * 2  # VAE downsampling × 2×2 packing
+    return flux_inputs(defaults["height"] // factor, defaults["width"] // factor, defaults["max_sequence_length"], seed,
+                       config=config, batch=batch)
 
 
 CASES = [
@@ -163,6 +178,9 @@ CASES = [
           config=SD_VAE, note="SD VAE decoder, 32×32 latent → 256×256"),
     _case("flux-blocks", "flux", "cache", lambda: flux_inputs(32, 32, 512, 15), large=True, config=FLUX_BLOCKS,
           note="FLUX.1-dev widths, 1 double + 1 single block, 1024 image + 512 text tokens", variant="bf16"),
+    # Embedded models as committed (f16, no variant suffix), at the batch of one guided generation step.
+    _case("shapes-flux-small", "flux", "embedded", lambda: embedded_flux_inputs("shapes-flux-small", 2, 16),
+          config="shapes-flux-small/transformer", note="embedded shapes-flux-small transformer, CFG pair", variant=None),
 ]
 
 
@@ -229,7 +247,7 @@ def forward_fn(kind, model, x):
     if kind == "flux":
         return lambda: model(x["hidden_states"], encoder_hidden_states=x["encoder_hidden_states"],
                              pooled_projections=x["pooled_projections"], timestep=x["timestep"], img_ids=x["img_ids"],
-                             txt_ids=x["txt_ids"], guidance=x["guidance"]).sample
+                             txt_ids=x["txt_ids"], guidance=x.get("guidance")).sample
     ids = x["input_ids"].to(torch.long)
     return lambda: model(ids).last_hidden_state
 
@@ -275,6 +293,9 @@ class Loaded:
             path, variant = os.path.join(FIXTURES, case["name"]), None
             io = load_file(os.path.join(FIXTURES, case["name"] + ".io.safetensors"))
             x = {k: io[k] for k in case["inputs"]}
+        elif case["source"] == "embedded":
+            path, variant = os.path.join(MODELS, case["config"]), None
+            x = case["inputs"]()
         else:
             path, variant = build_cached(case, cache)
             x = case["inputs"]()
@@ -306,7 +327,10 @@ class Loaded:
 def measure_load(case, cache):
     """Peak RSS of a fresh process that loads the case's model in float32 (run as a child)."""
     import resource
-    path, variant = build_cached(case, cache) if case["source"] == "cache" else (os.path.join(FIXTURES, case["name"]), None)
+    if case["source"] == "cache":
+        path, variant = build_cached(case, cache)
+    else:
+        path, variant = os.path.join(MODELS if case["source"] == "embedded" else FIXTURES, case["config"] or case["name"]), None
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     model = load_model(case["kind"], path, variant)
