@@ -69,6 +69,22 @@ def images_to_tensor(images_uint8):
     return x.contiguous()
 
 
+def warmup_cosine(optimizer, steps, warmup=200):
+    """Linear warm-up over `warmup` steps, then cosine decay to 0 at `steps` (step the scheduler once per step)."""
+    import math
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+
+
+def ema_update(pairs, step, decay=0.999):
+    """Moves each (ema, model) pair's parameters toward the model's, with the decay ramped up early in training."""
+    d = min(decay, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for ema, model in pairs:
+            for pe, p in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(p, 1 - d)
+
+
 def save_f16(model, directory):
     """save_pretrained with float16 weights (the config keeps torch_dtype float16)."""
     model.to(torch.float16).save_pretrained(directory, safe_serialization=True)

@@ -21,7 +21,6 @@ tools/train/export_flux_pipeline.py assembles models/shapes-flux-small.
 """
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -144,8 +143,7 @@ n_flux = sum(p.numel() for p in flux.parameters()); n_t5 = sum(p.numel() for p i
 print(f"transformer {n_flux} parameters, T5 {n_t5}", flush=True)
 
 opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
-sched = torch.optim.lr_scheduler.LambdaLR(
-    opt, lambda s: min(1, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
+sched = sd.warmup_cosine(opt, args.steps)
 gen = torch.Generator().manual_seed(args.seed)
 start = time.time(); log = []; running = None
 for step in range(args.steps):
@@ -164,11 +162,7 @@ for step in range(args.steps):
     opt.zero_grad(); loss.backward()
     torch.nn.utils.clip_grad_norm_(params, 1.0)
     opt.step(); sched.step()
-    decay = min(0.999, (1 + step) / (10 + step))
-    with torch.no_grad():
-        for ema, model in ((ema_t5, t5), (ema_flux, flux)):
-            for pe, p in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(p, 1 - decay)
+    sd.ema_update([(ema_t5, t5), (ema_flux, flux)], step)
     running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
     if step % 100 == 0 or step == args.steps - 1:
         print(f"step {step} loss {running:.4f} {time.time() - start:.0f}s", flush=True)

@@ -13,7 +13,6 @@ large one has > 4× the parameters for about twice the compute.
 """
 import argparse
 import json
-import math
 import os
 import time
 
@@ -97,7 +96,7 @@ snr = alphas / (1 - alphas)
 weight = torch.clamp(snr, max=5.0) / snr
 
 opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0)
-sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
+sched = sd.warmup_cosine(opt, args.steps)
 gen = torch.Generator().manual_seed(args.seed)
 start = time.time(); log = []; running = None
 for step in range(args.steps):
@@ -113,10 +112,7 @@ for step in range(args.steps):
     opt.zero_grad(); loss.backward()
     torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
     opt.step(); sched.step()
-    decay = min(0.999, (1 + step) / (10 + step))
-    with torch.no_grad():
-        for pe, p in zip(ema.parameters(), unet.parameters()):
-            pe.lerp_(p, 1 - decay)
+    sd.ema_update([(ema, unet)], step)
     running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
     if step % 100 == 0 or step == args.steps - 1:
         print(f"step {step} loss {running:.4f} {time.time() - start:.0f}s", flush=True)
