@@ -140,7 +140,10 @@ public struct ToyBenchmarkReport {
 
     // MARK: Text
 
-    static func signed(_ x: Double) -> String { String(format: "%+.4f", x).replacingOccurrences(of: "-", with: "−") }
+    /// "+0.0123", or "+3.2e-06" when four decimals would show a non-zero value as zero.
+    static func signed(_ x: Double) -> String {
+        String(format: x != 0 && abs(x) < 0.00005 ? "%+.1e" : "%+.4f", x).replacingOccurrences(of: "-", with: "−")
+    }
     static func interval(_ i: Interval) -> String { "[\(signed(i.lower)), \(signed(i.upper))]" }
     static func ms(_ s: Double) -> String { String(format: s < 0.01 ? "%.4f" : "%.3f", s * 1000) }
 

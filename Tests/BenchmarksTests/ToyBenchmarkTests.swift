@@ -118,3 +118,12 @@ import ToyWorlds
         #expect(report.markdown.contains("At equal NFE ref wins against other (1); loses against other (2)."))
     }
 }
+
+@Suite struct ToyBenchmarkReportTextTests {
+    @Test func differencesTooSmallForFourDecimalsAreShownInScientificNotation() {
+        #expect(ToyBenchmarkReport.signed(0.01234) == "+0.0123")
+        #expect(ToyBenchmarkReport.signed(-0.5) == "−0.5000")
+        #expect(ToyBenchmarkReport.signed(0) == "+0.0000")
+        #expect(ToyBenchmarkReport.signed(3.2e-6) == "+3.2e−06")
+    }
+}
