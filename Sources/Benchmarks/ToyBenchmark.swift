@@ -5,8 +5,8 @@ import Search
 import ToyWorlds
 
 /// The toy-world benchmark (`evosearch bench toy`): contenders × budgets × seeds on the exact Gaussian-mixture
-/// worlds, one search per seed, run one after another on the calling thread so that the measured model and
-/// reward times are not shared with other searches of the benchmark.
+/// worlds, one search per seed, run one after another so that the measured model and reward times are not shared
+/// with other searches of the benchmark (a model call may still split its batch over the worker threads).
 ///
 /// A cell is one (world, contender, budget). Every cell uses the seeds `firstSeed`, `firstSeed + 1`, … so two
 /// cells of the same world are paired seed by seed (`ToyBenchmarkReport` compares them on their common

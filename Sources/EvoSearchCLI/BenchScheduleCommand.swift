@@ -15,7 +15,8 @@ struct BenchSchedules: ParsableCommand {
         the default 100000 keeps tuning seeds disjoint from those bench toy reports). Differences candidate − baseline \
         with 95% percentile-bootstrap intervals; a win or loss only when the interval excludes zero. A candidate that \
         derives the baseline's own schedule is reported as identical without running. --candidates grid: minimum \
-        population 1–4 × elites max(1, ⌊p/8⌋) or ⌊p/8⌋ (about 25 minutes on one core with the defaults); \
+        population 1–4 × elites max(1, ⌊p/8⌋), ⌊p/8⌋ or none × fallback E = [0] or Best-of-N (≈ 5 minutes on one \
+        core with the defaults); \
         --candidates standard: the current default only. --baseline former (the rule before tuning: populations ≥ 4, \
         elites max(1, ⌊p/8⌋)) or standard.
         """)

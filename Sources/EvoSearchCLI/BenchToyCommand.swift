@@ -19,15 +19,15 @@ struct BenchToy: ParsableCommand {
         For each scenario, method and budget (rollouts × the world's steps NFE; methods with their budget-derived \
         defaults), searches with seeds --first-seed, --first-seed + 1, …: by default in blocks of 100 until the \
         standard error of the mean best reward is ≤ --target-se (200 to --max-seeds seeds per cell); --seeds N fixes \
-        the count. One search at a time on the calling thread. Per cell: mean best reward ± standard error, NFE, \
+        the count. Searches run one at a time (pin the process to one CPU, e.g. taskset -c 1, for steadier times). Per cell: mean best reward ± standard error, NFE, \
         total compute (measured model + reward time per search), the search's other wall time, reward calls, and the \
         final population's target-mode coverage and mode TV. Then --reference (EvoSearch) against every other method \
         as paired differences over common seeds with 95% percentile-bootstrap intervals (--bootstrap-resamples, \
         --bootstrap-seed), at equal NFE and at equal total compute (the method's mean best reward interpolated in log \
         compute at the reference's mean compute; nothing extrapolated). A difference counts as a win or a loss only \
-        when its interval excludes zero. Runs in about 6–8 minutes on one core with the defaults (most of it the \
-        d64-linear-vp cells, whose reward spread needs up to 10 000 seeds); --quick (20 seeds, budgets 4 and 16, \
-        500 resamples) in a few seconds.
+        when its interval excludes zero. With the defaults about 160 000 searches, ≈ 10 minutes on one core (most of \
+        it the d64-linear-vp cells, whose reward spread needs up to 10 000 seeds); --quick (20 seeds, budgets 4 and \
+        16, 500 resamples) about a second.
         """)
 
     @Flag(name: .long, help: "Small run for checks: 20 seeds, budgets 4,16, 500 bootstrap resamples.")
@@ -58,6 +58,7 @@ struct BenchToy: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        if seeds == nil && !quick && maxSeeds < 2 { throw CLIError("--max-seeds: \(maxSeeds) must be at least 2 (a standard error needs two seeds)") }
         let seedCount: ToyBenchmark.SeedCount = quick ? .fixed(seeds ?? 20)
             : seeds.map { .fixed($0) } ?? .untilStandardError(targetSe, minimum: min(200, maxSeeds), maximum: maxSeeds, block: 100)
         let settings = ToyBenchmark.Settings(rollouts: rollouts?.values ?? (quick ? [4, 16] : [4, 8, 16, 32, 64]),
