@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "ShapesWorld", dependencies: ["TensorCore", "RandomStreams", "Imaging", "Rewards"], swiftSettings: simd),
         .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling", "ModelIO"], swiftSettings: simd),
         .target(name: "Reports", dependencies: ["Search", "Imaging", "TensorCore"], swiftSettings: simd),
-        .target(name: "Benchmarks", dependencies: ["TensorCore", "ModelIO", "Models", "Rewards", "Sampling", "Search", "ShapesWorld", "Reports", "Catalog"], swiftSettings: simd),
+        .target(name: "Benchmarks", dependencies: ["TensorCore", "ModelIO", "Models", "RandomStreams", "Rewards", "Sampling", "Search", "ShapesWorld", "ToyWorlds", "Reports", "Catalog"], swiftSettings: simd),
         .executableTarget(
             name: "EvoSearchCLI",
             dependencies: [
@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "StableDiffusion", "Rewards", "Imaging", "TensorCore"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Rewards", "RandomStreams", "Imaging", "TensorCore"]),
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Catalog", "ModelIO", "Sampling", "Search", "ShapesWorld", "TensorCore"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Catalog", "ModelIO", "RandomStreams", "Sampling", "Search", "ShapesWorld", "TensorCore", "ToyWorlds"]),
         .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "RandomStreams", "Models", "Rewards", "Schedulers", "TensorCore", "FuzzSupport"]),
     ],
     swiftLanguageModes: [.v6]

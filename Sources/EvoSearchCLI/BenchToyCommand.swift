@@ -2,118 +2,97 @@ import ArgumentParser
 import Benchmarks
 import Foundation
 import Search
-import TensorCore
 import ToyWorlds
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: search methods compared at equal compute.",
-        subcommands: [BenchToy.self, BenchModels.self, BenchShapes.self])
+        subcommands: [BenchToy.self, BenchSchedules.self, BenchModels.self, BenchShapes.self])
 }
 
-/// Every method at several budgets over several seeds on the exact Gaussian-mixture worlds.
+/// `evosearch bench toy`: parses the flags, runs `ToyBenchmark` and prints `ToyBenchmarkReport`.
 struct BenchToy: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "toy",
-        abstract: "Every method at budgets of 4, 16 and 64 rollouts over 8 seeds on the built-in toy worlds.",
+        abstract: "Every method at budgets of 4–64 rollouts on the built-in toy worlds, with intervals and both compute axes.",
         discussion: """
-        For each scenario, method and budget: mean ± sd over seeds of the best reward, the fraction of the reward-tilted \
-        target's modes (weight ≥ 5%) that the final population reaches, and the total-variation distance between the \
-        population's mode histogram and the target's mode weights, and the mean number of reward calls (look-ahead and \
-        resampling scores count; the budget limits NFE only). The last column compares EvoSearch with the row's \
-        method: the ratio of mean best rewards when both are positive, else their difference. Methods run with their \
-        default settings derived from the budget.
+        For each scenario, method and budget (rollouts × the world's steps NFE; methods with their budget-derived \
+        defaults), searches with seeds --first-seed, --first-seed + 1, …: by default in blocks of 100 until the \
+        standard error of the mean best reward is ≤ --target-se (200 to --max-seeds seeds per cell); --seeds N fixes \
+        the count. Searches run one at a time (pin the process to one CPU, e.g. taskset -c 1, for steadier times). Per cell: mean best reward ± standard error, NFE, \
+        total compute (measured model + reward time per search), the search's other wall time, reward calls, and the \
+        final population's target-mode coverage and mode TV. Then --reference (EvoSearch) against every other method \
+        as paired differences over common seeds with 95% percentile-bootstrap intervals (--bootstrap-resamples, \
+        --bootstrap-seed), at equal NFE and at equal total compute (the method's mean best reward interpolated in log \
+        compute at the reference's mean compute; nothing extrapolated). A difference counts as a win or a loss only \
+        when its interval excludes zero. With the defaults about 160 000 searches, ≈ 10 minutes on one core (most of \
+        it the d64-linear-vp cells, whose reward spread needs up to 10 000 seeds); --quick (20 seeds, budgets 4 and \
+        16, 500 resamples) about a second.
         """)
 
-    @Option(name: .long, help: "Seeds per configuration.")
-    var seeds: Int = 8
-    @Option(name: .long, help: "Budgets in full rollouts (NFE = rollouts × steps), comma-separated.")
-    var rollouts: IntList = IntList([4, 16, 64])
+    @Flag(name: .long, help: "Small run for checks: 20 seeds, budgets 4,16, 500 bootstrap resamples.")
+    var quick = false
+    @Option(name: .long, help: "Seeds per cell (default: until the standard error reaches --target-se).")
+    var seeds: Int?
+    @Option(name: .long, help: "Target standard error of a cell's mean best reward.")
+    var targetSe: Double = 0.02
+    @Option(name: .long, help: "Most seeds a cell may take to reach --target-se.")
+    var maxSeeds: Int = 10_000
+    @Option(name: .long, help: "First seed of every cell.")
+    var firstSeed: UInt64 = 0
+    @Option(name: .long, help: "Budgets in full rollouts (NFE = rollouts × steps), comma-separated (default 4,8,16,32,64; quick 4,16).")
+    var rollouts: IntList?
     @Option(name: .long, help: "Scenarios, comma-separated (default: the built-in ones with a non-constant reward).")
     var scenarios: String?
     @Option(name: .long, help: "Methods, comma-separated (default: all).")
     var methods: String?
+    @Option(name: .long, help: "The method every other one is compared with.")
+    var reference: String = SearchMethod.evosearch.rawValue
+    @Option(name: .long, help: "Bootstrap resamples per interval (default 2000; quick 500).")
+    var bootstrapResamples: Int?
+    @Option(name: .long, help: "Seed of the bootstrap resampling.")
+    var bootstrapSeed: UInt64 = 0
     @Option(name: .long, help: "Also write every run as CSV here.")
     var csv: String?
-
-    struct Run: Sendable {
-        var scenario: String, method: String, rollouts: Int, seed: Int
-        var best: Double, coverage: Double, tv: Double, nfe: Int, rewardCalls: Int, seconds: Double
-    }
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
 
     func run() throws {
-        if seeds < 1 { throw CLIError("--seeds: \(seeds) must be at least 1") }
-        if rollouts.values.contains(where: { $0 < 1 }) { throw CLIError("--rollouts: every budget must be at least 1 rollout") }
-        let worlds = try (scenarios?.split(separator: ",").map(String.init) ?? defaultScenarios()).map(loadScenario)
+        if seeds == nil && !quick && maxSeeds < 2 { throw CLIError("--max-seeds: \(maxSeeds) must be at least 2 (a standard error needs two seeds)") }
+        let seedCount: ToyBenchmark.SeedCount = quick ? .fixed(seeds ?? 20)
+            : seeds.map { .fixed($0) } ?? .untilStandardError(targetSe, minimum: min(200, maxSeeds), maximum: maxSeeds, block: 100)
+        let settings = ToyBenchmark.Settings(rollouts: rollouts?.values ?? (quick ? [4, 16] : [4, 8, 16, 32, 64]),
+                                             seeds: seedCount, firstSeed: firstSeed)
+        if let problem = settings.problem { throw CLIError("bench toy: \(problem)") }
+        let resamples = bootstrapResamples ?? (quick ? 500 : 2000)
+        if resamples < 1 { throw CLIError("--bootstrap-resamples: \(resamples) must be at least 1") }
+        let worlds = try scenarios.map { try $0.split(separator: ",").map { try loadScenario(String($0)) } } ?? ToyBenchmark.defaultWorlds()
         let methodNames = try parseMethods(methods)
+        guard let ref = SearchMethod(name: reference), methodNames.contains(ref) else {
+            throw CLIError("--reference: \"\(reference)\" must be one of the benchmarked methods (\(methodNames.map(\.rawValue).joined(separator: ", ")))")
+        }
         if let csv { try checkWritable(csv, option: "--csv") }
 
-        var all: [Run] = []
-        for world in worlds {
-            let trajectory = try world.makeTrajectory()
-            let reward = world.makeReward()
-            var jobList: [(SearchMethod, Int, Int)] = []
-            for r in rollouts.values { for m in methodNames { for s in 0..<seeds { jobList.append((m, r, s)) } } }
-            let jobs = jobList
-            let results = UnsafeMutableBufferPointer<Run?>.allocate(capacity: jobs.count)
-            results.initialize(repeating: nil)
-            defer { results.deallocate() }
-            nonisolated(unsafe) let out = results
-            let failures = LockedLines()
-            DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
-                let (m, r, s) = jobs[j]
-                let budget = r * world.steps
-                do {
-                    let result = try m.defaultStrategy.search(trajectory, reward: reward, budget: budget, options: SearchOptions(seed: UInt64(s)))
-                    let cov = world.modeCoverage(samples: populationTensor(result))
-                    out[j] = Run(scenario: world.name, method: m.rawValue, rollouts: r, seed: s, best: Double(result.best.reward),
-                                 coverage: cov.coverage, tv: cov.totalVariation, nfe: result.nfe,
-                                 rewardCalls: result.rewardCalls, seconds: result.wallSeconds)
-                } catch {
-                    failures.append("\(world.name) \(m.rawValue) \(r) rollouts seed \(s): \(error)")
-                }
-            }
-            for line in failures.items { FileHandle.standardError.write(Data("bench: skipped \(line)\n".utf8)) }
-            let runs = results.compactMap { $0 }
-            all += runs
-            printTable(world: world, runs: runs, methods: methodNames.map(\.rawValue))
+        let quiet = self.quiet
+        let bench = ToyBenchmark(worlds: worlds, contenders: methodNames.map(ToyBenchmark.Contender.method), settings: settings) { line in
+            if !quiet { FileHandle.standardError.write(Data("bench toy: \(line)\n".utf8)) }
         }
+        let result: ToyBenchmark.Result
+        do { result = try bench.run() } catch { throw CLIError("bench toy: \(error)") }
+        let target: Double? = if case .untilStandardError(let se, _, _, _) = seedCount { se } else { nil }
+        let report = ToyBenchmarkReport(result: result, worlds: worlds, contenders: methodNames.map(\.rawValue),
+                                        rollouts: settings.rollouts, reference: ref.rawValue,
+                                        bootstrap: Bootstrap(resamples: resamples, seed: bootstrapSeed), targetStandardError: target)
+        print("`\(commandLine())`: \(seedCount), seeds from \(firstSeed); \(result.runs.count) searches in \(String(format: "%.0f", result.seconds)) s")
+        print(report.markdown)
         if let csv {
-            var text = "scenario,method,rollouts,seed,best_reward,mode_coverage,mode_tv,nfe,reward_calls,seconds\n"
-            for r in all {
-                text += "\(r.scenario),\(r.method),\(r.rollouts),\(r.seed),\(r.best),\(r.coverage),\(r.tv),\(r.nfe),\(r.rewardCalls),\(r.seconds)\n"
-            }
-            try write(Data(text.utf8), to: csv)
+            try write(Data(report.runsCSV.utf8), to: csv)
+            print("wrote \(csv)")
         }
     }
+}
 
-    func defaultScenarios() throws -> [String] {
-        try ToyScenario.builtinNames.filter { name in
-            if case .constant = try ToyScenario.builtin(named: name).reward { return false }
-            return true
-        }
-    }
-
-    func printTable(world: ToyScenario, runs: [Run], methods: [String]) {
-        print("\n### \(world.name) (d = \(world.dimension), \(world.path.rawValue), \(world.steps) steps, \(seeds) seeds)\n")
-        print("| method | rollouts | best reward (mean ± sd) | mode coverage | mode TV | reward calls | EvoSearch vs method |")
-        print("|---|---|---|---|---|---|---|")
-        for r in rollouts.values {
-            let evo = runs.filter { $0.method == SearchMethod.evosearch.rawValue && $0.rollouts == r }.map(\.best)
-            for m in methods {
-                let rows = runs.filter { $0.method == m && $0.rollouts == r }
-                if rows.isEmpty { continue }
-                let (mean, sd) = Statistics.meanAndStandardDeviation(rows.map(\.best))
-                let cov = Statistics.meanAndStandardDeviation(rows.map(\.coverage)).0
-                let tv = Statistics.meanAndStandardDeviation(rows.map(\.tv)).0
-                let calls = Statistics.meanAndStandardDeviation(rows.map { Double($0.rewardCalls) }).0
-                var compare = "—"
-                if m != SearchMethod.evosearch.rawValue && !evo.isEmpty {
-                    let e = Statistics.meanAndStandardDeviation(evo).0
-                    compare = (e > 0 && mean > 0) ? String(format: "×%.2f", e / mean) : String(format: "%+.3f", e - mean)
-                }
-                print(String(format: "| %@ | %d | %.4f ± %.4f | %.2f | %.3f | %.0f | %@ |", m, r, mean, sd, cov, tv, calls, compare))
-            }
-        }
-    }
+/// The command line as typed, with the program name shortened to `evosearch`.
+func commandLine() -> String {
+    (["evosearch"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 }

@@ -15,21 +15,25 @@ import TensorCore
 public struct EvoSearch: SearchStrategy {
     public static let methodName = "evosearch"
 
-    /// Explicit schedule; `nil` derives one from the budget (`EvolutionSchedule.derived`).
+    /// Explicit schedule; `nil` derives one from the budget by `derivation`.
     public var schedule: EvolutionSchedule?
+    /// The rule that derives a schedule from the budget when `schedule` is nil.
+    public var derivation: EvolutionSchedule.Derivation
     /// Tournament subset fraction f of the archive.
     public var tournamentFraction: Double
     /// Initial-noise mutation rate β.
     public var initialMutationRate: Float
 
-    public init(schedule: EvolutionSchedule? = nil, tournamentFraction: Double = 0.9, initialMutationRate: Float = 0.2) {
+    public init(schedule: EvolutionSchedule? = nil, derivation: EvolutionSchedule.Derivation = .standard,
+                tournamentFraction: Double = 0.9, initialMutationRate: Float = 0.2) {
         self.schedule = schedule
+        self.derivation = derivation
         self.tournamentFraction = tournamentFraction
         self.initialMutationRate = initialMutationRate
     }
 
     public func resolvedSchedule(stepCount: Int, budget: Int) -> EvolutionSchedule {
-        schedule ?? EvolutionSchedule.derived(budget: budget, stepCount: stepCount)
+        schedule ?? derivation.schedule(budget: budget, stepCount: stepCount)
     }
 
     public func validate(stepCount: Int, budget: Int) throws(SearchConfigurationError) {

@@ -53,31 +53,111 @@ public struct EvolutionSchedule: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A schedule shaped like the paper's (E at 0, 40%, 60% and 80% of the steps; P_0 larger than the
-    /// later populations) that spends as much of `budget` as possible. Fewer evolution steps are used
-    /// when the budget cannot give every population at least 4 individuals; with budget for one rollout
-    /// only, there is no evolution (Best-of-1).
-    public static func derived(budget: Int, stepCount t: Int) -> EvolutionSchedule {
-        let fractions = [0.0, 0.4, 0.6, 0.8]
-        for k in stride(from: fractions.count, through: 1, by: -1) {
+    /// A schedule shaped like the paper's that spends as much of `budget` as possible, by `derivation`'s rule
+    /// (`Derivation.standard` by default; see there for the rule and the budget below which it evolves the
+    /// initial noise only).
+    public static func derived(budget: Int, stepCount t: Int, derivation: Derivation = .standard) -> EvolutionSchedule {
+        derivation.schedule(budget: budget, stepCount: t)
+    }
+}
+
+extension EvolutionSchedule {
+    /// How a schedule is derived from a budget when none is given.
+    ///
+    /// Evolution steps sit at `fractions` of the step count (the paper's 0, 40 %, 60 % and 80 %); the
+    /// populations are equal, P_0 = P_1 = … = P_K = p with p = ⌊budget / (T + Σ_k (T − e_k))⌋. When p would fall
+    /// below `minimumPopulation`, the last evolution step is dropped and p recomputed, down to two evolution
+    /// steps. When not even two fit, `fallback` decides: one evolution step at index 0 (E = [0], p ≥ 1) or
+    /// Best-of-N (no evolution). What is left of the budget goes first to P_0 (whole rollouts), then to P_K.
+    /// Elites: m = ⌊p / `elitesDivisor`⌋ (none when the divisor is nil; at least 1 when `atLeastOneElite`),
+    /// always below every child population. With a budget for fewer than two rollouts there is no evolution.
+    ///
+    /// `standard` (populations ≥ 2, ⌊p/8⌋ elites, else E = [0]) was chosen by paired tuning runs on every
+    /// built-in toy world at budgets of 4–64 rollouts (docs/BENCHMARKS.md, `bench schedules`). Below
+    /// `smallestMultiStepBudget` (5.2 rollouts at 50 steps) it evolves the initial noise only, which the
+    /// stochastic sampler's own noise makes, in effect, Best-of-N.
+    public struct Derivation: Sendable, Equatable, CustomStringConvertible {
+        /// What to do when the budget cannot give two evolution steps populations of `minimumPopulation`.
+        public enum Fallback: String, Sendable, Equatable {
+            /// One evolution step at the initial noise, E = [0], populations p ≥ 1.
+            case initialNoiseOnly = "E=[0]"
+            /// No evolution: ⌊budget / T⌋ independent rollouts.
+            case bestOfN = "best-of-n"
+        }
+
+        /// Where evolution steps may sit, as fractions of the step count, increasing, the first 0.
+        public var fractions: [Double]
+        /// Smallest population p that keeps two or more evolution steps.
+        public var minimumPopulation: Int
+        /// m = ⌊p / elitesDivisor⌋ elites per generation; nil: none.
+        public var elitesDivisor: Int?
+        /// At least one elite whenever the child populations allow it.
+        public var atLeastOneElite: Bool
+        public var fallback: Fallback
+
+        public init(fractions: [Double] = [0, 0.4, 0.6, 0.8], minimumPopulation: Int, elitesDivisor: Int? = 8,
+                    atLeastOneElite: Bool, fallback: Fallback) {
+            precondition(!fractions.isEmpty && fractions[0] == 0, "Derivation: fractions must start at 0")
+            precondition(minimumPopulation >= 1 && (elitesDivisor ?? 1) >= 1, "Derivation: minimum population and elites divisor must be ≥ 1")
+            self.fractions = fractions
+            self.minimumPopulation = minimumPopulation
+            self.elitesDivisor = elitesDivisor
+            self.atLeastOneElite = atLeastOneElite
+            self.fallback = fallback
+        }
+
+        /// The default rule (see the type's documentation for how it was chosen).
+        public static let standard = Derivation(minimumPopulation: 2, elitesDivisor: 8, atLeastOneElite: false,
+                                                fallback: .initialNoiseOnly)
+
+        public var description: String {
+            let m = elitesDivisor.map { "⌊p/\($0)⌋" } ?? "0"
+            return "p≥\(minimumPopulation), elites \(atLeastOneElite ? "max(1, \(m))" : m), else \(fallback.rawValue)"
+        }
+
+        /// The evolution steps this rule uses with `count` of its fractions at `t` steps (duplicates dropped).
+        func steps(count: Int, stepCount t: Int) -> [Int] {
             var steps: [Int] = []
-            for f in fractions.prefix(k) {
+            for f in fractions.prefix(count) {
                 let e = Int((f * Double(t)).rounded())
                 if e < t && (steps.last.map { e > $0 } ?? true) { steps.append(e) }
             }
-            let unitCost = t + steps.reduce(0) { $0 + (t - $1) }
-            let p = budget / unitCost
-            let minimum = steps.count >= 2 ? 4 : 1
-            if p < minimum { continue }
-            var populations = [Int](repeating: p, count: steps.count + 1)
-            var left = budget - p * unitCost
-            populations[0] += left / t
-            left -= (left / t) * t
-            populations[steps.count] += left / (t - steps.last!)
-            let elites = max(0, min(max(1, p / 8), populations.dropFirst().min()! - 1))
-            return EvolutionSchedule(evolutionSteps: steps, populations: populations, elites: elites)
+            return steps
         }
-        // Budget for fewer than two rollouts: Best-of-N with no evolution.
-        return EvolutionSchedule(evolutionSteps: [], populations: [max(1, budget / t)], elites: 0)
+
+        /// The schedule for `budget` NFE at `t` steps.
+        public func schedule(budget: Int, stepCount t: Int) -> EvolutionSchedule {
+            for k in stride(from: fractions.count, through: 1, by: -1) {
+                let steps = steps(count: k, stepCount: t)
+                if steps.count < 2 && fallback == .bestOfN { continue }
+                let unitCost = t + steps.reduce(0) { $0 + (t - $1) }
+                let p = budget / unitCost
+                let minimum = steps.count >= 2 ? minimumPopulation : 1
+                if p < minimum { continue }
+                var populations = [Int](repeating: p, count: steps.count + 1)
+                var left = budget - p * unitCost
+                populations[0] += left / t
+                left -= (left / t) * t
+                populations[steps.count] += left / (t - steps.last!)
+                let share = elitesDivisor.map { p / $0 } ?? 0
+                let m = atLeastOneElite ? max(1, share) : share
+                let elites = max(0, min(m, populations.dropFirst().min()! - 1))
+                return EvolutionSchedule(evolutionSteps: steps, populations: populations, elites: elites)
+            }
+            // No evolution step fits (or the fallback is Best-of-N): independent rollouts.
+            return EvolutionSchedule(evolutionSteps: [], populations: [max(1, budget / t)], elites: 0)
+        }
+
+        /// The smallest budget (NFE) from which this rule keeps at least two evolution steps at every budget,
+        /// at `t` steps; nil when it never does (fewer than two distinct steps fit). Below it the schedule is
+        /// E = [0] or Best-of-N (`fallback`).
+        public func smallestMultiStepBudget(stepCount t: Int) -> Int? {
+            // Fewer fractions cost less per unit, so the first count that yields two distinct steps is the cheapest.
+            for k in 1...fractions.count {
+                let steps = steps(count: k, stepCount: t)
+                if steps.count >= 2 { return minimumPopulation * (t + steps.reduce(0) { $0 + (t - $1) }) }
+            }
+            return nil
+        }
     }
 }
