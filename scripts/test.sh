@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite (installing build dependencies first), then the quick shapes benchmark as an
-# end-to-end check of search on the embedded models. Release mode: the statistical and parity tests are
+# Runs the whole test suite (installing build dependencies first), then the quick toy and shapes benchmarks as
+# end-to-end checks of search on the exact worlds and the embedded models. Release mode: the statistical and parity tests are
 # numeric and run several times faster optimised. Arguments go to `swift test` (and skip the benchmark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,5 +9,7 @@ scripts/setup.sh
 swift build -c release --build-tests -Xswiftc -enable-testing --explicit-target-dependency-import-check error
 swift test -c release --skip-build "$@"
 if [ "$#" -eq 0 ]; then
-    "$(swift build -c release --show-bin-path)/evosearch" bench shapes --quick --quiet --out .build/bench-shapes-quick
+    bin="$(swift build -c release --show-bin-path)/evosearch"
+    "$bin" bench toy --quick > .build/bench-toy-quick.md
+    "$bin" bench shapes --quick --quiet --out .build/bench-shapes-quick
 fi
