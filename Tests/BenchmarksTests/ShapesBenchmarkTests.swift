@@ -9,8 +9,8 @@ import Testing
 @Suite struct ShapesBenchmarkTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func pipeline() throws -> any GeneratorPipeline {
-        try Catalog.pipelines.load(repository.appendingPathComponent("models/shapes-sd-small"))
+    static func pipeline(_ name: String = "shapes-sd-small") throws -> any GeneratorPipeline {
+        try Catalog.pipelines.load(repository.appendingPathComponent("models/" + name))
     }
 
     static func settings(methods: [SearchMethod] = [.bestOfN, .evosearch, .beam], rollouts: [Int] = [1, 3]) -> ShapesBenchmark.Settings {
@@ -34,17 +34,18 @@ import Testing
         #expect(s.problem?.hasPrefix("steps") == true)
     }
 
-    /// Every method × budget that validates runs once; guided by the verifier, the best reward the search saw is
-    /// the verifier's score of the best image the benchmark judged.
-    @Test func gridRunsEachRunnableMethodAndJudgesTheBest() throws {
-        let settings = Self.settings()
+    /// Every method × budget that validates runs once, on the diffusion and on the flow model; guided by the
+    /// verifier, the best reward the search saw is the verifier's score of the best image the benchmark judged.
+    @Test(arguments: ["shapes-sd-small", "shapes-flux-small"])
+    func gridRunsEachRunnableMethodAndJudgesTheBest(model: String) throws {
+        let settings = Self.settings(methods: SearchMethod.allCases)
         let prompts = Array(ShapesBenchmark.heldoutPrompts(perTask: 1).prefix(2))
         var calls = 0
         let bench = ShapesBenchmark(settings: settings, prompts: prompts, guides: [.verifier]) { done, total, _ in
             calls += 1
             #expect(done <= total)
         }
-        let runs = try bench.runGrid(on: Self.pipeline())
+        let runs = try bench.runGrid(on: Self.pipeline(model))
         #expect(calls == prompts.count * settings.rollouts.count * settings.methods.count)
         var expected = 0
         for r in settings.rollouts {
@@ -58,7 +59,7 @@ import Testing
             #expect(run.correct == (run.score == 1))
         }
 
-        let report = ShapesBenchmarkReport(settings: settings, model: "shapes-sd-small", promptCount: prompts.count,
+        let report = ShapesBenchmarkReport(settings: settings, model: model, promptCount: prompts.count,
                                            guides: ["shapes-verifier"], runs: runs, equalTime: [], seconds: 1)
         #expect(report.runsCSV.split(separator: "\n").count == runs.count + 1)
         let table = report.markdown
