@@ -8,7 +8,7 @@ import ToyWorlds
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: search methods compared at equal compute.",
-        subcommands: [BenchToy.self, BenchModels.self, BenchShapes.self])
+        subcommands: [BenchToy.self, BenchModels.self, BenchShapes.self, BenchRemote.self])
 }
 
 /// Every method at several budgets over several seeds on the exact Gaussian-mixture worlds.
