@@ -36,9 +36,13 @@ struct BenchRemote: ParsableCommand {
     var steps: Int = 10
     @Option(name: .long, help: "Largest batch per model call (NFE; a guided call sends twice as many rows).")
     var maxBatch: Int = 8
+    @Option(name: .long, help: "Rounds; each runs the three configurations in turn, so a change in the machine's load hits all alike. The table shows each one's median round.")
+    var rounds: Int = 3
 
     func run() throws {
-        guard budget >= steps, steps >= 1, maxBatch >= 1 else { throw CLIError("--budget must be at least --steps, both positive, and --max-batch ≥ 1") }
+        guard budget >= steps, steps >= 1, maxBatch >= 1, rounds >= 1 else {
+            throw CLIError("--budget must be at least --steps, both positive; --max-batch and --rounds at least 1")
+        }
         if let missing = LoopbackModelServer.missingPackages(python: python) {
             throw CLIError("\(python) cannot import mlserver, torch and diffusers (\(missing)); pip install -r tools/requirements.txt")
         }
@@ -56,19 +60,26 @@ struct BenchRemote: ParsableCommand {
         defer { servers.forEach { $0.stop() } }
 
         struct Row { var label: String; var result: SearchResult; var stats: [EndpointStatistics] }
-        var rows: [Row] = []
         func search(_ trajectory: any Trajectory) throws -> SearchResult {
             try EvoSearch().search(trajectory, reward: ImageStatisticReward(.brightness), budget: budget, options: SearchOptions(seed: 0, maxBatch: maxBatch))
         }
+        let configurations = [("local", [InferenceEndpoint]()), ("1 server", [servers[0].endpoint]), ("2 servers", servers.map(\.endpoint))]
+        var runs = [[Row]](repeating: [], count: configurations.count)
         do {
-            rows.append(Row(label: "local", result: try search(try pipeline.makeTrajectory(request)), stats: []))
-            for (label, endpoints) in [("1 server", [servers[0].endpoint]), ("2 servers", servers.map(\.endpoint))] {
-                let served = try RemotePipeline.trajectory(pipeline, request: request, endpoints: endpoints, policy: RemotePolicy())
-                let result = try search(served.trajectory)
-                if let error = result.error { throw CLIError("\(label): \(error)") }
-                rows.append(Row(label: label, result: result, stats: served.network.statistics))
+            for _ in 0..<rounds {
+                for (c, (label, endpoints)) in configurations.enumerated() {
+                    if endpoints.isEmpty {
+                        runs[c].append(Row(label: label, result: try search(try pipeline.makeTrajectory(request)), stats: []))
+                        continue
+                    }
+                    let served = try RemotePipeline.trajectory(pipeline, request: request, endpoints: endpoints, policy: RemotePolicy())
+                    let result = try search(served.trajectory)
+                    if let error = result.error { throw CLIError("\(label): \(error)") }
+                    runs[c].append(Row(label: label, result: result, stats: served.network.statistics))
+                }
             }
         } catch let error as RemoteModelError { throw CLIError(error.description) }
+        let rows = runs.map { $0.sorted { $0.result.wallSeconds < $1.result.wallSeconds }[$0.count / 2] }
 
         print("| denoiser | NFE | wall s | NFE/s | search overhead | wire ms/NFE | server compute ms/NFE | best reward |")
         print("|---|---|---|---|---|---|---|---|")
@@ -81,12 +92,15 @@ struct BenchRemote: ParsableCommand {
                          nfe / max(r.result.wallSeconds, 1e-9), 100 * r.result.overheadFraction, wire, server, r.result.best.reward))
         }
         let reference = rows[0].result
-        for r in rows.dropFirst() {
+        for r in runs.dropFirst().flatMap({ $0 }) where r.label != rows[0].label {
             let same = r.result.history.map { [$0.id, $0.parent ?? -1] } == reference.history.map { [$0.id, $0.parent ?? -1] }
                 && abs(r.result.best.reward - reference.best.reward) <= 1e-3
-            print("\(r.label): \(same ? "same lineage and best reward as local" : "DIFFERS from the local search")" +
-                  "; rows per endpoint \(r.stats.map { String($0.rows) }.joined(separator: " / "))")
+            if !same { throw CLIError("\(r.label): the search DIFFERS from the local one (lineage or best reward)") }
         }
+        for r in rows.dropFirst() {
+            print("\(r.label): same lineage and best reward as local in every round; rows per endpoint \(r.stats.map { String($0.rows) }.joined(separator: " / "))")
+        }
+        print("Median of \(rounds) rounds by wall time, the configurations alternating within each round.")
         print("Wire = time waiting for replies − the server's reported compute; concurrent requests to two servers add up. " +
               "Guided: 2 network rows per NFE.")
     }

@@ -68,7 +68,7 @@ struct SearchCommand: ParsableCommand {
     var quiet = false
     @Option(name: .long, help: ArgumentHelp("Run the denoiser network on an Open Inference Protocol (KServe v2) gRPC server instead of locally; repeat to split each batch across several serving the same weights. Prompt encoding, guidance, the sampler and decoding stay local.", valueName: "grpc://HOST:PORT/MODEL"))
     var denoiserEndpoint: [String] = []
-    @Option(name: .long, help: "Deadline of one remote denoiser request, in seconds.")
+    @Option(name: .long, parsing: .unconditional, help: "Deadline of one remote denoiser request, in seconds.")
     var endpointTimeout: Double = RemotePolicy().requestTimeout
     @Option(name: .long, help: "Attempts of a remote request on one endpoint before it moves to the next.")
     var endpointAttempts: Int = RemotePolicy().attemptsPerEndpoint

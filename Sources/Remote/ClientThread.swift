@@ -13,6 +13,7 @@ final class ClientThread: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []   // guarded by `condition`
     private var stopped = false           // guarded by `condition`
+    private var liveTasks = 0             // guarded by `condition`
 
     init(name: String) {
         let thread = Thread { [self] in loop() }
@@ -28,7 +29,8 @@ final class ClientThread: TaskExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Ends the thread once the queued jobs ran; later jobs are dropped.
+    /// Ends the thread once every task it was given has finished (a client's connections end after its graceful
+    /// shutdown, so they close cleanly).
     func stop() {
         condition.lock()
         stopped = true
@@ -39,7 +41,7 @@ final class ClientThread: TaskExecutor, @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
-            while jobs.isEmpty && !stopped { condition.wait() }
+            while jobs.isEmpty && !(stopped && liveTasks == 0) { condition.wait() }
             if jobs.isEmpty { condition.unlock(); return }
             let job = jobs.removeFirst()
             condition.unlock()
@@ -49,16 +51,23 @@ final class ClientThread: TaskExecutor, @unchecked Sendable {
 
     /// Starts `body` on this thread and does not wait for it.
     func start(_ body: @escaping @Sendable () async -> Void) {
-        Task(executorPreference: self) { await body() }
+        began()
+        Task(executorPreference: self) { await body(); self.ended() }
     }
+
+    private func began() { condition.lock(); liveTasks += 1; condition.unlock() }
+
+    private func ended() { condition.lock(); liveTasks -= 1; condition.signal(); condition.unlock() }
 
     /// Runs `body` on this thread and blocks until it returns, polling `cancellation` meanwhile.
     func run<T: Sendable>(cancellation: CancellationCheck, _ body: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let box = ResultBox<T>()
+        began()
         let task = Task(executorPreference: self) {
             do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
             done.signal()
+            self.ended()
         }
         while done.wait(timeout: .now() + .milliseconds(5)) == .timedOut {
             if cancellation.isCancelled {

@@ -4,7 +4,8 @@ import ModelIO
 /// A reference server (tools/serve/serve.py: MLServer hosting a pipeline's denoiser network) started as a child
 /// process on 127.0.0.1 with free ports, for tests and `evosearch bench remote`. `init` returns once the model
 /// answers a metadata request; the server's log goes to a temporary file whose tail is in every start-up error.
-/// The process is stopped (SIGTERM, then SIGKILL) by `stop` or when the value is released.
+/// The process is stopped (SIGTERM, then SIGKILL) by `stop` or when the value is released, and exits by itself
+/// when this process ends (its standard input closes).
 public final class LoopbackModelServer: @unchecked Sendable {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -14,6 +15,8 @@ public final class LoopbackModelServer: @unchecked Sendable {
     public let endpoint: InferenceEndpoint
     public let logFile: URL
     private let process: Process
+    /// The server's standard input: it exits when this closes, so it cannot outlive this process.
+    private let lifeline = Pipe()
 
     /// nil when `python` can import what the server needs (mlserver, torch, diffusers), else the import error.
     public static func missingPackages(python: String = "python3") -> String? {
@@ -38,10 +41,12 @@ public final class LoopbackModelServer: @unchecked Sendable {
         let out = Pipe()
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script, "--pipeline", pipeline.path, "--name", model, "--grpc-port", "0", "--http-port", "0"]
+        process.arguments = [python, script, "--pipeline", pipeline.path, "--name", model, "--grpc-port", "0", "--http-port", "0",
+                             "--exit-with-parent"]
         var environment = ProcessInfo.processInfo.environment
         environment["EVOSEARCH_SERVE_THREADS"] = environment["EVOSEARCH_SERVE_THREADS"] ?? "1"
         process.environment = environment
+        process.standardInput = lifeline
         process.standardOutput = out
         process.standardError = log
         do { try process.run() } catch { throw Failure("cannot start \(python) \(script): \(error.localizedDescription)") }

@@ -124,10 +124,24 @@ struct ServedSearchTests {
         let (trajectory, _) = try Self.served([victim.endpoint], policy: policy)
         let got = try Self.search(trajectory, options: SearchOptions(seed: 11, maxBatch: 8, progress: { _ in victim.send(SIGKILL) }))
         let error = try #require(got.error)
-        #expect(error.contains(victim.endpoint.description) && error.contains("no endpoint could serve"), "\(error)")
+        #expect(error.contains("\(victim.endpoint): no endpoint could serve") && error.contains("(2 attempts): ModelInfer: the server is not reachable"), "\(error)")
         #expect(!error.contains("\n"))
         #expect(!got.history.isEmpty && got.nfe < Self.budget && got.interrupted)   // a failed search is also interrupted
         Self.expectMatches(got, try Self.localResult.get(), prefix: got.history.count)
+    }
+
+    /// A stop request (Ctrl-C) while the only server does not answer: the wait ends at the next poll, long before the
+    /// deadline, and the search ends interrupted, not failed, with no NFE spent.
+    @Test func aStopRequestCutsTheWaitShort() throws {
+        let servers = try SuiteServers.get()
+        let hung = servers.b
+        defer { hung.send(SIGCONT) }
+        let (trajectory, _) = try Self.served([hung.endpoint], policy: RemotePolicy(requestTimeout: 60))
+        hung.send(SIGSTOP)
+        let start = Date()
+        let got = try Self.search(trajectory, options: SearchOptions(seed: 11, maxBatch: 8, isCancelled: { Date().timeIntervalSince(start) > 0.5 }))
+        #expect(got.interrupted && got.error == nil && got.nfe == 0)
+        #expect(Date().timeIntervalSince(start) < 5)
     }
 
     @Test func aModelTheServerLacksIsOneLine() throws {
