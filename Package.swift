@@ -37,13 +37,18 @@ let simd: [SwiftSetting] = {
 
 let package = Package(
     name: "EvoSearch",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // gRPC Swift 2 (Remote) needs macOS 15
     products: [
-        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Flux", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks"]),
+        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Flux", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks", "Remote"]),
         .executable(name: "evosearch", targets: ["EvoSearchCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Remote denoisers (Open Inference Protocol over gRPC); Sources/Remote/Generated is generated once and committed.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -69,11 +74,18 @@ let package = Package(
         .target(name: "ShapesWorld", dependencies: ["TensorCore", "RandomStreams", "Imaging", "Rewards"], swiftSettings: simd),
         .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling", "ModelIO"], swiftSettings: simd),
         .target(name: "Reports", dependencies: ["Search", "Imaging", "TensorCore"], swiftSettings: simd),
+        .target(name: "Remote", dependencies: [
+                    "TensorCore", "ModelIO", "Models", "Sampling", "StableDiffusion",
+                    .product(name: "GRPCCore", package: "grpc-swift-2"),
+                    .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                    .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                    .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                ], exclude: ["Proto"], swiftSettings: simd),
         .target(name: "Benchmarks", dependencies: ["TensorCore", "ModelIO", "Models", "RandomStreams", "Rewards", "Sampling", "Search", "ShapesWorld", "ToyWorlds", "Reports", "Catalog"], swiftSettings: simd),
         .executableTarget(
             name: "EvoSearchCLI",
             dependencies: [
-                "TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks",
+                "TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks", "Remote",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: simd
@@ -91,6 +103,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "StableDiffusion", "Rewards", "Imaging", "TensorCore"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Rewards", "RandomStreams", "Imaging", "TensorCore"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Catalog", "ModelIO", "RandomStreams", "Sampling", "Search", "ShapesWorld", "TensorCore", "ToyWorlds"]),
+        .testTarget(name: "RemoteTests", dependencies: ["Remote", "StableDiffusion", "Sampling", "Search", "Rewards", "ModelIO", "TensorCore"]),
         .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "RandomStreams", "Models", "Rewards", "Schedulers", "TensorCore", "FuzzSupport"]),
     ],
     swiftLanguageModes: [.v6]

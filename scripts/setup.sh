@@ -14,4 +14,9 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The remote-denoiser tests start MLServer (tools/serve) next to the PyTorch the machine already has.
+if python3 -c "import torch, diffusers" 2>/dev/null && ! python3 -c "import mlserver" 2>/dev/null; then
+    echo "setup: installing mlserver (tools/requirements.txt)" >&2
+    python3 -m pip install -q "$(grep '^mlserver==' tools/requirements.txt)" "$(grep '^protobuf==' tools/requirements.txt)" >/dev/null
+fi
 command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH; install Swift 6 (https://swift.org/install)" >&2; exit 1; }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import Remote
 import Reports
 import Rewards
 import Sampling
@@ -34,7 +35,10 @@ struct SearchCommand: ParsableCommand {
         accounting, every scored sample with its lineage, the reward-vs-NFE curve) and report.html (one self-contained \
         page). Progress goes to standard error: one updating line on a terminal, else a line per second and per \
         generation. Ctrl-C or SIGTERM stops cleanly and still writes everything found so far (exit 130 / 143); a second \
-        run into the same --output-dir while one runs is refused.
+        run into the same --output-dir while one runs is refused. With --denoiser-endpoint the denoiser network runs \
+        on Open Inference Protocol servers (tools/serve): each batch is split across the endpoints by their speed; \
+        failed requests are retried, then moved to another endpoint; when none can serve, the search stops and writes \
+        what it found (exit 1).
         """)
 
     @Option(name: .long, help: "Pipeline directory (diffusers layout) or embedded model name.")
@@ -62,6 +66,12 @@ struct SearchCommand: ParsableCommand {
     var keepTop: Int = 4
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
+    @Option(name: .long, help: ArgumentHelp("Run the denoiser network on an Open Inference Protocol (KServe v2) gRPC server instead of locally; repeat to split each batch across several serving the same weights. Prompt encoding, guidance, the sampler and decoding stay local.", valueName: "grpc://HOST:PORT/MODEL"))
+    var denoiserEndpoint: [String] = []
+    @Option(name: .long, parsing: .unconditional, help: "Deadline of one remote denoiser request, in seconds.")
+    var endpointTimeout: Double = RemotePolicy().requestTimeout
+    @Option(name: .long, help: "Attempts of a remote request on one endpoint before it moves to the next.")
+    var endpointAttempts: Int = RemotePolicy().attemptsPerEndpoint
 
     /// What the checks resolved, ready to load.
     struct Plan {
@@ -71,6 +81,8 @@ struct SearchCommand: ParsableCommand {
         var modelDirectory: URL
         var rewardModels: [String]
         var sampler: SearchSampler
+        var endpoints: [InferenceEndpoint] = []
+        var remotePolicy = RemotePolicy()
     }
 
     /// Every check that needs no weights; throws the first problem as a one-line `CLIError`.
@@ -110,9 +122,17 @@ struct SearchCommand: ParsableCommand {
             throw CLIError("--reward \(entry.name) needs --reward-model DIR (a directory or an embedded model such as shapes-clip)")
         }
 
+        var endpoints: [InferenceEndpoint] = []
+        for text in denoiserEndpoint {
+            do { endpoints.append(try InferenceEndpoint(parsing: text)) } catch { throw CLIError("--denoiser-endpoint \(error.description)") }
+        }
+        guard endpointTimeout > 0, endpointTimeout.isFinite else { throw CLIError("--endpoint-timeout: \(endpointTimeout) must be a positive number of seconds") }
+        guard endpointAttempts >= 1 else { throw CLIError("--endpoint-attempts: \(endpointAttempts) must be at least 1") }
+
         try Self.checkOutputDirectory(outputDir)
         return Plan(reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels,
-                    sampler: sampler)
+                    sampler: sampler, endpoints: endpoints,
+                    remotePolicy: RemotePolicy(requestTimeout: endpointTimeout, attemptsPerEndpoint: endpointAttempts))
     }
 
     /// Creates `path` (and its parents) if needed and proves it writable by creating and removing a probe file;
@@ -150,7 +170,14 @@ struct SearchCommand: ParsableCommand {
         } catch { throw cliError(error) }
         try memory.check(memoryPlan)
         let trajectory: any Trajectory
-        do { trajectory = try pipeline.makeTrajectory(request) } catch { throw cliError(error) }
+        var network: RemoteNetwork? = nil
+        if plan.endpoints.isEmpty {
+            do { trajectory = try pipeline.makeTrajectory(request) } catch { throw cliError(error) }
+        } else {
+            do { (trajectory, network) = try RemotePipeline.trajectory(pipeline, request: request, endpoints: plan.endpoints, policy: plan.remotePolicy) }
+            catch let error as RemoteModelError { throw CLIError("--denoiser-endpoint \(error.description)") }
+            catch { throw cliError(error) }
+        }
         let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
         let setupWarnings = sampler.warnings + pipeline.promptWarnings(for: request)
         for w in setupWarnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
@@ -177,6 +204,10 @@ struct SearchCommand: ParsableCommand {
         print("\(result.method): best \(plan.reward) \(format(result.best.reward)) after \(result.nfe)/\(plan.budget) NFE (\(result.forwardPasses) model passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
         print(String(format: "%.0f NFE/s; %.1f%% of the wall time outside model and reward calls (model %.2f s, reward %.2f s)",
                      Double(result.nfe) / max(result.wallSeconds, 1e-9), 100 * result.overheadFraction, result.modelSeconds, result.rewardSeconds))
+        for s in network?.statistics ?? [] {
+            let wire = s.serverSeconds > 0 ? String(format: ", %.1f ms per row on the wire", 1000 * max(s.seconds - s.serverSeconds, 0) / Double(max(s.rows, 1))) : ""
+            print("\(s.endpoint): \(s.rows) network rows in \(s.requests) requests, \(String(format: "%.2f", s.seconds)) s\(wire)\(s.failedAttempts > 0 ? ", \(s.failedAttempts) failed attempts" : "")\(s.down ? ", down" : "")")
+        }
         for w in result.warnings { print("warning: \(w)") }
         print("wrote \(files.count) files to \(outputDir): open \(outputDir)/report.html")
         if let error = result.error { throw CLIError("the search stopped: \(error); what was found is in \(outputDir)") }
@@ -188,7 +219,7 @@ struct SearchCommand: ParsableCommand {
         ["prompt": prompt, "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
          "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": plan.sampler.steps,
          "guidance": Double(plan.sampler.guidance), "eta": Double(plan.sampler.eta), "scheduler": plan.sampler.schedulerName,
-         "max_batch": maxBatch]
+         "max_batch": maxBatch, "denoiser_endpoints": plan.endpoints.map(\.description)]
     }
 
     /// The report's settings table, before the method's own settings.
@@ -204,6 +235,9 @@ struct SearchCommand: ParsableCommand {
             ReportParameter("guidance", "\(plan.sampler.guidance)"), ReportParameter("image size", "\(size.width)×\(size.height)"),
             ReportParameter("max batch", "\(maxBatch)"),
         ]
+        if !plan.endpoints.isEmpty {
+            out.append(ReportParameter("denoiser endpoints", plan.endpoints.map(\.description).joined(separator: ", ")))
+        }
         return out
     }
 }

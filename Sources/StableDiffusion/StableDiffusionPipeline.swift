@@ -111,14 +111,21 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
         try trajectory(request, defaultScheduler: "ddim")
     }
 
+    /// The same trajectory with `network` in place of the loaded UNet (a served copy of it): prompt encoding,
+    /// guidance, the sampler and decoding stay here.
+    public func makeTrajectory(_ request: GenerationRequest, network: any ConditionalUNet) throws -> any Trajectory {
+        try trajectory(request, defaultScheduler: "ddim", network: network)
+    }
+
     /// The request's sampler (`defaultScheduler` when it names none; nil = the one the config names), latent shape and
     /// guided denoiser, bound into one trajectory — shared by search and `generate`.
-    private func trajectory(_ request: GenerationRequest, defaultScheduler: String?) throws(GenerationRequestError) -> DenoisingTrajectory {
+    private func trajectory(_ request: GenerationRequest, defaultScheduler: String?,
+                            network: (any ConditionalUNet)? = nil) throws(GenerationRequestError) -> DenoisingTrajectory {
         let sched = try scheduler(request.scheduler ?? defaultScheduler, steps: request.steps ?? defaults.steps,
                                   eta: request.eta ?? defaults.eta)
         let shape = try latentShape(for: request)
         let denoiser = try self.denoiser(prompt: request.prompt, negativePrompt: request.negativePrompt,
-                                         guidance: request.guidance ?? defaults.guidance)
+                                         guidance: request.guidance ?? defaults.guidance, network: network)
         let pipeline = self
         return DenoisingTrajectory(denoiser: denoiser, scheduler: sched, stateShape: shape,
                                    sampleShape: [3, shape[1] * vaeScaleFactor, shape[2] * vaeScaleFactor],
@@ -133,12 +140,14 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
         }
     }
 
-    /// The denoiser for one prompt: classifier-free guidance with `guidance` (no guidance pair when ≤ 1).
-    public func denoiser(prompt: String, negativePrompt: String = "", guidance: Float) throws(GenerationRequestError) -> StableDiffusionDenoiser {
+    /// The denoiser for one prompt: classifier-free guidance with `guidance` (no guidance pair when ≤ 1), on
+    /// `network` (default: the loaded UNet).
+    public func denoiser(prompt: String, negativePrompt: String = "", guidance: Float,
+                         network: (any ConditionalUNet)? = nil) throws(GenerationRequestError) -> StableDiffusionDenoiser {
         guard guidance.isFinite else { throw GenerationRequestError(.guidance, "guidance \(guidance) must be a finite number") }
         let cond = try encode(prompt: prompt)
         let uncond = guidance > 1 ? try encode(prompt: negativePrompt) : nil
-        return StableDiffusionDenoiser(unet: unet, conditional: cond, unconditional: uncond, guidance: guidance)
+        return StableDiffusionDenoiser(unet: network ?? unet, conditional: cond, unconditional: uncond, guidance: guidance)
     }
 
     /// Images `[N, 3, H, W]` in [0, 1] from final latents, as diffusers' `vae.decode(latents / scaling_factor)`
@@ -198,9 +207,10 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
 
 /// The Stable Diffusion UNet bound to one prompt's text embeddings, with classifier-free guidance: the
 /// unconditional and conditional halves run in one UNet batch (uncond first, as diffusers orders them) and
-/// combine as uncond + g·(cond − uncond). One call on N latents is N NFE and 2N forward passes.
+/// combine as uncond + g·(cond − uncond). One call on N latents is N NFE and 2N forward passes. The network is
+/// our UNet or any other `ConditionalUNet` (a served one); a network error is thrown to the caller.
 public struct StableDiffusionDenoiser: Denoiser {
-    public let unet: UNet2DConditionModel
+    public let unet: any ConditionalUNet
     public let conditional: Tensor
     public let unconditional: Tensor?
     public let guidance: Float

@@ -1,0 +1,73 @@
+import Models
+
+/// The name, datatype and shape of one tensor a served network takes or returns, as the Open Inference Protocol's
+/// model metadata states them (-1 = any size).
+public struct TensorSignature: Sendable, Equatable, CustomStringConvertible {
+    public var name: String
+    public var datatype: String
+    public var shape: [Int]
+
+    public init(_ name: String, _ datatype: String, _ shape: [Int]) {
+        self.name = name; self.datatype = datatype; self.shape = shape
+    }
+
+    public var description: String { "\(name) \(datatype) [\(shape.map(String.init).joined(separator: ", "))]" }
+}
+
+/// What a pipeline sends to its network and reads back. `check` compares it with a server's model metadata
+/// before any request is sent, so a wrong model is one line at start-up rather than a failed step.
+public struct NetworkSignature: Sendable, Equatable {
+    public var inputs: [TensorSignature]
+    public var outputs: [TensorSignature]
+    /// Where the expectation comes from, for messages ("unet/config.json").
+    public var source: String
+
+    public init(inputs: [TensorSignature], outputs: [TensorSignature], source: String) {
+        self.inputs = inputs; self.outputs = outputs; self.source = source
+    }
+
+    /// diffusers' UNet2DConditionModel as tools/serve serves it: `sample` [N, in_channels, H, W], `timestep` [N],
+    /// `encoder_hidden_states` [N, L, cross_attention_dim] in; `out_sample` [N, out_channels, H, W] out; all FP32.
+    public static func unet(_ config: UNet2DConditionConfig) -> NetworkSignature {
+        NetworkSignature(
+            inputs: [TensorSignature("sample", "FP32", [-1, config.inChannels, -1, -1]),
+                     TensorSignature("timestep", "FP32", [-1]),
+                     TensorSignature("encoder_hidden_states", "FP32", [-1, -1, config.crossAttentionDim.first ?? -1])],
+            outputs: [TensorSignature("out_sample", "FP32", [-1, config.outChannels, -1, -1])],
+            source: "unet/config.json")
+    }
+
+    /// Throws a one-line `.metadataMismatch` naming the first difference between `served` and this signature.
+    public func check(served inputs: [TensorSignature], outputs served: [TensorSignature], endpoint: String) throws(RemoteModelError) {
+        func fail(_ text: String) -> RemoteModelError {
+            RemoteModelError(endpoint, .metadataMismatch, "the model's metadata does not match \(source): \(text)")
+        }
+        for want in self.inputs {
+            guard let got = inputs.first(where: { $0.name == want.name }) else {
+                throw fail("it has no input \(want.name) (its inputs: \(inputs.map(\.name).joined(separator: ", ")))")
+            }
+            if let problem = Self.difference(want: want, got: got) { throw fail("input \(problem)") }
+        }
+        if let extra = inputs.first(where: { i in !self.inputs.contains { $0.name == i.name } }) {
+            throw fail("it also takes input \(extra.name), which this pipeline does not send")
+        }
+        for want in outputs {
+            guard let got = served.first(where: { $0.name == want.name }) else {
+                throw fail("it has no output \(want.name) (its outputs: \(served.map(\.name).joined(separator: ", ")))")
+            }
+            if let problem = Self.difference(want: want, got: got) { throw fail("output \(problem)") }
+        }
+    }
+
+    /// How `got` differs from `want` (nil when it fits): same datatype and rank; a fixed size must be the same
+    /// fixed size; a size this side varies must be variable on the server too.
+    static func difference(want: TensorSignature, got: TensorSignature) -> String? {
+        if got.datatype != want.datatype { return "\(want.name) is \(got.datatype), expected \(want.datatype)" }
+        let fits = got.shape.count == want.shape.count && zip(want.shape, got.shape).allSatisfy { w, g in w == g || (w >= 0 && g == -1) }
+        return fits ? nil : "\(want.name) has shape \(TensorSignature(got.name, got.datatype, got.shape).shapeText), expected \(want.shapeText) (-1 = any size)"
+    }
+}
+
+extension TensorSignature {
+    var shapeText: String { "[\(shape.map(String.init).joined(separator: ", "))]" }
+}

@@ -1,0 +1,114 @@
+"""MLServer runtime that serves the denoiser network of a diffusers pipeline directory over the Open Inference
+Protocol (KServe v2): the network alone, with no guidance, scheduler, text encoder or VAE, so that a client keeps
+classifier-free guidance, the sampler and decoding on its side and sends one row per guided half.
+
+The model-settings parameter `uri` names the pipeline directory. Its denoiser subfolder (`unet/`, or `transformer/`
+for flow models) says by its config's `_class_name` which network class serves it; each class is one entry of
+NETWORKS below with its own tensor names. Implemented: UNet2DConditionModel (Stable Diffusion 1.x/2.x).
+FluxTransformer2DModel is the next entry: the same shape of class, with the packed latents, the pooled and
+per-token text embeddings, the image/text ids and the guidance scalar as its inputs.
+
+Tensors travel as FP32, little-endian. Each reply carries the network's own time as the int64 parameter
+`compute_us`, so a client can tell compute from wire time. The batch dimension (and the latent size) is variable, marked -1 in the
+metadata; channel and embedding widths come from the network's config, so a client can check them before it sends.
+"""
+
+import json
+import os
+import time
+
+import numpy as np
+import torch
+from mlserver import MLModel
+from mlserver.codecs import NumpyCodec
+from mlserver.types import InferenceRequest, InferenceResponse, MetadataTensor, Parameters
+
+
+class UNet2DConditionNetwork:
+    """diffusers' UNet2DConditionModel: inputs `sample` [N, C, H, W], `timestep` [N] (the scheduler's float
+    timestep per row) and `encoder_hidden_states` [N, L, D]; output `out_sample` [N, C_out, H, W]."""
+
+    subfolder = "unet"
+
+    def __init__(self, directory):
+        from diffusers import UNet2DConditionModel
+
+        self.model = UNet2DConditionModel.from_pretrained(os.path.join(directory, self.subfolder), torch_dtype=torch.float32)
+        self.model.eval()
+        config = self.model.config
+        cross = config.cross_attention_dim
+        if isinstance(cross, (list, tuple)):
+            if len(set(cross)) != 1:
+                raise ValueError(f"unet/config.json: per-block cross_attention_dim {cross} is not served (one width expected)")
+            cross = cross[0]
+        self.inputs = [
+            MetadataTensor(name="sample", datatype="FP32", shape=[-1, config.in_channels, -1, -1]),
+            MetadataTensor(name="timestep", datatype="FP32", shape=[-1]),
+            MetadataTensor(name="encoder_hidden_states", datatype="FP32", shape=[-1, -1, cross]),
+        ]
+        self.outputs = [MetadataTensor(name="out_sample", datatype="FP32", shape=[-1, config.out_channels, -1, -1])]
+
+    def __call__(self, tensors):
+        sample = torch.from_numpy(tensors["sample"])
+        timestep = torch.from_numpy(tensors["timestep"])
+        context = torch.from_numpy(tensors["encoder_hidden_states"])
+        n = sample.shape[0]
+        if timestep.shape != (n,) or context.shape[0] != n:
+            raise ValueError(f"batch sizes differ: sample {tuple(sample.shape)}, timestep {tuple(timestep.shape)}, "
+                             f"encoder_hidden_states {tuple(context.shape)}")
+        with torch.no_grad():
+            out = self.model(sample, timestep, encoder_hidden_states=context).sample
+        return {"out_sample": out.numpy()}
+
+
+# `_class_name` of the denoiser subfolder's config.json → the class serving it.
+NETWORKS = {"UNet2DConditionModel": UNet2DConditionNetwork}
+# Where each family keeps its denoiser, in the order they are looked for.
+DENOISER_SUBFOLDERS = ["unet", "transformer"]
+
+
+def load_network(directory):
+    """The served network of the pipeline at `directory`; a ValueError names what is missing or unsupported."""
+    for sub in DENOISER_SUBFOLDERS:
+        path = os.path.join(directory, sub, "config.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                name = json.load(f).get("_class_name")
+            if name not in NETWORKS:
+                raise ValueError(f"{path}: _class_name {name} is not served; served: {', '.join(NETWORKS)}")
+            return NETWORKS[name](directory)
+    raise ValueError(f"{directory}: no denoiser subfolder ({', '.join(DENOISER_SUBFOLDERS)}) with a config.json")
+
+
+class DiffusersDenoiserRuntime(MLModel):
+    """Loads the network named by the model's `parameters.uri` (a pipeline directory) and publishes its tensor
+    names, shapes and dtypes as the model's metadata."""
+
+    async def load(self) -> bool:
+        torch.set_num_threads(int(os.environ.get("EVOSEARCH_SERVE_THREADS", "1")))
+        uri = self._settings.parameters.uri if self._settings.parameters else None
+        if not uri:
+            raise ValueError("model-settings.json: parameters.uri must name a diffusers pipeline directory")
+        self.network = load_network(uri)
+        self._settings.inputs = self.network.inputs
+        self._settings.outputs = self.network.outputs
+        return True
+
+    async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+        tensors = {}
+        for tensor in payload.inputs:
+            if tensor.datatype != "FP32":
+                raise ValueError(f"input {tensor.name}: datatype {tensor.datatype}, expected FP32")
+            tensors[tensor.name] = np.ascontiguousarray(NumpyCodec.decode_input(tensor), dtype=np.float32)
+        missing = [t.name for t in self.network.inputs if t.name not in tensors]
+        if missing:
+            raise ValueError(f"missing inputs: {', '.join(missing)}")
+        start = time.perf_counter()
+        outputs = self.network(tensors)
+        compute_us = int((time.perf_counter() - start) * 1e6)
+        return InferenceResponse(
+            model_name=self.name,
+            id=payload.id,
+            parameters=Parameters(compute_us=compute_us),
+            outputs=[NumpyCodec.encode_output(name=name, payload=value.astype(np.float32)) for name, value in outputs.items()],
+        )
