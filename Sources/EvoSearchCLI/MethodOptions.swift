@@ -40,7 +40,7 @@ struct MethodOptions: ParsableArguments {
     var evolutionSteps: IntList?
     @Option(name: .long, help: ArgumentHelp("EvoSearch: population schedule, one more entry than the evolution schedule (P0 first). Default: derived from the budget.", valueName: "p0,p1,…"))
     var populations: IntList?
-    @Option(name: .long, help: "EvoSearch: elites kept unchanged per generation (default: about 1/8 of the population, at least 1).")
+    @Option(name: .long, help: "EvoSearch: elites kept unchanged per generation (default: ⌊1/8⌋ of the population, so none below 8).")
     var elites: Int?
     @Option(name: .long, help: "EvoSearch: tournament subset fraction of the archive.")
     var tournamentFraction: Double = 0.9
