@@ -9,7 +9,8 @@ import TensorCore
 /// prompt) the negative prompt's rows run in the same batch and combine as neg + s·(pos − neg). One call on N
 /// latents is N NFE (2N forward rows with true CFG).
 public struct FluxDenoiser: Denoiser {
-    public let transformer: FluxTransformer2DModel
+    /// Our transformer, or a served one (`FluxTransformerNetwork`).
+    public let transformer: any FluxTransformerNetwork
     /// T5 hidden states `[1, Lt, D]` and CLIP pooled output `[1, Dp]` of the prompt (and the negative prompt).
     public let prompt: (hidden: Tensor, pooled: Tensor)
     public let negative: (hidden: Tensor, pooled: Tensor)?
@@ -19,7 +20,7 @@ public struct FluxDenoiser: Denoiser {
     public let latentHeight: Int, latentWidth: Int
     let textIds: Tensor, imageIds: Tensor
 
-    public init(transformer: FluxTransformer2DModel, prompt: (hidden: Tensor, pooled: Tensor), negative: (hidden: Tensor, pooled: Tensor)?,
+    public init(transformer: any FluxTransformerNetwork, prompt: (hidden: Tensor, pooled: Tensor), negative: (hidden: Tensor, pooled: Tensor)?,
                 guidance: Float?, trueCFGScale: Float, latentHeight: Int, latentWidth: Int) {
         self.transformer = transformer; self.prompt = prompt; self.negative = negative; self.guidance = guidance
         self.trueCFGScale = trueCFGScale; self.latentHeight = latentHeight; self.latentWidth = latentWidth

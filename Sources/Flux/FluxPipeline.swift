@@ -124,13 +124,14 @@ public struct FluxPipeline: GeneratorPipeline {
     }
 
     /// The denoiser for one request: prompt encodings, embedded guidance, true CFG.
-    func denoiser(_ request: GenerationRequest, latentHeight: Int, latentWidth: Int) throws(GenerationRequestError) -> FluxDenoiser {
+    func denoiser(_ request: GenerationRequest, latentHeight: Int, latentWidth: Int,
+                  network: (any FluxTransformerNetwork)? = nil) throws(GenerationRequestError) -> FluxDenoiser {
         let guidance = try embeddedGuidance(request)
         let scale = try trueCFGScale(request)
         let length = request.maxSequenceLength ?? defaultMaxSequenceLength
         let positive = try encode(prompt: request.prompt, maxSequenceLength: length)
         let negative = scale > 1 ? try encode(prompt: request.negativePrompt, maxSequenceLength: length) : nil
-        return FluxDenoiser(transformer: transformer, prompt: positive, negative: negative, guidance: guidance,
+        return FluxDenoiser(transformer: network ?? transformer, prompt: positive, negative: negative, guidance: guidance,
                             trueCFGScale: scale, latentHeight: latentHeight, latentWidth: latentWidth)
     }
 
@@ -160,6 +161,12 @@ public struct FluxPipeline: GeneratorPipeline {
     /// The searchable trajectory: `flow-sde` when η > 0 (the default η of searches is 1), else `euler`; η must be
     /// 0 or 1 for flow models.
     public func makeTrajectory(_ request: GenerationRequest) throws -> any Trajectory {
+        try makeTrajectory(request, network: nil)
+    }
+
+    /// The same trajectory with the transformer replaced by `network` (a served one; nil = ours): prompt encoding,
+    /// packing, guidance, the sampler and decoding stay here.
+    public func makeTrajectory(_ request: GenerationRequest, network: (any FluxTransformerNetwork)?) throws -> any Trajectory {
         let eta = request.eta ?? defaults.eta
         guard eta == 0 || eta == 1 else {
             throw GenerationRequestError(.eta, "η \(eta): flow models take 0 (the Euler ODE) or 1 (the flow SDE)")
@@ -178,7 +185,7 @@ public struct FluxPipeline: GeneratorPipeline {
         } else {
             scheduler = euler
         }
-        let denoiser = try self.denoiser(request, latentHeight: h, latentWidth: w)
+        let denoiser = try self.denoiser(request, latentHeight: h, latentWidth: w, network: network)
         let pipeline = self
         return DenoisingTrajectory(denoiser: denoiser, scheduler: scheduler, stateShape: [vae.config.latentChannels, h, w],
                                    sampleShape: [3, h * vaeScaleFactor, w * vaeScaleFactor], passesPerNFE: denoiser.passesPerNFE,

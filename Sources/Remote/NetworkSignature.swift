@@ -37,6 +37,21 @@ public struct NetworkSignature: Sendable, Equatable {
             source: "unet/config.json")
     }
 
+    /// diffusers' FluxTransformer2DModel as tools/serve serves it: `hidden_states` [N, S, in_channels] (packed latent
+    /// tokens), `encoder_hidden_states` [N, L, joint_attention_dim], `pooled_projections` [N, pooled_projection_dim],
+    /// `timestep` [N] (the scheduler's timestep / 1000), `guidance` [N] for guidance-distilled checkpoints only,
+    /// `txt_ids` [L, 3] and `img_ids` [S, 3] (not batched) in; `out_sample` [N, S, patch² · out_channels] out; all FP32.
+    public static func fluxTransformer(_ config: FluxTransformerConfig) -> NetworkSignature {
+        var inputs = [TensorSignature("hidden_states", "FP32", [-1, -1, config.inChannels]),
+                      TensorSignature("encoder_hidden_states", "FP32", [-1, -1, config.jointAttentionDim]),
+                      TensorSignature("pooled_projections", "FP32", [-1, config.pooledProjectionDim]),
+                      TensorSignature("timestep", "FP32", [-1])]
+        if config.guidanceEmbeds { inputs.append(TensorSignature("guidance", "FP32", [-1])) }
+        inputs += [TensorSignature("txt_ids", "FP32", [-1, 3]), TensorSignature("img_ids", "FP32", [-1, 3])]
+        return NetworkSignature(inputs: inputs, outputs: [TensorSignature("out_sample", "FP32", [-1, -1, config.outputFeatures])],
+                                source: "transformer/config.json")
+    }
+
     /// Throws a one-line `.metadataMismatch` naming the first difference between `served` and this signature.
     public func check(served inputs: [TensorSignature], outputs served: [TensorSignature], endpoint: String) throws(RemoteModelError) {
         func fail(_ text: String) -> RemoteModelError {

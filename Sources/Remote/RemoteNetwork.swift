@@ -23,11 +23,15 @@ public final class RemoteNetwork: Sendable {
     private let clients: [InferenceClient]
     private let book: EndpointBook
 
-    /// One input of a call: every tensor is split along its first (batch) dimension.
+    /// One input of a call: a batched tensor is split along its first dimension; an unbatched one (position ids, a
+    /// table every row shares) goes whole with every share.
     public struct Input: Sendable {
         public var name: String
         public var tensor: Tensor
-        public init(_ name: String, _ tensor: Tensor) { self.name = name; self.tensor = tensor }
+        public var batched: Bool
+        public init(_ name: String, _ tensor: Tensor, batched: Bool = true) {
+            self.name = name; self.tensor = tensor; self.batched = batched
+        }
     }
 
     public init(endpoints: [InferenceEndpoint], signature: NetworkSignature, policy: RemotePolicy = RemotePolicy()) throws {
@@ -76,11 +80,13 @@ public final class RemoteNetwork: Sendable {
     /// Per endpoint, what it served so far.
     public var statistics: [EndpointStatistics] { book.statistics }
 
-    /// The output for `inputs` (all with the same first dimension `rows`). Its shape is the signature's output
-    /// shape with each variable size taken from the first input at the same position (batch = `rows`).
+    /// The output for `inputs` (the batched ones with the same first dimension `rows`; the first input batched). Its
+    /// shape is the signature's output shape with each variable size taken from the first input at the same
+    /// position (batch = `rows`).
     public func call(_ inputs: [Input], cancellation: CancellationCheck) throws -> Tensor {
         let rows = inputs[0].tensor.shape[0]
-        precondition(inputs.allSatisfy { $0.tensor.shape.first == rows }, "RemoteNetwork: inputs of different batch sizes")
+        precondition(inputs[0].batched && inputs.allSatisfy { !$0.batched || $0.tensor.shape.first == rows },
+                     "RemoteNetwork: batched inputs of different batch sizes")
         let output = signature.outputs[0]
         let reference = inputs[0].tensor.shape
         let rowShape = output.shape.indices.dropFirst().map { i in
@@ -92,6 +98,9 @@ public final class RemoteNetwork: Sendable {
             try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
                 for (k, share) in plan.enumerated() {
                     let slice = inputs.map { input in
+                        guard input.batched else {
+                            return InferWire.Input(name: input.name, shape: input.tensor.shape, scalars: input.tensor.scalars)
+                        }
                         let per = input.tensor.count / rows
                         return InferWire.Input(name: input.name, shape: [share.rows.count] + input.tensor.shape.dropFirst(),
                                                scalars: Array(input.tensor.scalars[share.rows.lowerBound * per..<share.rows.upperBound * per]))

@@ -1,9 +1,10 @@
+import Flux
 import Sampling
 import StableDiffusion
 
 /// Builds a pipeline's trajectory with its denoiser network served remotely: prompt encoding, guidance, the
-/// sampler and decoding stay local. Families whose network has a served form: Stable Diffusion (UNet). FLUX.1's
-/// transformer would follow the same pattern: its `NetworkSignature`, a `ConditionalTransformer` seam in its
+/// sampler and decoding stay local. Families whose network has a served form: Stable Diffusion (the UNet) and
+/// FLUX.1 (the transformer). Another family follows the same pattern: its `NetworkSignature`, a network seam in its
 /// denoiser, one case here.
 public enum RemotePipeline {
     /// Connects to `endpoints`, checks their model metadata against the pipeline's network config and returns the
@@ -15,9 +16,12 @@ public enum RemotePipeline {
         case let sd as StableDiffusionPipeline:
             let network = try RemoteNetwork(endpoints: endpoints, signature: .unet(sd.unet.config), policy: policy)
             return (try sd.makeTrajectory(request, network: RemoteUNet(network)), network)
+        case let flux as FluxPipeline:
+            let network = try RemoteNetwork(endpoints: endpoints, signature: .fluxTransformer(flux.transformer.config), policy: policy)
+            return (try flux.makeTrajectory(request, network: RemoteFluxTransformer(network)), network)
         default:
             throw RemoteModelError(endpoints.map(\.description).joined(separator: ", "), .metadataMismatch,
-                                   "remote denoisers are implemented for \(StableDiffusionPipeline.className) only; this pipeline is \(type(of: pipeline).className)")
+                                   "remote denoisers are implemented for \(StableDiffusionPipeline.className) and \(FluxPipeline.className); this pipeline is \(type(of: pipeline).className)")
         }
     }
 }

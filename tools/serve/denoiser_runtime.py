@@ -4,9 +4,9 @@ classifier-free guidance, the sampler and decoding on its side and sends one row
 
 The model-settings parameter `uri` names the pipeline directory. Its denoiser subfolder (`unet/`, or `transformer/`
 for flow models) says by its config's `_class_name` which network class serves it; each class is one entry of
-NETWORKS below with its own tensor names. Implemented: UNet2DConditionModel (Stable Diffusion 1.x/2.x).
-FluxTransformer2DModel is the next entry: the same shape of class, with the packed latents, the pooled and
-per-token text embeddings, the image/text ids and the guidance scalar as its inputs.
+NETWORKS below with its own tensor names. Implemented: UNet2DConditionModel (Stable Diffusion 1.x/2.x) and
+FluxTransformer2DModel (FLUX.1: packed latent tokens, per-token and pooled text embeddings, timestep, guidance for
+guidance-distilled checkpoints, and the unbatched position ids).
 
 Tensors travel as FP32, little-endian. Each reply carries the network's own time as the int64 parameter
 `compute_us`, so a client can tell compute from wire time. The batch dimension (and the latent size) is variable, marked -1 in the
@@ -61,8 +61,57 @@ class UNet2DConditionNetwork:
         return {"out_sample": out.numpy()}
 
 
+class FluxTransformer2DNetwork:
+    """diffusers' FluxTransformer2DModel: inputs `hidden_states` [N, S, C] (packed latent tokens),
+    `encoder_hidden_states` [N, L, D], `pooled_projections` [N, Dp], `timestep` [N] (the scheduler's timestep / 1000,
+    as FluxPipeline passes it), `guidance` [N] for guidance-distilled checkpoints only, `txt_ids` [L, 3] and `img_ids`
+    [S, 3] (not batched: every row shares them); output `out_sample` [N, S, C_out]."""
+
+    subfolder = "transformer"
+
+    def __init__(self, directory):
+        from diffusers import FluxTransformer2DModel
+
+        self.model = FluxTransformer2DModel.from_pretrained(os.path.join(directory, self.subfolder), torch_dtype=torch.float32)
+        self.model.eval()
+        c = self.model.config
+        self.guidance = bool(c.guidance_embeds)
+        out_channels = (c.out_channels or c.in_channels) * c.patch_size * c.patch_size
+        self.inputs = [
+            MetadataTensor(name="hidden_states", datatype="FP32", shape=[-1, -1, c.in_channels]),
+            MetadataTensor(name="encoder_hidden_states", datatype="FP32", shape=[-1, -1, c.joint_attention_dim]),
+            MetadataTensor(name="pooled_projections", datatype="FP32", shape=[-1, c.pooled_projection_dim]),
+            MetadataTensor(name="timestep", datatype="FP32", shape=[-1]),
+        ]
+        if self.guidance:
+            self.inputs.append(MetadataTensor(name="guidance", datatype="FP32", shape=[-1]))
+        self.inputs += [MetadataTensor(name="txt_ids", datatype="FP32", shape=[-1, 3]),
+                        MetadataTensor(name="img_ids", datatype="FP32", shape=[-1, 3])]
+        self.outputs = [MetadataTensor(name="out_sample", datatype="FP32", shape=[-1, -1, out_channels])]
+
+    def __call__(self, tensors):
+        hidden = torch.from_numpy(tensors["hidden_states"])
+        context = torch.from_numpy(tensors["encoder_hidden_states"])
+        pooled = torch.from_numpy(tensors["pooled_projections"])
+        timestep = torch.from_numpy(tensors["timestep"])
+        guidance = torch.from_numpy(tensors["guidance"]) if self.guidance else None
+        txt_ids, img_ids = torch.from_numpy(tensors["txt_ids"]), torch.from_numpy(tensors["img_ids"])
+        n = hidden.shape[0]
+        batched = [context.shape[0], pooled.shape[0], timestep.shape[0]] + ([guidance.shape[0]] if self.guidance else [])
+        if any(b != n for b in batched):
+            raise ValueError(f"batch sizes differ: hidden_states {tuple(hidden.shape)}, encoder_hidden_states "
+                             f"{tuple(context.shape)}, pooled_projections {tuple(pooled.shape)}, timestep {tuple(timestep.shape)}")
+        if img_ids.shape != (hidden.shape[1], 3) or txt_ids.shape != (context.shape[1], 3):
+            raise ValueError(f"ids do not match the sequences: img_ids {tuple(img_ids.shape)} for {hidden.shape[1]} tokens, "
+                             f"txt_ids {tuple(txt_ids.shape)} for {context.shape[1]} tokens")
+        with torch.no_grad():
+            out = self.model(hidden_states=hidden, encoder_hidden_states=context, pooled_projections=pooled,
+                             timestep=timestep, img_ids=img_ids, txt_ids=txt_ids, guidance=guidance).sample
+        return {"out_sample": out.numpy()}
+
+
 # `_class_name` of the denoiser subfolder's config.json → the class serving it.
-NETWORKS = {"UNet2DConditionModel": UNet2DConditionNetwork}
+NETWORKS = {"UNet2DConditionModel": UNet2DConditionNetwork, "FluxTransformer2DModel": FluxTransformer2DNetwork}
 # Where each family keeps its denoiser, in the order they are looked for.
 DENOISER_SUBFOLDERS = ["unet", "transformer"]
 
