@@ -48,7 +48,7 @@ struct BenchRemote: ParsableCommand {
         }
         let directory = try EmbeddedModels().resolvePipeline(model)
         let pipeline = try loadPipeline(directory.path)
-        let request = GenerationRequest(prompt: SearchCommand.defaultPrompt, guidance: 4, steps: steps, scheduler: "ddim", eta: 1)
+        let request = GenerationRequest(prompt: SearchCommand.defaultPrompt, guidance: 4, steps: steps, eta: 1)  // the pipeline's stochastic sampler: DDIM, the flow SDE
 
         FileHandle.standardError.write(Data("starting two servers of \(model)…\n".utf8))
         let name = directory.lastPathComponent
