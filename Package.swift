@@ -39,7 +39,7 @@ let package = Package(
     name: "EvoSearch",
     platforms: [.macOS(.v15)],  // gRPC Swift 2 (Remote) needs macOS 15
     products: [
-        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Flux", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks", "Remote"]),
+        .library(name: "EvoSearch", targets: ["TensorCore", "Imaging", "ModelIO", "RandomStreams", "Schedulers", "Models", "Rewards", "Sampling", "StableDiffusion", "Flux", "Wan", "Catalog", "Search", "ToyWorlds", "ShapesWorld", "Reports", "Benchmarks", "Remote"]),
         .executable(name: "evosearch", targets: ["EvoSearchCLI"]),
     ],
     dependencies: [
@@ -69,7 +69,8 @@ let package = Package(
         .target(name: "Sampling", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models"], swiftSettings: simd),
         .target(name: "StableDiffusion", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models", "Sampling"], swiftSettings: simd),
         .target(name: "Flux", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models", "Sampling"], swiftSettings: simd),
-        .target(name: "Catalog", dependencies: ["Sampling", "StableDiffusion", "Flux", "Rewards", "ShapesWorld"], swiftSettings: simd),
+        .target(name: "Wan", dependencies: ["TensorCore", "ModelIO", "RandomStreams", "Schedulers", "Models", "Sampling"], swiftSettings: simd),
+        .target(name: "Catalog", dependencies: ["Sampling", "StableDiffusion", "Flux", "Wan", "Rewards", "ShapesWorld"], swiftSettings: simd),
         .target(name: "Search", dependencies: ["TensorCore", "RandomStreams", "Sampling", "Rewards"], swiftSettings: simd),
         .target(name: "ShapesWorld", dependencies: ["TensorCore", "RandomStreams", "Imaging", "Rewards"], swiftSettings: simd),
         .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling", "ModelIO"], swiftSettings: simd),
@@ -97,7 +98,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "TensorCore", "FuzzSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RandomStreamsTests", dependencies: ["RandomStreams", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SchedulersTests", dependencies: ["Schedulers", "ModelIO", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Flux", "Models", "ModelIO", "RandomStreams", "Rewards", "Sampling", "StableDiffusion", "Schedulers", "TensorCore", "FuzzSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Flux", "Wan", "Models", "ModelIO", "RandomStreams", "Rewards", "Sampling", "Search", "StableDiffusion", "Schedulers", "TensorCore", "FuzzSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RewardsTests", dependencies: ["Rewards", "Models", "ModelIO", "Imaging", "TensorCore", "FuzzSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "StableDiffusion", "Rewards", "Imaging", "TensorCore"]),

@@ -47,7 +47,7 @@ struct BenchRemote: ParsableCommand {
             throw CLIError("\(python) cannot import mlserver, torch and diffusers (\(missing)); pip install -r tools/requirements.txt")
         }
         let directory = try EmbeddedModels().resolvePipeline(model)
-        let pipeline = try loadPipeline(directory.path)
+        let pipeline = try loadImagePipeline(directory.path, command: "bench remote")
         let request = GenerationRequest(prompt: SearchCommand.defaultPrompt, guidance: 4, steps: steps, eta: 1)  // the pipeline's stochastic sampler: DDIM, the flow SDE
 
         FileHandle.standardError.write(Data("starting two servers of \(model)…\n".utf8))

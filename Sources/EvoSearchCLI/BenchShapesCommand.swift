@@ -80,16 +80,16 @@ struct BenchShapes: ParsableCommand {
                                                            Date().timeIntervalSince(started)).utf8))
             }
         }
-        let smallPipeline = try loadPipeline(smallDir.path)
+        let smallPipeline = try loadImagePipeline(smallDir.path, command: "bench shapes")
         let runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], fluxRuns: [ShapesBenchmark.Run]?
         var fluxSeconds = 0.0
         do {
             runs = try bench.runGrid(on: smallPipeline)
             if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-            equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadPipeline($0.path)) } ?? []
+            equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadImagePipeline($0.path, command: "bench shapes")) } ?? []
             if !quiet, largeDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
             let fluxStarted = Date()
-            fluxRuns = try fluxDir.map { try bench.runGrid(on: loadPipeline($0.path)) }
+            fluxRuns = try fluxDir.map { try bench.runGrid(on: loadImagePipeline($0.path, command: "bench shapes")) }
             fluxSeconds = Date().timeIntervalSince(fluxStarted)
             if !quiet, fluxDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
         } catch let error as ShapesBenchmarkError { throw CLIError("bench shapes: \(error)") } catch { throw cliError(error) }

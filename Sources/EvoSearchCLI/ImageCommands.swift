@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalog
 import Foundation
 import Imaging
+import Reports
 import Rewards
 import Sampling
 import Search
@@ -15,6 +16,16 @@ func loadPipeline(_ path: String) throws -> any GeneratorPipeline {
     do { return try Catalog.pipelines.load(URL(fileURLWithPath: path)) } catch {
         throw CLIError("--model \(path): \(error)")
     }
+}
+
+/// `loadPipeline` for the commands whose rewards and reports take images (`search`, `shapes eval`, `bench shapes`,
+/// `bench remote`): a video model is one line saying so before anything is spent.
+func loadImagePipeline(_ path: String, command: String) throws -> any GeneratorPipeline {
+    let pipeline = try loadPipeline(path)
+    guard pipeline.sampleKind == .image else {
+        throw CLIError("--model \(path): \(type(of: pipeline).className) makes videos; `evosearch \(command)` scores and reports images (make its videos with `evosearch generate --output-dir`)")
+    }
+    return pipeline
 }
 
 /// A request error as a one-line CLI error naming the flag at fault.
@@ -44,15 +55,16 @@ func writePNG(_ image: Tensor, to path: String) throws {
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Text-to-image with a pipeline in diffusers' layout (\(Catalog.pipelines.classNames.joined(separator: ", "))).",
+        abstract: "Text-to-image or text-to-video with a pipeline in diffusers' layout (\(Catalog.pipelines.classNames.joined(separator: ", "))).",
         discussion: """
-        The family is the one model_index.json names. With --seed S the image is the one diffusers' pipeline gives \
+        The family is the one model_index.json names. With --seed S the sample is the one diffusers' pipeline gives \
         with generator=torch.Generator("cpu").manual_seed(S) (same random draws in the same order). Omitted flags \
         take the diffusers pipeline's defaults (Stable Diffusion: 50 steps, guidance 7.5, η 0, size = the UNet's \
-        sample_size × the VAE factor, the sampler scheduler_config.json names).
+        sample_size × the VAE factor, the sampler scheduler_config.json names; WanPipeline: 50 steps, guidance 5, \
+        832×480, 81 frames). Images go to --output (PNG); videos to --output-dir as frame-0000.png, frame-0001.png, …
         """)
 
-    @Option(name: .long, help: "Pipeline directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) or embedded model name (\(EmbeddedModels.names.joined(separator: ", "))).")
+    @Option(name: .long, help: "Pipeline directory (model_index.json and its components) or embedded model name (\(EmbeddedModels.names.joined(separator: ", "))).")
     var model: String
     @Option(name: .long, help: "The prompt.")
     var prompt: String
@@ -62,29 +74,57 @@ struct Generate: ParsableCommand {
     var seed: UInt64 = 0
     @OptionGroup(title: "Sampler") var sampler: SamplerOptions
     @OptionGroup var memory: MemoryOptions
-    @Option(name: .long, help: "Where to write the PNG.")
-    var output: String
+    @Option(name: .long, help: "Where to write the PNG (image models).")
+    var output: String?
+    @Option(name: .long, help: "Directory for the frames frame-0000.png, frame-0001.png, … (video models); frames of an earlier, longer video there are removed.")
+    var outputDir: String?
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
+    func validate() throws {
+        if (output == nil) == (outputDir == nil) {
+            throw CLIError("give --output FILE.png for an image model or --output-dir DIR for a video model (one of them)")
+        }
+    }
+
     func run() throws {
         let directory = try EmbeddedModels().resolvePipeline(model)
-        try checkWritable(output, option: "--output")
+        if let output { try checkWritable(output, option: "--output") }
         let pipeline = try loadPipeline(directory.path)
+        switch (pipeline.sampleKind, output, outputDir) {
+        case (.video, .some, _):
+            throw CLIError("--output: \(model) makes videos; give --output-dir DIR for its frames")
+        case (.image, _, .some):
+            throw CLIError("--output-dir: \(model) makes images; give --output FILE.png")
+        case (.video, _, .some(let dir)):
+            try checkWritable(URL(fileURLWithPath: dir).appendingPathComponent(FrameSequence.name(0)).path, option: "--output-dir")
+        default: break
+        }
         let started = Date()
-        let image: Tensor
+        let sample: Tensor
         do {
             let request = sampler.request(prompt: prompt, negativePrompt: negativePrompt)
             try memory.check(.generation(try pipeline.memoryEstimate(for: request)))
             for w in sampler.warnings + pipeline.promptWarnings(for: request) {
                 FileHandle.standardError.write(Data("warning: \(w)\n".utf8))
             }
-            image = try pipeline.generate(request, seed: seed) { done, total in
+            sample = try pipeline.generate(request, seed: seed) { done, total in
                 if !quiet { FileHandle.standardError.write(Data("\rstep \(done)/\(total)".utf8)) }
             }
         } catch { throw cliError(error) }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-        try writePNG(image, to: output)
-        print("wrote \(output) (\(image.shape[3])×\(image.shape[2]), \(sampler.steps ?? pipeline.defaults.steps) steps, \(String(format: "%.1f", Date().timeIntervalSince(started))) s)")
+        let steps = sampler.steps ?? pipeline.defaults.steps
+        let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+        if let output {
+            try writePNG(sample, to: output)
+            print("wrote \(output) (\(sample.shape[3])×\(sample.shape[2]), \(steps) steps, \(seconds) s)")
+        } else if let outputDir {
+            let files: [URL]
+            do { files = try FrameSequence.write(sample, to: URL(fileURLWithPath: outputDir)) } catch {
+                throw CLIError("--output-dir: \(error)")
+            }
+            let shape = sample.shape
+            print("wrote \(files.count) frames to \(outputDir) (\(shape[4])×\(shape[3]), \(steps) steps, \(seconds) s)")
+        }
     }
 }

@@ -28,6 +28,8 @@ struct SamplerOptions: ParsableArguments {
     var width: Int?
     @Option(name: .long, help: "Image height in pixels (default: the model's).")
     var height: Int?
+    @Option(name: .long, help: "Frames of a video, 4k+1 for Wan 2.1 (video models only; default: the model's generation_defaults.json, else 81 as WanPipeline).")
+    var frames: Int?
 
     func validate() throws {
         if let steps, steps < 1 { throw CLIError("--steps: \(steps) must be at least 1") }
@@ -35,6 +37,7 @@ struct SamplerOptions: ParsableArguments {
         if let guidance, !guidance.isFinite { throw CLIError("--guidance: \(guidance) must be a finite number") }
         if let width, width < 1 { throw CLIError("--width: \(width) must be positive") }
         if let height, height < 1 { throw CLIError("--height: \(height) must be positive") }
+        if let frames, frames < 1 { throw CLIError("--frames: \(frames) must be positive") }
         if let maxSequenceLength, maxSequenceLength < 1 { throw CLIError("--max-sequence-length: \(maxSequenceLength) must be positive") }
         if let trueCFGScale, !trueCFGScale.isFinite { throw CLIError("--true-cfg: \(trueCFGScale) must be a finite number") }
     }
@@ -48,15 +51,15 @@ struct SamplerOptions: ParsableArguments {
     /// The request with omitted flags left to the pipeline.
     func request(prompt: String, negativePrompt: String = "") -> GenerationRequest {
         GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
-                          width: width, height: height, scheduler: scheduler, eta: eta, maxSequenceLength: maxSequenceLength,
-                          trueCFGScale: trueCFGScale)
+                          width: width, height: height, frames: frames, scheduler: scheduler, eta: eta,
+                          maxSequenceLength: maxSequenceLength, trueCFGScale: trueCFGScale)
     }
 
     /// The flags with omitted ones filled from `searchDefaults` (`defaultSteps` replaces its step count).
     func forSearch(defaultSteps: Int = searchDefaults.steps) -> SearchSampler {
         SearchSampler(steps: steps ?? defaultSteps, guidance: guidance ?? Self.searchDefaults.guidance,
                       eta: eta ?? Self.searchDefaults.eta, scheduler: scheduler, width: width, height: height,
-                      maxSequenceLength: maxSequenceLength, trueCFGScale: trueCFGScale)
+                      frames: frames, maxSequenceLength: maxSequenceLength, trueCFGScale: trueCFGScale)
     }
 }
 
@@ -69,6 +72,7 @@ struct SearchSampler {
     var scheduler: String?
     var width: Int?
     var height: Int?
+    var frames: Int?
     var maxSequenceLength: Int?
     var trueCFGScale: Float?
 
@@ -77,8 +81,8 @@ struct SearchSampler {
 
     func request(prompt: String, negativePrompt: String = "") -> GenerationRequest {
         GenerationRequest(prompt: prompt, negativePrompt: negativePrompt, guidance: guidance, steps: steps,
-                          width: width, height: height, scheduler: scheduler, eta: eta, maxSequenceLength: maxSequenceLength,
-                          trueCFGScale: trueCFGScale)
+                          width: width, height: height, frames: frames, scheduler: scheduler, eta: eta,
+                          maxSequenceLength: maxSequenceLength, trueCFGScale: trueCFGScale)
     }
 }
 

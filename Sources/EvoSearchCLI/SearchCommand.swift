@@ -162,7 +162,7 @@ struct SearchCommand: ParsableCommand {
         let claim: OutputDirectoryClaim
         do { claim = try OutputDirectoryClaim(URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
         defer { claim.release() }
-        let pipeline = try loadPipeline(plan.modelDirectory.path)
+        let pipeline = try loadImagePipeline(plan.modelDirectory.path, command: "search")
         let request = plan.sampler.request(prompt: prompt, negativePrompt: negativePrompt)
         let memoryPlan: MemoryPlan
         do {

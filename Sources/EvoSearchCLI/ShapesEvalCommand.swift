@@ -37,7 +37,7 @@ struct ShapesEval: ParsableCommand {
         let sampler = self.sampler.forSearch()
         if let json { try checkWritable(json, option: "--json") }
         let dir = try EmbeddedModels().resolvePipeline(model)
-        let pipeline = try loadPipeline(dir.path)
+        let pipeline = try loadImagePipeline(dir.path, command: "shapes eval")
         let prompts = ShapesPromptSuite.prompts(s)
         var perTask: [ShapesTask: (n: Int, correct: Int, score: Double)] = [:]
         var records: [[String: Any]] = []

@@ -4,18 +4,20 @@ import Foundation
 /// reference pipeline's own defaults would not suit it (FluxPipeline samples 1024 px and pads T5 to 512 tokens;
 /// the project's 64-px embedded models need neither). Not a diffusers file: diffusers ignores it.
 ///
-/// Keys, each optional: `height`, `width` (pixels), `max_sequence_length` (text tokens), positive integers.
+/// Keys, each optional: `height`, `width` (pixels), `frames` (video models), `max_sequence_length` (text tokens),
+/// positive integers.
 /// Any other key is an error naming it, so a misspelt default is not silently dropped.
 public struct GenerationDefaultsFile: Sendable, Equatable {
     public static let fileName = "generation_defaults.json"
-    static let knownKeys: Set<String> = ["height", "width", "max_sequence_length"]
+    static let knownKeys: Set<String> = ["height", "width", "frames", "max_sequence_length"]
 
     public var height: Int?
     public var width: Int?
+    public var frames: Int?
     public var maxSequenceLength: Int?
 
-    public init(height: Int? = nil, width: Int? = nil, maxSequenceLength: Int? = nil) {
-        self.height = height; self.width = width; self.maxSequenceLength = maxSequenceLength
+    public init(height: Int? = nil, width: Int? = nil, frames: Int? = nil, maxSequenceLength: Int? = nil) {
+        self.height = height; self.width = width; self.frames = frames; self.maxSequenceLength = maxSequenceLength
     }
 
     public init(config: ConfigFile) throws {
@@ -29,6 +31,7 @@ public struct GenerationDefaultsFile: Sendable, Equatable {
         }
         height = try positive("height")
         width = try positive("width")
+        frames = try positive("frames")
         maxSequenceLength = try positive("max_sequence_length")
     }
 

@@ -166,6 +166,22 @@ public struct FlowMatchEulerDiscreteScheduler: DenoisingScheduler {
         return Double(imageSequenceLength) * m + b
     }
 
+    /// The Euler ODE on another scheduler's grid: `sigmas` (one per step, decreasing, in (0, 1], plus the final 0)
+    /// and the timesteps the model is given there — e.g. WanPipeline's UniPC grid, so that a search's deterministic
+    /// form steps the sigmas the checkpoint samples with (the flow SDE's `noise == nil` step on the same grid).
+    public init(grid sigmas: [Float], timesteps: [Float]) throws(SchedulerConfigError) {
+        guard !timesteps.isEmpty, sigmas.count == timesteps.count + 1, sigmas.last == 0 else {
+            throw SchedulerConfigError("Euler grid: \(timesteps.count) timesteps need \(timesteps.count + 1) sigmas ending in 0, got \(sigmas.count)")
+        }
+        for i in 0..<timesteps.count where !(sigmas[i] > sigmas[i + 1] && sigmas[i] <= 1) {
+            throw SchedulerConfigError("Euler grid: sigmas must decrease within (0, 1], got \(sigmas)")
+        }
+        config = FlowMatchEulerDiscreteConfig()
+        numInferenceSteps = timesteps.count
+        self.timesteps = timesteps
+        self.sigmas = sigmas
+    }
+
     private init(config: FlowMatchEulerDiscreteConfig, shiftedSigmas: [Float], numInferenceSteps: Int) {
         self.config = config
         self.numInferenceSteps = numInferenceSteps
