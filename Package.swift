@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling", "ModelIO"], swiftSettings: simd),
         .target(name: "Reports", dependencies: ["Search", "Imaging", "TensorCore"], swiftSettings: simd),
         .target(name: "Remote", dependencies: [
-                    "TensorCore", "ModelIO", "Models", "Sampling", "StableDiffusion", "Flux",
+                    "TensorCore", "ModelIO", "Models", "Rewards", "Sampling", "StableDiffusion", "Flux",
                     .product(name: "GRPCCore", package: "grpc-swift-2"),
                     .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                     .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

@@ -38,7 +38,8 @@ struct SearchCommand: ParsableCommand {
         run into the same --output-dir while one runs is refused. With --denoiser-endpoint the denoiser network runs \
         on Open Inference Protocol servers (tools/serve): each batch is split across the endpoints by their speed; \
         failed requests are retried, then moved to another endpoint; when none can serve, the search stops and writes \
-        what it found (exit 1).
+        what it found (exit 1). --reward-endpoint does the same for the reward: decoded images and the prompt go to \
+        the served reward model (tools/serve --reward), one score per image comes back.
         """)
 
     @Option(name: .long, help: "Pipeline directory (diffusers layout) or embedded model name.")
@@ -68,7 +69,9 @@ struct SearchCommand: ParsableCommand {
     var quiet = false
     @Option(name: .long, help: ArgumentHelp("Run the denoiser network on an Open Inference Protocol (KServe v2) gRPC server instead of locally; repeat to split each batch across several serving the same weights. Prompt encoding, guidance, the sampler and decoding stay local.", valueName: "grpc://HOST:PORT/MODEL"))
     var denoiserEndpoint: [String] = []
-    @Option(name: .long, parsing: .unconditional, help: "Deadline of one remote denoiser request, in seconds.")
+    @Option(name: .long, help: ArgumentHelp("Score with a reward model on an Open Inference Protocol (KServe v2) gRPC server (tools/serve/serve.py --reward DIR) instead of --reward/--reward-model: each call sends the decoded images and the prompt; repeat to split the scoring across several servers. The reward is named served:MODEL in the results.", valueName: "grpc://HOST:PORT/MODEL"))
+    var rewardEndpoint: [String] = []
+    @Option(name: .long, parsing: .unconditional, help: "Deadline of one remote denoiser or reward request, in seconds.")
     var endpointTimeout: Double = RemotePolicy().requestTimeout
     @Option(name: .long, help: "Attempts of a remote request on one endpoint before it moves to the next.")
     var endpointAttempts: Int = RemotePolicy().attemptsPerEndpoint
@@ -82,21 +85,32 @@ struct SearchCommand: ParsableCommand {
         var rewardModels: [String]
         var sampler: SearchSampler
         var endpoints: [InferenceEndpoint] = []
+        var rewardEndpoints: [InferenceEndpoint] = []
         var remotePolicy = RemotePolicy()
     }
 
     /// Every check that needs no weights; throws the first problem as a one-line `CLIError`.
     func plan() throws -> Plan {
         // Reward names first: the cheapest typo to catch.
+        var rewardEndpoints: [InferenceEndpoint] = []
+        for text in rewardEndpoint {
+            do { rewardEndpoints.append(try InferenceEndpoint(parsing: text)) } catch { throw CLIError("--reward-endpoint \(error.description)") }
+        }
+        if !rewardEndpoints.isEmpty, reward != nil || !rewardModel.isEmpty {
+            throw CLIError("--reward-endpoint: the served model is the reward; give either --reward-endpoint or --reward/--reward-model, not both")
+        }
+        if !rewardEndpoints.isEmpty, prompt.isEmpty {
+            throw CLIError("--reward-endpoint: the served reward compares images with the prompt, which is empty; pass a non-empty --prompt")
+        }
         let rewardSpec: String
-        if let reward { rewardSpec = reward } else {
+        if let first = rewardEndpoints.first { rewardSpec = "served:\(first.model)" } else if let reward { rewardSpec = reward } else {
             guard Catalog.rewards.entry(Self.defaultReward) != nil else {
                 throw CLIError("--reward: the default \(Self.defaultReward) is not in this build; choose one of \(Catalog.rewards.names.joined(separator: ", "))")
             }
             rewardSpec = Self.defaultReward
         }
-        let parsed: RewardRegistry.Spec
-        do { parsed = try Catalog.rewards.parse(rewardSpec) } catch { throw CLIError("--reward: \(error.description)") }
+        let parsed: RewardRegistry.Spec?
+        do { parsed = rewardEndpoints.isEmpty ? try Catalog.rewards.parse(rewardSpec) : nil } catch { throw CLIError("--reward: \(error.description)") }
 
         let sampler = self.sampler.forSearch()
         let steps = sampler.steps
@@ -118,7 +132,7 @@ struct SearchCommand: ParsableCommand {
         let rewardModels = try resolver.resolveRewardModels(rewardModel, rewardNames: Catalog.rewards.names)
         let models: RewardModels
         do { models = try RewardModels(arguments: rewardModels, registry: Catalog.rewards) } catch { throw CLIError("--reward-model: \(error.description)") }
-        for entry in parsed.entries where entry.needsModel && models.directory(for: entry.name) == nil {
+        for entry in parsed?.entries ?? [] where entry.needsModel && models.directory(for: entry.name) == nil {
             throw CLIError("--reward \(entry.name) needs --reward-model DIR (a directory or an embedded model such as shapes-clip)")
         }
 
@@ -131,7 +145,7 @@ struct SearchCommand: ParsableCommand {
 
         try Self.checkOutputDirectory(outputDir)
         return Plan(reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels,
-                    sampler: sampler, endpoints: endpoints,
+                    sampler: sampler, endpoints: endpoints, rewardEndpoints: rewardEndpoints,
                     remotePolicy: RemotePolicy(requestTimeout: endpointTimeout, attemptsPerEndpoint: endpointAttempts))
     }
 
@@ -178,7 +192,17 @@ struct SearchCommand: ParsableCommand {
             catch let error as RemoteModelError { throw CLIError("--denoiser-endpoint \(error.description)") }
             catch { throw cliError(error) }
         }
-        let scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
+        let scorer: any Reward
+        var rewardNetwork: RemoteNetwork? = nil
+        if plan.rewardEndpoints.isEmpty {
+            scorer = try buildReward(plan.reward, modelArguments: plan.rewardModels, prompt: prompt)
+        } else {
+            let served: RemoteNetwork
+            do { served = try RemoteNetwork(endpoints: plan.rewardEndpoints, signature: .reward, policy: plan.remotePolicy) }
+            catch { throw CLIError("--reward-endpoint \(error)") }
+            rewardNetwork = served
+            scorer = RemoteReward(served, prompt: prompt)
+        }
         let setupWarnings = sampler.warnings + pipeline.promptWarnings(for: request)
         for w in setupWarnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
 
@@ -204,9 +228,9 @@ struct SearchCommand: ParsableCommand {
         print("\(result.method): best \(plan.reward) \(format(result.best.reward)) after \(result.nfe)/\(plan.budget) NFE (\(result.forwardPasses) model passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
         print(String(format: "%.0f NFE/s; %.1f%% of the wall time outside model and reward calls (model %.2f s, reward %.2f s)",
                      Double(result.nfe) / max(result.wallSeconds, 1e-9), 100 * result.overheadFraction, result.modelSeconds, result.rewardSeconds))
-        for s in network?.statistics ?? [] {
+        for s in (network?.statistics ?? []) + (rewardNetwork?.statistics ?? []) {
             let wire = s.serverSeconds > 0 ? String(format: ", %.1f ms per row on the wire", 1000 * max(s.seconds - s.serverSeconds, 0) / Double(max(s.rows, 1))) : ""
-            print("\(s.endpoint): \(s.rows) network rows in \(s.requests) requests, \(String(format: "%.2f", s.seconds)) s\(wire)\(s.failedAttempts > 0 ? ", \(s.failedAttempts) failed attempts" : "")\(s.down ? ", down" : "")")
+            print("\(s.endpoint): \(s.rows) rows in \(s.requests) requests, \(String(format: "%.2f", s.seconds)) s\(wire)\(s.failedAttempts > 0 ? ", \(s.failedAttempts) failed attempts" : "")\(s.down ? ", down" : "")")
         }
         for w in result.warnings { print("warning: \(w)") }
         print("wrote \(files.count) files to \(outputDir): open \(outputDir)/report.html")
@@ -219,7 +243,8 @@ struct SearchCommand: ParsableCommand {
         ["prompt": prompt, "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
          "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": plan.sampler.steps,
          "guidance": Double(plan.sampler.guidance), "eta": Double(plan.sampler.eta), "scheduler": plan.sampler.schedulerName,
-         "max_batch": maxBatch, "denoiser_endpoints": plan.endpoints.map(\.description)]
+         "max_batch": maxBatch, "denoiser_endpoints": plan.endpoints.map(\.description),
+         "reward_endpoints": plan.rewardEndpoints.map(\.description)]
     }
 
     /// The report's settings table, before the method's own settings.
@@ -237,6 +262,9 @@ struct SearchCommand: ParsableCommand {
         ]
         if !plan.endpoints.isEmpty {
             out.append(ReportParameter("denoiser endpoints", plan.endpoints.map(\.description).joined(separator: ", ")))
+        }
+        if !plan.rewardEndpoints.isEmpty {
+            out.append(ReportParameter("reward endpoints", plan.rewardEndpoints.map(\.description).joined(separator: ", ")))
         }
         return out
     }

@@ -12,10 +12,17 @@ enum InferWire {
         var scalars: [Float]
     }
 
-    static func request(model: String, version: String, inputs: [Input], output: String) -> Inference_ModelInferRequest {
+    /// A ModelInfer request; `parameters` travel as the request's string parameters (e.g. a reward's prompt).
+    static func request(model: String, version: String, inputs: [Input], output: String,
+                        parameters: [String: String] = [:]) -> Inference_ModelInferRequest {
         var r = Inference_ModelInferRequest()
         r.modelName = model
         r.modelVersion = version
+        for (key, value) in parameters {
+            var p = Inference_InferParameter()
+            p.stringParam = value
+            r.parameters[key] = p
+        }
         for input in inputs {
             var t = Inference_ModelInferRequest.InferInputTensor()
             t.name = input.name

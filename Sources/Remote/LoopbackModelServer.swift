@@ -1,7 +1,7 @@
 import Foundation
 import ModelIO
 
-/// A reference server (tools/serve/serve.py: MLServer hosting a pipeline's denoiser network) started as a child
+/// A reference server (tools/serve/serve.py: MLServer hosting a pipeline's denoiser network or a reward model) started as a child
 /// process on 127.0.0.1 with free ports, for tests and `evosearch bench remote`. `init` returns once the model
 /// answers a metadata request; the server's log goes to a temporary file whose tail is in every start-up error.
 /// The process is stopped (SIGTERM, then SIGKILL) by `stop` or when the value is released, and exits by itself
@@ -18,11 +18,11 @@ public final class LoopbackModelServer: @unchecked Sendable {
     /// The server's standard input: it exits when this closes, so it cannot outlive this process.
     private let lifeline = Pipe()
 
-    /// nil when `python` can import what the server needs (mlserver, torch, diffusers), else the import error.
+    /// nil when `python` can import what the server needs (mlserver, torch, diffusers, transformers), else the import error.
     public static func missingPackages(python: String = "python3") -> String? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [python, "-c", "import mlserver, torch, diffusers"]
+        p.arguments = [python, "-c", "import mlserver, torch, diffusers, transformers"]
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = err
@@ -33,7 +33,27 @@ public final class LoopbackModelServer: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "\(python) exited with \(p.terminationStatus)"
     }
 
-    public init(pipeline: URL, model: String, python: String = "python3", script: String = "tools/serve/serve.py",
+    /// What a server hosts: a pipeline directory's denoiser network, or a CLIP directory as a reward of `kind`
+    /// (`clip`, `clipscore`, `pickscore`).
+    public enum Hosted: Sendable {
+        case pipeline(URL)
+        case reward(URL, kind: String)
+
+        var arguments: [String] {
+            switch self {
+            case .pipeline(let url): return ["--pipeline", url.path]
+            case .reward(let url, let kind): return ["--reward", url.path, "--reward-kind", kind]
+            }
+        }
+    }
+
+    /// Serves `pipeline`'s denoiser network as `model`.
+    public convenience init(pipeline: URL, model: String, python: String = "python3", script: String = "tools/serve/serve.py",
+                            startTimeout: Double = 300) throws {
+        try self.init(hosting: .pipeline(pipeline), model: model, python: python, script: script, startTimeout: startTimeout)
+    }
+
+    public init(hosting hosted: Hosted, model: String, python: String = "python3", script: String = "tools/serve/serve.py",
                 startTimeout: Double = 300) throws {
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("evosearch-serve-\(getpid())-\(UUID().uuidString.prefix(8)).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
@@ -41,8 +61,8 @@ public final class LoopbackModelServer: @unchecked Sendable {
         let out = Pipe()
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script, "--pipeline", pipeline.path, "--name", model, "--grpc-port", "0", "--http-port", "0",
-                             "--exit-with-parent"]
+        process.arguments = [python, script] + hosted.arguments + ["--name", model, "--grpc-port", "0", "--http-port", "0",
+                                                                 "--exit-with-parent"]
         var environment = ProcessInfo.processInfo.environment
         environment["EVOSEARCH_SERVE_THREADS"] = environment["EVOSEARCH_SERVE_THREADS"] ?? "1"
         process.environment = environment

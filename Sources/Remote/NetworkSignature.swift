@@ -52,6 +52,13 @@ public struct NetworkSignature: Sendable, Equatable {
                                 source: "transformer/config.json")
     }
 
+    /// A reward model as tools/serve's reward runtime serves it: `images` [N, 3, H, W] (decoded samples in [0, 1]) in,
+    /// `scores` [N] out, both FP32; the prompt travels as the request's string parameter `prompt`.
+    public static let reward = NetworkSignature(
+        inputs: [TensorSignature("images", "FP32", [-1, 3, -1, -1])],
+        outputs: [TensorSignature("scores", "FP32", [-1])],
+        source: "the served reward's tensors (images [N, 3, H, W] → scores [N])")
+
     /// Throws a one-line `.metadataMismatch` naming the first difference between `served` and this signature.
     public func check(served inputs: [TensorSignature], outputs served: [TensorSignature], endpoint: String) throws(RemoteModelError) {
         func fail(_ text: String) -> RemoteModelError {

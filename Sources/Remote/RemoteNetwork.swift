@@ -82,8 +82,8 @@ public final class RemoteNetwork: Sendable {
 
     /// The output for `inputs` (the batched ones with the same first dimension `rows`; the first input batched). Its
     /// shape is the signature's output shape with each variable size taken from the first input at the same
-    /// position (batch = `rows`).
-    public func call(_ inputs: [Input], cancellation: CancellationCheck) throws -> Tensor {
+    /// position (batch = `rows`). `parameters` go with every share as string request parameters.
+    public func call(_ inputs: [Input], parameters: [String: String] = [:], cancellation: CancellationCheck) throws -> Tensor {
         let rows = inputs[0].tensor.shape[0]
         precondition(inputs[0].batched && inputs.allSatisfy { !$0.batched || $0.tensor.shape.first == rows },
                      "RemoteNetwork: batched inputs of different batch sizes")
@@ -106,7 +106,7 @@ public final class RemoteNetwork: Sendable {
                                                scalars: Array(input.tensor.scalars[share.rows.lowerBound * per..<share.rows.upperBound * per]))
                     }
                     group.addTask {
-                        (k, try await self.serve(slice, rows: share.rows.count, rowShape: rowShape, preferred: share.endpoint))
+                        (k, try await self.serve(slice, parameters: parameters, rows: share.rows.count, rowShape: rowShape, preferred: share.endpoint))
                     }
                 }
                 var out = [[Float]](repeating: [], count: plan.count)
@@ -121,13 +121,15 @@ public final class RemoteNetwork: Sendable {
     }
 
     /// One share: the preferred endpoint first, then the others that are up, each with its retries.
-    private func serve(_ inputs: [InferWire.Input], rows: Int, rowShape: [Int], preferred: Int) async throws -> [Float] {
+    private func serve(_ inputs: [InferWire.Input], parameters: [String: String], rows: Int, rowShape: [Int], preferred: Int) async throws -> [Float] {
         let name = signature.outputs[0].name
         let order = [preferred] + endpoints.indices.filter { $0 != preferred }
         var failures: [(endpoint: String, message: String)] = []
+        var retried = false
         for i in order where i == preferred || !book.isDown(i) {
             let client = clients[i]
-            let request = InferWire.request(model: client.endpoint.model, version: client.endpoint.version, inputs: inputs, output: name)
+            let request = InferWire.request(model: client.endpoint.model, version: client.endpoint.version, inputs: inputs, output: name,
+                                             parameters: parameters)
             for attempt in 0..<max(policy.attemptsPerEndpoint, 1) {
                 try Task.checkCancellation()
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -143,6 +145,7 @@ public final class RemoteNetwork: Sendable {
                     failures.removeAll { $0.endpoint == error.endpoint }
                     failures.append((error.endpoint, error.message))
                     if !error.isRetryable { break }
+                    retried = retried || policy.attemptsPerEndpoint > 1
                     if attempt + 1 < policy.attemptsPerEndpoint {
                         try await Task.sleep(for: .milliseconds(Int64(policy.backoff * 1000 * Double(1 << min(attempt, 10)))))
                     }
@@ -150,11 +153,12 @@ public final class RemoteNetwork: Sendable {
             }
             book.markDown(i)
         }
-        let attempts = "\(policy.attemptsPerEndpoint) attempt\(policy.attemptsPerEndpoint == 1 ? "" : "s")"
+        // The attempt count only where a failure was retried (a bad reply is not).
+        let attempts = retried ? " (\(policy.attemptsPerEndpoint) attempts\(endpoints.count == 1 ? "" : " each"))" : ""
         if endpoints.count == 1, let only = failures.first {
-            throw RemoteModelError(only.endpoint, .noEndpointLeft, "no endpoint could serve \(rows) rows (\(attempts)): \(only.message)")
+            throw RemoteModelError(only.endpoint, .noEndpointLeft, "no endpoint could serve \(rows) rows\(attempts): \(only.message)")
         }
         throw RemoteModelError(endpoints.map(\.description).joined(separator: ", "), .noEndpointLeft,
-                               "no endpoint could serve \(rows) rows (\(attempts) each); last errors: \(failures.map { "\($0.endpoint): \($0.message)" }.joined(separator: "; "))")
+                               "no endpoint could serve \(rows) rows\(attempts); last errors: \(failures.map { "\($0.endpoint): \($0.message)" }.joined(separator: "; "))")
     }
 }

@@ -1,14 +1,16 @@
-"""Serves the denoiser network of a diffusers pipeline directory with MLServer over the Open Inference Protocol.
+"""Serves the denoiser network of a diffusers pipeline directory, or a CLIP-family reward model, with MLServer over
+the Open Inference Protocol.
 
     python3 tools/serve/serve.py --pipeline models/shapes-sd-small [--name shapes-sd-small]
         [--host 127.0.0.1] [--grpc-port 8081] [--http-port 8080]
+    python3 tools/serve/serve.py --reward models/shapes-clip [--reward-kind clip|clipscore|pickscore] [--name …]
 
 Binds 127.0.0.1 unless --host says otherwise. A port of 0 picks a free one. As soon as the ports are chosen (before
 the model loads), prints one JSON line {"grpc_port": …, "http_port": …} on standard output, then runs until SIGINT/SIGTERM (which end it at
 once: the server keeps no state) or, with --exit-with-parent, until its standard input closes (the parent that
 started it exited, however it ended). The model loads in
 the server's own process (no worker pool) and its metrics endpoint is off, so several servers can share a machine.
-Then: evosearch search --denoiser-endpoint grpc://127.0.0.1:PORT/NAME …
+Then: evosearch search --denoiser-endpoint grpc://127.0.0.1:PORT/NAME … (or --reward-endpoint for a reward).
 """
 
 import argparse
@@ -29,7 +31,11 @@ def free_port(host):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pipeline", required=True, help="diffusers pipeline directory")
+    hosted = parser.add_mutually_exclusive_group(required=True)
+    hosted.add_argument("--pipeline", help="diffusers pipeline directory: serve its denoiser network")
+    hosted.add_argument("--reward", help="CLIP model directory (transformers' layout): serve it as a reward")
+    parser.add_argument("--reward-kind", default="clip", choices=["clip", "clipscore", "pickscore"],
+                        help="with --reward: the score (as evosearch's rewards of these names)")
     parser.add_argument("--name", help="model name clients ask for (default: the directory's name)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--grpc-port", type=int, default=8081)
@@ -37,8 +43,8 @@ def main():
     parser.add_argument("--exit-with-parent", action="store_true", help="exit when standard input closes")
     args = parser.parse_args()
 
-    pipeline = os.path.abspath(args.pipeline)
-    name = args.name or os.path.basename(pipeline.rstrip("/"))
+    directory = os.path.abspath(args.pipeline or args.reward)
+    name = args.name or os.path.basename(directory.rstrip("/"))
     grpc_port = args.grpc_port or free_port(args.host)
     http_port = args.http_port or free_port(args.host)
     print(json.dumps({"grpc_port": grpc_port, "http_port": http_port, "model": name}), flush=True)
@@ -61,8 +67,12 @@ def main():
     settings = Settings(host=args.host, grpc_port=grpc_port, http_port=http_port, parallel_workers=0,
                         metrics_endpoint=None, load_models_at_startup=True, debug=False,
                         grpc_max_message_length=1 << 30)
-    model = ModelSettings(name=name, implementation="denoiser_runtime.DiffusersDenoiserRuntime",
-                          parameters=ModelParameters(uri=pipeline))
+    if args.pipeline:
+        model = ModelSettings(name=name, implementation="denoiser_runtime.DiffusersDenoiserRuntime",
+                              parameters=ModelParameters(uri=directory))
+    else:
+        model = ModelSettings(name=name, implementation="reward_runtime.CLIPRewardRuntime",
+                              parameters=ModelParameters(uri=directory, extra={"kind": args.reward_kind}))
     asyncio.run(ReferenceServer(settings).start(models_settings=[model]))
 
 
