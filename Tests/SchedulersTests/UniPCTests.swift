@@ -133,7 +133,7 @@ struct UniPCTests {
             ("use_flow_sigmas", "false", "must be true (not implemented: VP sigmas), got false"),
             ("prediction_type", #""epsilon""#, #"must be "flow_prediction" (not implemented: VP UniPC), got "epsilon""#),
             ("predict_x0", "false", "must be true (not implemented: predict_x0 false, which diffusers refuses for flow_prediction), got false"),
-            ("solver_p", #"{"_class_name": "DPMSolverMultistepScheduler"}"#, "must be null (not implemented: an external predictor solver_p), got {\"_class_name\":\"DPMSolverMultistepScheduler\"}"),
+            ("solver_p", #"{"_class_name": "DPMSolverMultistepScheduler"}"#, "must be null (not implemented: an external predictor solver_p), got {\"_class_name\": \"DPMSolverMultistepScheduler\"}"),
             ("shift_terminal", "0.1", "must be null (not implemented: shift_terminal), got 0.1"),
             ("solver_order", "4", "must be 1, 2 or 3, got 4"),
             ("solver_type", #""bh3""#, #"must be one of "bh1", "bh2", "midpoint", "heun", "logrho", got "bh3""#),
@@ -147,8 +147,19 @@ struct UniPCTests {
             #expect(throws: invalid(key, reason), "\(key): \(value)") { try UniPCMultistepConfig(json: wan(key, value)) }
         }
         // Combinations for which diffusers' last step is NaN or infinite.
-        #expect(throws: ModelIOError.self) { try UniPCMultistepConfig(json: wan("solver_type", #""bh1""#)) }
-        #expect(throws: ModelIOError.self) { try UniPCMultistepConfig(json: wan("lower_order_final", "false")) }
+        #expect(throws: invalid("solver_type", "must be bh2 with final_sigmas_type zero (bh1's B(h) = h is infinite at σ = 0, "
+                                + #"so diffusers' last step is NaN; use bh2 or final_sigmas_type sigma_min), got "bh1""#)) {
+            try UniPCMultistepConfig(json: wan("solver_type", #""bh1""#))
+        }
+        #expect(throws: invalid("lower_order_final", "must be true with solver_order 2 and final_sigmas_type zero "
+                                + "(a multistep update to σ = 0 is infinite in diffusers), got false")) {
+            try UniPCMultistepConfig(json: wan("lower_order_final", "false"))
+        }
+        #expect(throws: invalid("lower_order_final", "must be true with solver_order 3 (diffusers' last update with "
+                                + "final_sigmas_type sigma_min solves a singular system), got false")) {
+            try UniPCMultistepConfig(json: wan("lower_order_final", "false").replacingOccurrences(of: #""zero""#, with: #""sigma_min""#)
+                                     .replacingOccurrences(of: #""solver_order": 2"#, with: #""solver_order": 3"#))
+        }
         #expect(throws: Never.self) {
             try UniPCMultistepConfig(json: wan("lower_order_final", "false").replacingOccurrences(of: #""zero""#, with: #""sigma_min""#))
         }
