@@ -7,6 +7,7 @@ import Rewards
 import Sampling
 import Schedulers
 import Search
+import ShapesWorld
 import TensorCore
 
 /// `evosearch search`: the main job. Searches a diffusers pipeline's denoising trajectory (any registered family) with any method
@@ -20,7 +21,7 @@ import TensorCore
 struct SearchCommand: ParsableCommand {
     /// The reward used when `--reward` is not given, once it is registered.
     static let defaultReward = "shapes-verifier"
-    static let defaultPrompt = "a red circle to the left of a blue square"
+    static let defaultPrompt = ShapesPromptSuite.defaultSearchPrompt
 
     static let configuration = CommandConfiguration(
         commandName: "search",

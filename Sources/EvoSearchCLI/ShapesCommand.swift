@@ -8,7 +8,7 @@ import TensorCore
 struct Shapes: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The procedural shapes world: render training data and list the prompt suite.",
-        subcommands: [ShapesRender.self, ShapesPrompts.self, ShapesEval.self])
+        subcommands: [ShapesRender.self, ShapesPrompts.self, ShapesEval.self, ShapesHardSplit.self])
 }
 
 struct ShapesRender: ParsableCommand {
@@ -77,12 +77,12 @@ struct ShapesPrompts: ParsableCommand {
         commandName: "prompts",
         abstract: "Print the fixed prompt suite (task type, tab, prompt).")
 
-    @Option(name: .long, help: "Which split: heldout or tuning.")
+    @Option(name: .long, help: "Which split: heldout, tuning or hard.")
     var split: String = "heldout"
 
     func run() throws {
         guard let s = ShapesPromptSuite.Split(rawValue: split) else {
-            throw CLIError("--split: \(split) is not a split; use heldout or tuning")
+            throw CLIError("--split: \(split) is not a split; use heldout, tuning or hard")
         }
         for p in ShapesPromptSuite.prompts(s) { print("\(p.task.rawValue)\t\(p.text)") }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Benchmarks
 import Catalog
 import Sampling
 import ShapesWorld
@@ -19,7 +20,7 @@ struct ShapesEval: ParsableCommand {
 
     @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large, shapes-flux-small).")
     var model: String = "shapes-sd-small"
-    @Option(name: .long, help: "Prompt split: heldout or tuning.")
+    @Option(name: .long, help: "Prompt split: heldout, tuning or hard (prompts whose plain samples rarely succeed).")
     var split: String = "heldout"
     @Option(name: .long, help: "Images per prompt.")
     var samples: Int = 4
@@ -32,50 +33,111 @@ struct ShapesEval: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        guard let s = ShapesPromptSuite.Split(rawValue: split) else { throw CLIError("--split: \(split) is not a split; use heldout or tuning") }
+        guard let s = ShapesPromptSuite.Split(rawValue: split) else { throw CLIError("--split: \(split) is not a split; use heldout, tuning or hard") }
         if samples < 1 { throw CLIError("--samples: \(samples) must be at least 1") }
         let sampler = self.sampler.forSearch()
         if let json { try checkWritable(json, option: "--json") }
         let dir = try EmbeddedModels().resolvePipeline(model)
         let pipeline = try loadImagePipeline(dir.path, command: "shapes eval")
         let prompts = ShapesPromptSuite.prompts(s)
-        var perTask: [ShapesTask: (n: Int, correct: Int, score: Double)] = [:]
-        var records: [[String: Any]] = []
         let started = Date()
-        for (k, prompt) in prompts.enumerated() {
-            let verifier = ShapesVerifier(prompt: prompt)
-            var fractions: [Double] = []
-            for j in 0..<samples {
-                let image: Tensor
-                do {
-                    image = try pipeline.generate(sampler.request(prompt: prompt.text),
-                                                  seed: seed + UInt64(j), progress: nil)
-                } catch { throw CLIError("\(error)") }
-                let verdict: ShapesVerdict
-                do { verdict = try verifier.verify(tensor: image.rank == 4 ? image.row(0) : image) } catch { throw CLIError("\(error)") }
-                fractions.append(verdict.fraction)
-                var t = perTask[prompt.task] ?? (0, 0, 0)
-                t.n += 1; t.correct += verdict.allSatisfied ? 1 : 0; t.score += verdict.fraction
-                perTask[prompt.task] = t
+        let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
+        let results: [PlainSampleEvaluation.PromptResult]
+        do {
+            results = try evaluation.run(pipeline, prompts: prompts) { done, total in
+                if !quiet { FileHandle.standardError.write(Data(String(format: "\rprompt %d/%d  %.0f s", done, total, Date().timeIntervalSince(started)).utf8)) }
             }
-            records.append(["prompt": prompt.text, "task": prompt.task.rawValue, "scores": fractions])
-            if !quiet {
-                FileHandle.standardError.write(Data(String(format: "\rprompt %d/%d  %.0f s", k + 1, prompts.count, Date().timeIntervalSince(started)).utf8))
-            }
-        }
+        } catch { throw CLIError("\(error)") }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
-        print("task            images  accuracy  score")
-        var all = (n: 0, correct: 0, score: 0.0)
-        for task in ShapesTask.allCases {
-            guard let t = perTask[task] else { continue }
-            all.n += t.n; all.correct += t.correct; all.score += t.score
-            print(task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", t.n, 100 * Double(t.correct) / Double(t.n), t.score / Double(t.n)))
-        }
-        print("overall".padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", all.n, 100 * Double(all.correct) / Double(max(all.n, 1)), all.score / Double(max(all.n, 1))))
+        printTaskTable(results)
+        let records: [[String: Any]] = results.map { ["prompt": $0.prompt.text, "task": $0.prompt.task.rawValue, "scores": $0.fractions] }
         if let json {
             let obj: [String: Any] = ["model": model, "split": split, "samples": samples, "steps": sampler.steps, "guidance": Double(sampler.guidance),
                                       "eta": Double(sampler.eta), "scheduler": sampler.schedulerName, "seed": seed, "prompts": records]
+            try write(try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: json)
+        }
+    }
+}
+
+/// The per-task table of `shapes eval` and `shapes hard-split`: images, accuracy, mean fraction of constraints.
+func printTaskTable(_ results: [PlainSampleEvaluation.PromptResult]) {
+    print("task            images  accuracy  score")
+    let rows = PlainSampleEvaluation.byTask(results)
+    for r in rows {
+        print(r.task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", r.images, 100 * r.accuracy, r.score))
+    }
+    let n = rows.reduce(0) { $0 + $1.images }
+    let correct = rows.reduce(0.0) { $0 + $1.accuracy * Double($1.images) }, score = rows.reduce(0.0) { $0 + $1.score * Double($1.images) }
+    print("overall".padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", n, 100 * correct / Double(max(n, 1)), score / Double(max(n, 1))))
+}
+
+/// `evosearch shapes hard-split`: the procedure that chose the frozen `hard` split, rerunnable.
+struct ShapesHardSplit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hard-split",
+        abstract: "Choose prompts the model's plain samples rarely satisfy (how the frozen hard split was made).",
+        discussion: """
+        Draws --candidates random grammar prompts per task type that are in neither the held-out nor the tuning set \
+        (a fixed pool for a given --pool-seed), generates --samples plain images of each with the seeds --seed, \
+        --seed+1, … (the tuning seeds: searches and benchmarks use their own Philox streams), and keeps, per task \
+        type, the --per-task prompts with the lowest accuracy above 0 and at most --max-accuracy. Prints every \
+        candidate's accuracy and the chosen prompts.
+        """)
+
+    @Option(name: .long, help: "Pipeline: a directory or an embedded model name.")
+    var model: String = "shapes-sd-small"
+    @Option(name: .long, help: "Candidate prompts per task type.")
+    var candidates: Int = 24
+    @Option(name: .long, help: "Seed of the candidate pool.")
+    var poolSeed: UInt64 = 21
+    @Option(name: .long, help: "Plain images per candidate.")
+    var samples: Int = 32
+    @Option(name: .long, help: "First seed of the plain images.")
+    var seed: UInt64 = 1000
+    @Option(name: .long, help: "Largest accuracy a chosen prompt may have.")
+    var maxAccuracy: Double = 0.25
+    @Option(name: .long, help: "Prompts chosen per task type.")
+    var perTask: Int = 4
+    @OptionGroup(title: "Sampler") var sampler: SamplerOptions
+    @Option(name: .long, help: "Also write every candidate's verdicts and the choice as JSON here.")
+    var json: String?
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        if candidates < 1 { throw CLIError("--candidates: \(candidates) must be at least 1") }
+        if samples < 1 { throw CLIError("--samples: \(samples) must be at least 1") }
+        if perTask < 1 { throw CLIError("--per-task: \(perTask) must be at least 1") }
+        guard maxAccuracy > 0, maxAccuracy <= 1 else { throw CLIError("--max-accuracy: \(maxAccuracy) must be in (0, 1]") }
+        if let json { try checkWritable(json, option: "--json") }
+        let sampler = self.sampler.forSearch()
+        let pipeline = try loadImagePipeline(try EmbeddedModels().resolvePipeline(model).path, command: "shapes hard-split")
+        let pool = ShapesPromptSuite.candidates(perTask: candidates, seed: poolSeed)
+        let started = Date()
+        let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
+        let results: [PlainSampleEvaluation.PromptResult]
+        do {
+            results = try evaluation.run(pipeline, prompts: pool) { done, total in
+                if !quiet { FileHandle.standardError.write(Data(String(format: "\rprompt %d/%d  %.0f s", done, total, Date().timeIntervalSince(started)).utf8)) }
+            }
+        } catch { throw CLIError("\(error)") }
+        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        let chosen = HardPromptSelection.select(results, maxAccuracy: maxAccuracy, perTask: perTask)
+        print("model \(model), \(pool.count) candidates (pool seed \(poolSeed)), \(samples) images each from seed \(seed), \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
+        printTaskTable(results)
+        print("\ncandidates (accuracy, mean fraction of constraints):")
+        for r in results { print(String(format: "  %5.1f%%  %.3f  ", 100 * r.accuracy, r.meanFraction) + "\(r.prompt.task.rawValue)\t\(r.prompt.text)") }
+        print("\nchosen (0 < accuracy ≤ \(maxAccuracy), the hardest \(perTask) per task type): \(chosen.count)")
+        for r in chosen { print(String(format: "  %5.1f%%  ", 100 * r.accuracy) + "\(r.prompt.task.rawValue)\t\(r.prompt.text)") }
+        if let json {
+            func record(_ r: PlainSampleEvaluation.PromptResult) -> [String: Any] {
+                ["prompt": r.prompt.text, "task": r.prompt.task.rawValue, "accuracy": r.accuracy, "scores": r.fractions]
+            }
+            let obj: [String: Any] = ["model": model, "pool_seed": poolSeed, "candidates_per_task": candidates, "samples": samples,
+                                      "seed": seed, "steps": sampler.steps, "guidance": Double(sampler.guidance), "eta": Double(sampler.eta),
+                                      "scheduler": sampler.schedulerName, "max_accuracy": maxAccuracy, "per_task": perTask,
+                                      "candidates": results.map(record), "chosen": chosen.map(\.prompt.text)]
             try write(try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: json)
         }
     }

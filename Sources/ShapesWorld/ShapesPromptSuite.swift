@@ -1,9 +1,12 @@
+import RandomStreams
+
 /// The fixed prompt suite of the shapes world: a held-out set (8 prompts per task type, 4 for two_objects,
 /// whose form has only six prompts) for reporting and benchmarks, and a disjoint tuning set (half as many) for
 /// choosing settings. Drawn once from the grammar with a fixed seed and then frozen here; position prompts were
-/// edited so that each split has all four relations. Never tune on the held-out set.
+/// edited so that each split has all four relations. Never tune on the held-out set. A third split, `hard`, holds
+/// prompts whose plain samples rarely succeed (see `hard`).
 public enum ShapesPromptSuite {
-    public enum Split: String, CaseIterable, Sendable { case heldout, tuning }
+    public enum Split: String, CaseIterable, Sendable { case heldout, tuning, hard }
 
     public static let heldout: [String] = [
         "a red square",
@@ -79,6 +82,58 @@ public enum ShapesPromptSuite {
 
     /// The split's prompts, parsed (the suite is checked by tests to parse and cover every task type).
     public static func prompts(_ split: Split) -> [ShapesPrompt] {
-        (split == .heldout ? heldout : tuning).compactMap { try? ShapesPrompt(parsing: $0) }
+        texts(split).compactMap { try? ShapesPrompt(parsing: $0) }
+    }
+
+    /// The split's prompt texts.
+    public static func texts(_ split: Split) -> [String] {
+        switch split {
+        case .heldout: return heldout
+        case .tuning: return tuning
+        case .hard: return hard
+        }
+    }
+
+    /// Prompts the main job's model rarely gets right without search: chosen by `evosearch shapes hard-split` (its
+    /// defaults: shapes-sd-small with the search sampler — 20 steps, guidance 1.5, DDIM η 1 — 32 plain images per
+    /// candidate from seed 1000, the pool of `candidates(perTask: 24, seed: 21)`), keeping per task type the four
+    /// hardest with 0 < accuracy ≤ 25 %, then frozen here. No counting or single-object candidate was that hard
+    /// (lowest plain accuracies 41 % and 69 %) and every two-object prompt is in the other splits, so the split holds
+    /// colours, position and colour attribution. docs/results/hard-split.txt has every
+    /// candidate's accuracy. Never tune on it: it is for measuring search.
+    public static let hard: [String] = [
+        "a yellow square and a blue square",            // colors, 18.8 % of 32 plain samples
+        "a purple triangle and a green triangle",       // 21.9 %
+        "a blue triangle and a purple triangle",        // 21.9 %
+        "a red circle and a yellow circle",             // 21.9 %
+        "a purple circle above a green triangle",       // position, 6.2 %
+        "a yellow triangle above a red circle",         // 9.4 %
+        "a purple square below a blue circle",          // 9.4 %
+        "a yellow triangle below a red triangle",       // 9.4 %
+        "a yellow circle and a blue triangle",          // color_attr, 12.5 %
+        "a yellow circle and a red triangle",           // 21.9 %
+        "a yellow triangle and a blue circle",          // 21.9 %
+        "a yellow square and a blue triangle",          // 25.0 %
+    ]
+
+    /// The main job's default prompt: the hard split's hardest, so the first search a user runs has to work for its
+    /// result (6 % of plain samples satisfy it).
+    public static let defaultSearchPrompt = "a purple circle above a green triangle"
+
+    /// Up to `perTask` distinct random grammar prompts of each task type in neither the held-out nor the tuning set: the pool the hard
+    /// split was chosen from. Drawn from `PhiloxStream`s keyed by (seed, world sampling, task, draw), so the same
+    /// arguments give the same pool; a task type with fewer unused prompts (two_objects has six in all) gives fewer.
+    public static func candidates(perTask: Int, seed: UInt64) -> [ShapesPrompt] {
+        let used = Set(heldout + tuning)
+        let sampler = SceneSampler()
+        return ShapesTask.allCases.enumerated().flatMap { t, task -> [ShapesPrompt] in
+            var seen = used, out: [ShapesPrompt] = []
+            for draw in 0..<(50 * perTask) where out.count < perTask {
+                var rng = PhiloxStream(NoiseKey(seed: seed, purpose: .worldSampling, generation: t + 1, individual: draw))
+                let p = sampler.randomPrompt(task, &rng)
+                if seen.insert(p.text).inserted { out.append(p) }
+            }
+            return out
+        }
     }
 }

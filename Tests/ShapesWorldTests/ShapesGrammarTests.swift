@@ -61,8 +61,8 @@ import Testing
     }
 
     @Test func suiteParsesCoversEveryTaskAndSplitsAreDisjoint() {
-        for split in ShapesPromptSuite.Split.allCases {
-            let texts = split == .heldout ? ShapesPromptSuite.heldout : ShapesPromptSuite.tuning
+        for split in [ShapesPromptSuite.Split.heldout, .tuning] {
+            let texts = ShapesPromptSuite.texts(split)
             let parsed = ShapesPromptSuite.prompts(split)
             #expect(parsed.count == texts.count, "every \(split) prompt parses")
             #expect(Set(parsed.map(\.task)) == Set(ShapesTask.allCases))
@@ -71,6 +71,32 @@ import Testing
             #expect(relations == Set(SpatialRelation.allCases), "\(split) has every relation")
         }
         #expect(Set(ShapesPromptSuite.heldout).isDisjoint(with: ShapesPromptSuite.tuning))
+    }
+
+    /// The hard split is the selection `shapes hard-split` made from the candidate pool: every prompt parses, comes
+    /// from the pool (so from neither other split), and the split holds several task types.
+    @Test func hardSplitComesFromTheCandidatePool() {
+        let hard = ShapesPromptSuite.prompts(.hard)
+        #expect(hard.count == ShapesPromptSuite.hard.count && hard.count >= 8)
+        let pool = Set(ShapesPromptSuite.candidates(perTask: 24, seed: 21).map(\.text))
+        #expect(Set(ShapesPromptSuite.hard).isSubset(of: pool))
+        #expect(Set(hard.map(\.task)).count >= 3)
+        #expect(ShapesPromptSuite.hard.contains(ShapesPromptSuite.defaultSearchPrompt))
+    }
+
+    @Test func candidatePoolIsFixedDistinctAndOutsideTheSplits() {
+        let pool = ShapesPromptSuite.candidates(perTask: 12, seed: 21)
+        #expect(pool.map(\.text) == ShapesPromptSuite.candidates(perTask: 12, seed: 21).map(\.text))
+        #expect(pool.map(\.text) != ShapesPromptSuite.candidates(perTask: 12, seed: 22).map(\.text))
+        #expect(Set(pool.map(\.text)).count == pool.count)
+        #expect(Set(pool.map(\.text)).isDisjoint(with: ShapesPromptSuite.heldout + ShapesPromptSuite.tuning))
+        for task in [ShapesTask.counting, .colors, .position, .colorAttribution] {
+            #expect(pool.filter { $0.task == task }.count == 12, "\(task)")
+        }
+        // Of the 15 single-object prompts 12 are in the splits; two_objects has six, all in them.
+        #expect(pool.filter { $0.task == .singleObject }.count == 3)
+        #expect(pool.filter { $0.task == .twoObjects }.isEmpty)
+        for p in pool { #expect((try? ShapesPrompt(parsing: p.text))?.text == p.text) }
     }
 }
 
