@@ -33,11 +33,13 @@ public struct WanAttention: Sendable {
         return toOut(out, residual: residual)
     }
 
-    /// `residual + attn2(x, context)` for tokens `x` `[B, L, D]` and projected text states `context` `[B, Lt, D]`.
-    func crossAttention(_ x: Tensor, context: Tensor, residual: Tensor? = nil, cancellation: CancellationCheck) -> Tensor {
+    /// `residual + attn2(x, context)` for tokens `x` `[B, L, D]` and projected text states `context` `[B, Lt, D]`,
+    /// with `mask` (additive, `[B, L, Lt]`) on the scores when given (`WanTextKeys`).
+    func crossAttention(_ x: Tensor, context: Tensor, mask: Tensor? = nil, residual: Tensor? = nil,
+                        cancellation: CancellationCheck) -> Tensor {
         let q = NN.rmsNorm(toQ(x), weight: normQ, eps: eps)
         let k = NN.rmsNorm(toK(context), weight: normK, eps: eps)
-        let out = NN.attention(query: q, key: k, value: toV(context), heads: heads, cancellation: cancellation)
+        let out = NN.attention(query: q, key: k, value: toV(context), heads: heads, mask: mask, cancellation: cancellation)
         return toOut(out, residual: residual)
     }
 }

@@ -13,6 +13,8 @@ import TensorCore
 /// vectors, `text_embedder` (linear, gelu-tanh, linear) on the text states; `num_layers` `WanTransformerBlock`s
 /// with 3-D rotary embeddings (`WanRotaryPosEmbed`); `norm_out` (layer norm without affine) modulated by
 /// `scale_shift_table + temb`, `proj_out`, unpatchify. Every projection is one product over all `B·L` rows.
+/// A run of identical trailing text states (WanPipeline's zero padding to 512) is embedded and attended as one
+/// key weighted by its length (`WanTextKeys`: the same result, without the padding's share of the work).
 ///
 /// Limits: text-to-video only (no image embedder / added key-value projections: the config refuses them); one
 /// timestep per batch row (not Wan 2.2 TI2V's per-token timesteps); no attention mask (WanPipeline passes none,
@@ -87,11 +89,14 @@ public struct WanTransformer3DModel: Sendable {
         let sinusoid = NN.timestepEmbedding(timestep, dim: c.freqDim, flipSinToCos: true, downscaleFreqShift: 0)
         let temb = timeEmbedder(sinusoid)
         let timestepProjection = timeProj(NN.silu(temb))
-        let context = textEmbedder(encoderHiddenStates)
+        // The pipeline's zero padding collapsed to one key per row (exact; see WanTextKeys).
+        let text = WanTextKeys.collapse(encoderHiddenStates, queries: x.shape[1])
+        let context = textEmbedder(text.states)
 
         for block in blocks {
             if cancellation.isCancelled { throw .cancelled }
-            x = block(x, context: context, timestepProjection: timestepProjection, rotary: rotary, cancellation: cancellation)
+            x = block(x, context: context, contextMask: text.mask, timestepProjection: timestepProjection, rotary: rotary,
+                      cancellation: cancellation)
         }
         if cancellation.isCancelled { throw .cancelled }
         // shift, scale = scale_shift_table + temb (the same temb added to both rows of the table).

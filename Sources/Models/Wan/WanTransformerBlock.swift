@@ -27,11 +27,11 @@ public struct WanTransformerBlock: Sendable {
         ffn = try FeedForward(s.scope("ffn"), dim: d, inner: c.ffnDim)
     }
 
-    /// Tokens `x` `[B, L, D]`, projected text `context` `[B, Lt, D]`, the timestep projection `[B, 6·D]`
-    /// (`condition_embedder.time_proj` output) → `[B, L, D]`. After `cancellation` asks to stop the output is
+    /// Tokens `x` `[B, L, D]`, projected text `context` `[B, Lt, D]` with its cross-attention mask (`WanTextKeys`),
+    /// the timestep projection `[B, 6·D]` (`condition_embedder.time_proj` output) → `[B, L, D]`. After `cancellation` asks to stop the output is
     /// unspecified (see `NN.attention`).
-    func callAsFunction(_ x: Tensor, context: Tensor, timestepProjection: Tensor, rotary: WanRotaryPosEmbed,
-                        cancellation: CancellationCheck = .never) -> Tensor {
+    func callAsFunction(_ x: Tensor, context: Tensor, contextMask: Tensor? = nil, timestepProjection: Tensor,
+                        rotary: WanRotaryPosEmbed, cancellation: CancellationCheck = .never) -> Tensor {
         typealias C = Chunk
         let emb = WanTokenOps.addingTable(scaleShiftTable, to: timestepProjection)
         let norm1 = FluxTokenOps.modulate(NN.layerNorm(x, weight: nil, bias: nil, eps: eps), emb: emb,
@@ -39,7 +39,7 @@ public struct WanTransformerBlock: Sendable {
         var h = FluxTokenOps.gatedAdd(x, gate: emb, chunk: C.gateMSA,
                                       attn1.selfAttention(norm1, rotary: rotary, cancellation: cancellation))
         let normed = norm2.map { $0(h) } ?? h
-        h = attn2.crossAttention(normed, context: context, residual: h, cancellation: cancellation)
+        h = attn2.crossAttention(normed, context: context, mask: contextMask, residual: h, cancellation: cancellation)
         let norm3 = FluxTokenOps.modulate(NN.layerNorm(h, weight: nil, bias: nil, eps: eps), emb: emb,
                                           scaleChunk: C.scaleFF, shiftChunk: C.shiftFF)
         return FluxTokenOps.gatedAdd(h, gate: emb, chunk: C.gateFF, ffn(norm3))
