@@ -47,8 +47,8 @@ extension WanTransformer3DModel {
 @Suite struct WanTransformerTests {
     /// Max |error| / max |reference| ≤ 1e-5 for every case: the bf16 references ran in float32 on the
     /// bf16-rounded weights, i.e. on exactly the values widened from the stored bf16, so what remains is float32
-    /// summation order. Every case has zero-padded text rows; `tiny-padded` (48 tokens, 6 and 48 of them the
-    /// prompt) has a run long enough to be collapsed (`WanTextKeys`), also with a row that has none.
+    /// summation order. Every case has zero-padded text rows; `tiny-padded` (48 tokens, 6 and 20 of them the
+    /// prompt) has runs long enough to be collapsed (`WanTextKeys`), the shorter row with filler keys.
     @Test(arguments: ["tiny", "tiny-padded", "bf16", "pipeline-tiny"])
     func transformerMatchesDiffusers(name: String) throws {
         let model = try WanTransformerFixtures.model(name)
@@ -60,27 +60,34 @@ extension WanTransformer3DModel {
     }
 
     /// A long run of identical trailing rows becomes one key with log(run) on its score; filler keys of rows that
-    /// kept fewer are −∞; short runs (< max(2, L/8)) and rows without a run are left alone.
+    /// kept fewer are −∞; short runs (< max(2, L/8)), rows without a run and batches that would keep more than
+    /// L − L/8 rows are left alone.
     @Test func paddingIsCollapsedToOneWeightedKey() throws {
-        // [2, 16, 2]: row 0 = 3 prompt rows + 13 zero rows; row 1 = 15 distinct rows + 1 zero row.
+        // [2, 16, 2]: row 0 = 3 prompt rows + 13 zero rows; row 1 = 10 distinct rows + 6 zero rows.
         var s = [Float](repeating: 0, count: 2 * 16 * 2)
         for j in 0..<3 { s[j * 2] = Float(j + 1); s[j * 2 + 1] = -1 }
-        for j in 0..<15 { s[(16 + j) * 2] = Float(j + 1) }
+        for j in 0..<10 { s[(16 + j) * 2] = Float(j + 1) }
         let keys = WanTextKeys.collapse(Tensor(shape: [2, 16, 2], scalars: s), queries: 3)
-        #expect(keys.states.shape == [2, 16, 2])   // row 1 kept all 16 rows: nothing gained there
+        #expect(keys.states.shape == [2, 11, 2])   // row 1 keeps 11 rows, row 0 4 and 7 fillers
+        #expect(Array(keys.states.scalars[0..<8]) == Array(s[0..<8]) && Array(keys.states.scalars[22..<44]) == Array(s[32..<54]))
         let mask = try #require(keys.mask)
-        #expect(mask.shape == [2, 3, 16])
-        let row0 = Array(mask.scalars[0..<16]), row1 = Array(mask.scalars[48..<64])
+        #expect(mask.shape == [2, 3, 11])
+        let row0 = Array(mask.scalars[0..<11]), row1 = Array(mask.scalars[33..<44])
         #expect(row0[0..<3] == [0, 0, 0] && abs(row0[3] - Float(Foundation.log(13.0))) < 1e-6)
-        #expect(row0[4...].allSatisfy { $0 == -.infinity } && row1.allSatisfy { $0 == 0 })
-        #expect(Array(mask.scalars[16..<32]) == row0)   // the same for every query
+        #expect(row0[4...].allSatisfy { $0 == -.infinity })
+        #expect(row1[0..<10].allSatisfy { $0 == 0 } && abs(row1[10] - Float(Foundation.log(6.0))) < 1e-6)
+        #expect(Array(mask.scalars[11..<22]) == row0)   // the same for every query
+        // A row of 15 distinct rows + 1 zero row next to row 0: the batch would keep all 16 rows.
+        var full = s
+        for j in 10..<15 { full[(16 + j) * 2] = Float(j + 1) }
+        #expect(WanTextKeys.collapse(Tensor(shape: [2, 16, 2], scalars: full), queries: 3).mask == nil)
 
         let long = Tensor(shape: [1, 16, 2], scalars: Array(s[0..<32]))
         let one = WanTextKeys.collapse(long, queries: 2)
         #expect(one.states.shape == [1, 4, 2] && one.states.scalars == Array(s[0..<8]))
         let distinct = Tensor(shape: [1, 16, 2], scalars: (0..<32).map(Float.init))
         #expect(WanTextKeys.collapse(distinct, queries: 2).mask == nil)
-        #expect(WanTextKeys.collapse(Tensor(shape: [1, 16, 2], scalars: Array(s[32..<64])), queries: 2).mask == nil)
+        #expect(WanTextKeys.collapse(Tensor(shape: [1, 16, 2], scalars: Array(full[32..<64])), queries: 2).mask == nil)
     }
 
     @Test func configsAreReadAsStored() throws {

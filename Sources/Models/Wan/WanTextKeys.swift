@@ -15,7 +15,8 @@ struct WanTextKeys {
     let mask: Tensor?
 
     /// Collapses each batch row's run of identical trailing rows of `states` `[B, L, C]` when it is at least
-    /// `max(2, L/8)` rows long (shorter runs save less than the mask costs), for attention from `queries` query rows.
+    /// `max(2, L/8)` rows long, for attention from `queries` query rows; nothing is collapsed when the batch would
+    /// still keep more than `L − L/8` rows (the mask, `B·queries·Lk` floats, would cost more than it saves).
     static func collapse(_ states: Tensor, queries: Int) -> WanTextKeys {
         let (b, l, c) = (states.shape[0], states.shape[1], states.shape[2])
         let minimumRun = max(2, l / 8)
@@ -36,8 +37,8 @@ struct WanTextKeys {
                 if l - first >= minimumRun { kept[row] = first + 1; runs[row] = l - first }
             }
         }
-        if runs.allSatisfy({ $0 == 1 }) { return WanTextKeys(states: states, mask: nil) }
         let lk = kept.max() ?? l
+        if runs.allSatisfy({ $0 == 1 }) || lk > l - max(1, l / 8) { return WanTextKeys(states: states, mask: nil) }
         var out = [Float](repeating: 0, count: b * lk * c)
         var mask = [Float](repeating: 0, count: b * queries * lk)
         for row in 0..<b {
