@@ -5,7 +5,7 @@ import TensorCore
 
 /// One model of `evosearch bench models`; the list mirrors `CASES` in tools/bench/torch_models.py.
 public struct ModelBenchCase: Sendable {
-    public enum Kind: Sendable { case unet, vae, text, flux }
+    public enum Kind: Sendable { case unet, vae, text, flux, wan }
     /// A ceiling on ours/PyTorch (ratio of medians), with an optional stretch goal.
     public struct Target: Sendable {
         public var max: Double
@@ -18,7 +18,7 @@ public struct ModelBenchCase: Sendable {
     /// SD 2.1-sized (fewer timed runs, no untimed forward per block).
     public var large: Bool
     public var target: Target?
-    /// The safetensors variant the tools script saves a random-weight model in (`fp16`, or `bf16` for Flux).
+    /// The safetensors variant the tools script saves a random-weight model in (`fp16`, or `bf16` for Flux and Wan).
     public var variant: String? = "fp16"
     /// A component of an embedded model as committed (`shapes-flux-small/transformer`, under models/), instead
     /// of a fixture or a random-weight model.
@@ -41,10 +41,13 @@ public struct ModelBenchCase: Sendable {
                        variant: "bf16"),
         ModelBenchCase(name: "shapes-flux-small", kind: .flux, fixture: false, large: false, target: Target(max: 0.5, stretch: nil),
                        variant: nil, embedded: "shapes-flux-small/transformer"),
+        ModelBenchCase(name: "wan-blocks", kind: .wan, fixture: false, large: true, target: Target(max: 0.9, stretch: nil),
+                       variant: "bf16"),
     ]
 
     /// Loads the model in `dir` and returns one forward pass on the inputs in `io` (UNet: ε; VAE: decode; text:
-    /// last hidden state; Flux: the transformer's velocity for the packed tokens). With `widenWeights` (UNets)
+    /// last hidden state; Flux: the transformer's velocity for the packed tokens; Wan: the transformer's velocity for
+    /// the latents). With `widenWeights` (UNets)
     /// every layer weight is widened to float32 at load instead of staying in its stored precision — the
     /// reference for what keeping f16 weights costs.
     public func makeForward(dir: URL, variant: String?, io: SafetensorsFile, widenWeights: Bool = false) throws -> () throws -> Tensor {
@@ -77,6 +80,11 @@ public struct ModelBenchCase: Sendable {
                 try model(hidden, encoderHiddenStates: context, pooledProjections: pooled, timestep: timestep,
                           guidance: guidance, txtIds: txtIds, imgIds: imgIds)
             }
+        case .wan:
+            let model = try WanTransformer3DModel(directory: dir, variant: variant)
+            let hidden = try io.tensor(named: "hidden_states"), context = try io.tensor(named: "encoder_hidden_states")
+            let timestep = try io.tensor(named: "timestep").scalars
+            return { try model(hiddenStates: hidden, timestep: timestep, encoderHiddenStates: context) }
         }
     }
 
@@ -89,7 +97,7 @@ public struct ModelBenchCase: Sendable {
             return dims("sample").map(String.init).joined(separator: "×") + (c.count == 3 ? ", ctx \(c[1])×\(c[2])" : "")
         case .vae: return dims("latents").map(String.init).joined(separator: "×") + " latent"
         case .text: return dims("input_ids").map(String.init).joined(separator: "×") + " tokens"
-        case .flux:
+        case .flux, .wan:
             let c = dims("encoder_hidden_states")
             return dims("hidden_states").map(String.init).joined(separator: "×") + (c.count == 3 ? ", ctx \(c[1])×\(c[2])" : "")
         }

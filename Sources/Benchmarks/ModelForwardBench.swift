@@ -16,6 +16,11 @@ public struct ModelBenchRow: Sendable {
     public var widenedTimes: [Double]
     /// max |ours − PyTorch| / max |PyTorch| on the case's output.
     public var parity: Float?
+    /// Peak resident memory (VmHWM, kB) of each process while it loaded and ran the case, counted from a reset just
+    /// before loading (so it starts at what the process already held: the PyTorch runtime, or our earlier cases'
+    /// freed memory that malloc keeps); nil where the peak could not be reset or was not reported.
+    public var ourPeakKB: Int? = nil
+    public var torchPeakKB: Int? = nil
 
     public var ours: Double { Statistics.median(ourTimes) }
     public var oursBest: Double { ourTimes.min() ?? .nan }
@@ -86,6 +91,7 @@ public struct ModelForwardBench: Sendable {
         }
 
         note("\(c.name): loading ours")
+        let peakReset = ProcessStatus.resetPeak()
         let io = try SafetensorsFile(url: URL(fileURLWithPath: inputsFile))
         let dir = URL(fileURLWithPath: modelDir)
         let forward = try c.makeForward(dir: dir, variant: variant, io: io)
@@ -104,12 +110,14 @@ public struct ModelForwardBench: Sendable {
         }
         var ourTimes: [Double] = [], torchTimes: [Double] = [], widenedTimes: [Double] = []
         var ourCPU = 0.0, ourWall = 0.0, torchCPUWall: [Double] = []
+        var torchPeakKB: Int?
         for r in 0..<rounds {
             let k = runs * (r + 1) / rounds - runs * r / rounds
             if k == 0 { continue }
             if let t = torch {
                 let reply = try t.request(["cmd": "time", "runs": k, "warmup": blockWarmup])
                 torchTimes += reply["seconds"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+                if let kb = reply["peak_rss_kb"]?.intValue { torchPeakKB = kb }
                 if let cpu = reply["cpu_per_wall"]?.doubleValue { torchCPUWall.append(cpu) }
                 pause()
             }
@@ -129,11 +137,15 @@ public struct ModelForwardBench: Sendable {
             if !widenedFirst { try timeWidened() }
             if torch != nil { pause() }
         }
+        let ourPeakKB = peakReset ? ProcessStatus.current().peakResidentKB : nil
         if let torch { _ = try? torch.request(["cmd": "release"]) }
-        return ModelBenchRow(benchCase: c, input: info?["input"]?.stringValue ?? c.inputDescription(io), gflop: info?["gflop"]?.doubleValue,
+        var row = ModelBenchRow(benchCase: c, input: info?["input"]?.stringValue ?? c.inputDescription(io), gflop: info?["gflop"]?.doubleValue,
                              ourTimes: ourTimes, ourCPUPerWall: ourCPU / max(ourWall, 1e-12), torchTimes: torchTimes,
                              torchCPUPerWall: torchCPUWall.isEmpty ? nil : torchCPUWall.reduce(0, +) / Double(torchCPUWall.count),
                              widenedTimes: widenedTimes, parity: parity)
+        row.ourPeakKB = ourPeakKB
+        row.torchPeakKB = torchPeakKB
+        return row
     }
 
     static func time(_ f: () throws -> Tensor) throws -> Double {

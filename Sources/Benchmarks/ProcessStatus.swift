@@ -23,6 +23,15 @@ public struct ProcessStatus: Sendable, Equatable {
         ProcessStatus(text: (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? "")
     }
 
+    /// Resets this process's VmHWM to its current resident set (Linux ≥ 4.0: "5" written to /proc/self/clear_refs),
+    /// so a later `peakResidentKB` is the peak since now. False where that is not possible.
+    @discardableResult
+    public static func resetPeak() -> Bool {
+        guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? handle.close() }
+        return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+    }
+
     public var peakResidentKB: Int { kilobytes["VmHWM"] ?? 0 }
     public var residentKB: Int { kilobytes["VmRSS"] ?? 0 }
     public var residentAnonymousKB: Int { kilobytes["RssAnon"] ?? 0 }

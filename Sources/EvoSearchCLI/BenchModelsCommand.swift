@@ -18,13 +18,15 @@ struct BenchModels: ParsableCommand {
         Cases: the committed fixtures (Tests/ModelsTests/Fixtures/sd), the small SD-style UNet (32,64,64) at a 16×16 \
         latent, and SD 2.1-sized models with random weights (UNet at a 32×32 latent, text encoder, VAE decoder at a \
         32×32 latent) and a FLUX.1-width transformer with one double and one single block (bf16, 1024 image + 512 \
-        text tokens), built once by tools/bench/torch_models.py in --cache-dir (not committed), and the embedded \
+        text tokens) and a Wan 2.1 T2V 1.3B-width transformer with two blocks (bf16, 768 video + 512 text tokens), \
+        built once by tools/bench/torch_models.py in --cache-dir (not committed), and the embedded \
         shapes-flux-small transformer as committed (a guided step's 2 rows). Prints a markdown \
         table: median forward time over --runs (--large-runs for the SD-sized models), the ratio ours/PyTorch with \
-        the product targets (small UNets ≤ 0.25×, SD 2.1 UNet ≤ 1.0×, stretch 0.9×, Flux blocks ≤ 0.9×, \
+        the product targets (small UNets ≤ 0.25×, SD 2.1 UNet ≤ 1.0×, stretch 0.9×, Flux blocks ≤ 0.9×, Wan blocks ≤ 0.9×, \
         shapes-flux-small ≤ 0.5×), GFLOP counted by PyTorch's \
         FlopCounterMode, our GFLOP/s and its share of the OpenBLAS sgemm peak (2048³ Tensor.matmul), CPU time / \
-        wall time of each side (≈ 2 when both cores work) and the parity error of our output against PyTorch's. \
+        wall time of each side (≈ 2 when both cores work), the peak resident memory of each process while it loaded \
+        and ran the case, and the parity error of our output against PyTorch's. \
         Also the peak memory of a fresh process that loads the SD 2.1 UNet from its f16 weights. Run from the \
         repository root. Without Python/torch, prints our timings only. Then reward scoring of a population, ours \
         against the Python packages: CLIP (transformers), ImageReward (image-reward, BLIP ViT-B/16 + BERT-base) and \
@@ -46,7 +48,7 @@ struct BenchModels: ParsableCommand {
     var skipRewardModels = false
     @Option(name: .long, help: "Images per population in the ImageReward / aesthetic-v2.5 scoring benchmarks.")
     var rewardImages: Int = 8
-    @Flag(name: .long, help: "Skip the SD 2.1-sized models (UNet, text encoder, VAE decoder), the Flux blocks and the load-memory measurement.")
+    @Flag(name: .long, help: "Skip the SD 2.1-sized models (UNet, text encoder, VAE decoder), the Flux and Wan blocks and the load-memory measurement.")
     var skipSd21 = false
     @Option(name: .long, help: "Where the random-weight models and the shared inputs live (not committed).")
     var cacheDir: String = ".bench-cache"
@@ -129,6 +131,8 @@ struct BenchModels: ParsableCommand {
                 if !r.widenedTimes.isEmpty { o["ours_f32_weights_seconds"] = r.widenedTimes }
                 if let t = r.torchCPUPerWall { o["torch_cpu_per_wall"] = t }
                 if let p = r.parity { o["parity"] = Double(p) }
+                if let kb = r.ourPeakKB { o["ours_peak_rss_kb"] = kb }
+                if let kb = r.torchPeakKB { o["torch_peak_rss_kb"] = kb }
                 return o
             }
             var out: [String: Any] = ["cases": cases, "sgemm_gflops_ours": ourPeak, "threads_torch": threads]
@@ -193,8 +197,8 @@ struct BenchModels: ParsableCommand {
         var peakLine = String(format: "sgemm peak, 2048³: ours (Tensor.matmul → OpenBLAS) %.1f GFLOP/s", ourPeak)
         if let torchPeak { peakLine += String(format: ", torch.mm %.1f GFLOP/s", torchPeak) }
         print(peakLine + ".\n")
-        print("| model | input | GFLOP | ours ms | torch ms | ours/torch | target | best ours/torch | ours GFLOP/s | % sgemm peak | torch GFLOP/s | CPU/wall ours · torch | parity | f16 weights / f32 weights |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| model | input | GFLOP | ours ms | torch ms | ours/torch | target | best ours/torch | ours GFLOP/s | % sgemm peak | torch GFLOP/s | CPU/wall ours · torch | peak RSS MiB ours · torch | parity | f16 weights / f32 weights |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         var failures: [String] = []
         for r in rows {
             let ratio = r.torch.map { r.ours / $0 }
@@ -215,6 +219,7 @@ struct BenchModels: ParsableCommand {
             print("| \(r.benchCase.name) | \(r.input) | \(f(r.gflop, "%.3f")) | \(f(r.ours * 1e3, "%.2f")) | \(f(r.torch.map { $0 * 1e3 }, "%.2f")) | "
                 + "\(f(ratio, "%.2f")) | \(target) | \(f(r.torchBest.map { r.oursBest / $0 }, "%.2f")) | \(f(ourRate, "%.1f")) | \(f(ourRate.map { 100 * $0 / ourPeak }, "%.0f%%")) | "
                 + "\(f(torchRate, "%.1f")) | \(String(format: "%.2f", r.ourCPUPerWall)) · \(f(r.torchCPUPerWall, "%.2f")) | "
+                + "\(f(r.ourPeakKB.map { Double($0) / 1024 }, "%.0f")) · \(f(r.torchPeakKB.map { Double($0) / 1024 }, "%.0f")) | "
                 + "\(r.parity.map { String(format: "%.0e", $0) } ?? "—") | \(f(r.storedOverWidened, "%.3f"))\(r.storedOverWidened.map { $0 <= 1.05 ? " (≤ 1.05 pass)" : " (≤ 1.05 **FAIL**)" } ?? "") |")
         }
         print("")
@@ -222,6 +227,8 @@ struct BenchModels: ParsableCommand {
         print("Times are medians (\(runs) runs per side, \(largeRuns) for the SD-sized models), alternating PyTorch and ours in blocks "
             + "of 2 runs (1 for SD-sized), each fixture-sized block after one untimed forward per side; ours/torch = ratio of medians (the target's measure); best = ratio of the fastest runs "
             + "(less sensitive to background load); GFLOP/s from medians; sgemm peak = best 2048³ run at start or end; "
+            + "peak RSS = each process's VmHWM from just before it loaded the case to the end of its timing (it starts from what the process "
+            + "already held: the torch runtime, or memory our earlier cases freed and malloc keeps); "
             + "parity = max |ours − torch| / max |torch| on the case's output; f16 weights / f32 weights = our median with the "
             + "checkpoint's f16 weights kept mapped over our median with them widened to f32 at load, timed in the same blocks.")
         if !failures.isEmpty { print("Targets missed: \(failures.joined(separator: ", ")).") }

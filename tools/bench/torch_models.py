@@ -7,6 +7,7 @@ For every benchmark case this script
      (default `.bench-cache/` in the repository root) and saved as float16 safetensors with
      `save_pretrained(..., variant="fp16")` (the Flux block stack as bfloat16, variant "bf16"), then reused
      while their configuration is unchanged; the embedded models' components (models/) are used as committed;
+     (the Wan 2.1 blocks likewise as bfloat16, variant "bf16");
   2. writes the case's inputs (and PyTorch's output, for a parity check) to `<cache>/inputs/<case>.safetensors`,
      so the Swift side runs on exactly the same tensors;
   3. loads the model in float32 from that directory (the same f16/bf16-rounded weights Swift loads), counts the
@@ -46,7 +47,7 @@ ensure_torchvision_if_installed()
 
 import diffusers  # noqa: E402
 import transformers
-from diffusers import AutoencoderKL, FluxPipeline, FluxTransformer2DModel, UNet2DConditionModel
+from diffusers import AutoencoderKL, FluxPipeline, FluxTransformer2DModel, UNet2DConditionModel, WanTransformer3DModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
 diffusers.utils.logging.disable_progress_bar()
@@ -107,6 +108,13 @@ FLUX_BLOCKS = dict(
     num_attention_heads=24, joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=True,
     axes_dims_rope=(16, 56, 56))
 
+# Wan2.1-T2V-1.3B-Diffusers' transformer/config.json with 2 blocks instead of 30: the real widths (1536 = 12 heads
+# of 128, ffn 8960, UMT5 4096, 256 frequency channels).
+WAN_BLOCKS = dict(
+    patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,
+    text_dim=4096, freq_dim=256, ffn_dim=8960, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+    eps=1e-6, image_dim=None, added_kv_proj_dim=None, rope_max_seq_len=1024, pos_embed_seq_len=None)
+
 
 def _case(name, kind, source, inputs, large=False, config=None, note="", variant="fp16"):
     return dict(name=name, kind=kind, source=source, inputs=inputs, large=large, config=config, note=note,
@@ -147,6 +155,18 @@ def flux_inputs(packed_h, packed_w, text_len, seed, config=FLUX_BLOCKS, batch=1)
     return x
 
 
+def wan_inputs(frames, height, width, text_len, prompt_tokens, seed, config=WAN_BLOCKS, batch=1):
+    """Latents [B, 16, (frames−1)/4+1, height/8, width/8] as WanPipeline makes them for a video of `frames` frames
+    of height×width, a timestep on the 0…1000 scale (one per row, as the pipeline expands it) and UMT5-sized text
+    states padded with zeros past `prompt_tokens` to `text_len` (WanPipeline's max_sequence_length)."""
+    gen = g(seed)
+    latent = (batch, config["in_channels"], (frames - 1) // 4 + 1, height // 8, width // 8)
+    context = torch.randn(batch, text_len, config["text_dim"], generator=gen)
+    context[:, prompt_tokens:] = 0
+    return {"hidden_states": torch.randn(*latent, generator=gen), "timestep": torch.tensor([937.5] * batch),
+            "encoder_hidden_states": context}
+
+
 def embedded_flux_inputs(model, batch, seed):
     """Inputs for an embedded FluxPipeline's transformer at its generation_defaults.json size and T5 length."""
     root = os.path.join(MODELS, model)
@@ -181,6 +201,8 @@ CASES = [
     # Embedded models as committed (f16, no variant suffix), at the batch of one guided generation step.
     _case("shapes-flux-small", "flux", "embedded", lambda: embedded_flux_inputs("shapes-flux-small", 2, 16),
           config="shapes-flux-small/transformer", note="embedded shapes-flux-small transformer, CFG pair", variant=None),
+    _case("wan-blocks", "wan", "cache", lambda: wan_inputs(9, 256, 256, 512, 24, 17), large=True, config=WAN_BLOCKS,
+          note="Wan 2.1 T2V 1.3B widths, 2 blocks, 9 frames of 256×256 (768 tokens) + 512 text tokens", variant="bf16"),
 ]
 
 
@@ -210,6 +232,8 @@ def build_cached(case, cache):
         model = AutoencoderKL(**case["config"])
     elif case["kind"] == "flux":
         model = FluxTransformer2DModel(**case["config"])
+    elif case["kind"] == "wan":
+        model = WanTransformer3DModel(**case["config"])
     else:
         model = CLIPTextModel(CLIPTextConfig(**case["config"]))
     with torch.no_grad():
@@ -236,6 +260,16 @@ def load_model(kind, path, variant):
         return AutoencoderKL.from_pretrained(path, **kw).eval()
     if kind == "flux":
         return FluxTransformer2DModel.from_pretrained(path, **kw).eval()
+    if kind == "wan":
+        # from_pretrained of this class needs accelerate (for its fp32 modules): the weights are read here.
+        model = WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(path))
+        suffix = f".{variant}.safetensors" if variant else ".safetensors"
+        state = {}
+        for name in sorted(os.listdir(path)):
+            if name.startswith("diffusion_pytorch_model") and name.endswith(suffix):
+                state.update(load_file(os.path.join(path, name)))
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        return model.float().eval()
     return CLIPTextModel.from_pretrained(path, **kw).eval()
 
 
@@ -248,6 +282,9 @@ def forward_fn(kind, model, x):
         return lambda: model(x["hidden_states"], encoder_hidden_states=x["encoder_hidden_states"],
                              pooled_projections=x["pooled_projections"], timestep=x["timestep"], img_ids=x["img_ids"],
                              txt_ids=x["txt_ids"], guidance=x.get("guidance")).sample
+    if kind == "wan":
+        return lambda: model(x["hidden_states"], timestep=x["timestep"],
+                             encoder_hidden_states=x["encoder_hidden_states"]).sample
     ids = x["input_ids"].to(torch.long)
     return lambda: model(ids).last_hidden_state
 
@@ -262,6 +299,9 @@ def describe(kind, x):
     if kind == "flux":
         s, c = x["hidden_states"].shape, x["encoder_hidden_states"].shape
         return f"{s[0]}×{s[1]}×{s[2]}, ctx {c[1]}×{c[2]}"
+    if kind == "wan":
+        s, c = x["hidden_states"].shape, x["encoder_hidden_states"].shape
+        return "×".join(map(str, s)) + f", ctx {c[1]}×{c[2]}"
     s = x["input_ids"].shape
     return f"{s[0]}×{s[1]} tokens"
 
@@ -285,10 +325,30 @@ def sgemm_peak(runs=7, n=2048):
     return 2 * n ** 3 / min(times) / 1e9  # best run: background load only lowers it
 
 
+def reset_peak_rss():
+    """Resets this process's VmHWM to its current resident set (Linux: "5" to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_kb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return None
+
+
 class Loaded:
-    """One case's model, inputs and forward function, ready to time."""
+    """One case's model, inputs and forward function, ready to time. `peak_rss_kb` of its timing replies is the
+    process's peak resident memory since just before the case was loaded (torch runtime included)."""
 
     def __init__(self, case, cache):
+        self.peak_reset = reset_peak_rss()
         if case["source"] == "fixture":
             path, variant = os.path.join(FIXTURES, case["name"]), None
             io = load_file(os.path.join(FIXTURES, case["name"] + ".io.safetensors"))
@@ -362,6 +422,8 @@ def serve(args, by_name):
             elif c == "time":
                 times, cores = loaded.time(int(cmd["runs"]), int(cmd.get("warmup", 0)))
                 reply = {"type": "times", "seconds": times, "cpu_per_wall": cores}
+                if loaded.peak_reset:
+                    reply["peak_rss_kb"] = peak_rss_kb()
             elif c == "release":
                 loaded = None
                 reply = {"type": "released"}

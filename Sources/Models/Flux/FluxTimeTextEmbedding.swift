@@ -16,17 +16,22 @@ public struct TimestepEmbedding: Sendable {
     }
 }
 
-/// diffusers' `PixArtAlphaTextProjection(in_features, hidden_size, act_fn="silu")`: `linear_2(silu(linear_1(x)))`.
+/// diffusers' `PixArtAlphaTextProjection(in_features, hidden_size, act_fn)`: `linear_2(act(linear_1(x)))` with
+/// `act_fn` "silu" (FLUX) or "gelu_tanh" (Wan).
 public struct PixArtAlphaTextProjection: Sendable {
+    public enum Activation: Sendable { case silu, geluTanh }
     let linear1: Linear, linear2: Linear
+    let activation: Activation
 
-    public init(_ s: WeightStore, in cin: Int, hidden: Int) throws {
+    public init(_ s: WeightStore, in cin: Int, hidden: Int, activation: Activation = .silu) throws {
         linear1 = try Linear(s, "linear_1", in: cin, out: hidden)
         linear2 = try Linear(s, "linear_2", in: hidden, out: hidden)
+        self.activation = activation
     }
 
     func callAsFunction(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
-        linear2(NN.silu(linear1(x)), residual: residual)
+        let h = linear1(x)
+        return linear2(activation == .silu ? NN.silu(h) : NN.gelu(h, approximate: .tanh), residual: residual)
     }
 }
 

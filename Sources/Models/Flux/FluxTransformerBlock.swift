@@ -38,15 +38,19 @@ public struct FluxTransformerBlock: Sendable {
     }
 }
 
-/// diffusers' `FeedForward(dim, dim_out=dim, activation_fn="gelu-approximate")`: `net.0.proj` (D → 4D), tanh
-/// GELU, `net.2` (4D → D).
+/// diffusers' `FeedForward(dim, dim_out=dim, inner_dim, activation_fn="gelu-approximate")`: `net.0.proj`
+/// (D → inner, 4D unless given), tanh GELU, `net.2` (inner → D).
 public struct FeedForward: Sendable {
     let proj: Linear, out: Linear
 
-    public init(_ s: WeightStore, dim: Int) throws {
-        proj = try Linear(s, "net.0.proj", in: dim, out: 4 * dim)
-        out = try Linear(s, "net.2", in: 4 * dim, out: dim)
+    public init(_ s: WeightStore, dim: Int, inner: Int? = nil) throws {
+        let inner = inner ?? 4 * dim
+        proj = try Linear(s, "net.0.proj", in: dim, out: inner)
+        out = try Linear(s, "net.2", in: inner, out: dim)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor { out(NN.gelu(proj(x), approximate: .tanh)) }
+    /// `net.2(gelu_tanh(net.0.proj(x)))`, plus `residual` when given (added by the last projection).
+    func callAsFunction(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
+        out(NN.gelu(proj(x), approximate: .tanh), residual: residual)
+    }
 }
