@@ -140,6 +140,7 @@ enum WanVAEFixtures {
         let c = try WanVAEFixtures.config("{}")
         let small = c.decodeWorkingBytes(latentHeight: 30, latentWidth: 52)
         let large = c.decodeWorkingBytes(latentHeight: 60, latentWidth: 104)
+        print("wan-vae decodeWorkingBytes: 240x416 \(small), 480x832 \(large)")
         #expect(small > 500 << 20 && small < 8 << 30)
         #expect(Double(large) / Double(small) > 3.5 && Double(large) / Double(small) < 4.5)
     }
