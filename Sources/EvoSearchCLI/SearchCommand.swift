@@ -72,6 +72,8 @@ struct SearchCommand: ParsableCommand {
     var denoiserEndpoint: [String] = []
     @Option(name: .long, help: ArgumentHelp("Score with a reward model on an Open Inference Protocol (KServe v2) gRPC server (tools/serve/serve.py --reward DIR) instead of --reward/--reward-model: each call sends the decoded images and the prompt; repeat to split the scoring across several servers. The reward is named served:MODEL in the results.", valueName: "grpc://HOST:PORT/MODEL"))
     var rewardEndpoint: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Decode samples with the pipeline's VAE decoder on an Open Inference Protocol (KServe v2) gRPC server (tools/serve/serve.py --pipeline DIR --component decoder): final latents go out, images come back; repeat to split the decoding across several servers. Image pipelines (Stable Diffusion, FLUX.1).", valueName: "grpc://HOST:PORT/MODEL"))
+    var decoderEndpoint: [String] = []
     @Option(name: .long, parsing: .unconditional, help: "Deadline of one remote denoiser or reward request, in seconds.")
     var endpointTimeout: Double = RemotePolicy().requestTimeout
     @Option(name: .long, help: "Attempts of a remote request on one endpoint before it moves to the next.")
@@ -87,6 +89,7 @@ struct SearchCommand: ParsableCommand {
         var sampler: SearchSampler
         var endpoints: [InferenceEndpoint] = []
         var rewardEndpoints: [InferenceEndpoint] = []
+        var decoderEndpoints: [InferenceEndpoint] = []
         var remotePolicy = RemotePolicy()
     }
 
@@ -141,12 +144,16 @@ struct SearchCommand: ParsableCommand {
         for text in denoiserEndpoint {
             do { endpoints.append(try InferenceEndpoint(parsing: text)) } catch { throw CLIError("--denoiser-endpoint \(error.description)") }
         }
+        var decoderEndpoints: [InferenceEndpoint] = []
+        for text in decoderEndpoint {
+            do { decoderEndpoints.append(try InferenceEndpoint(parsing: text)) } catch { throw CLIError("--decoder-endpoint \(error.description)") }
+        }
         guard endpointTimeout > 0, endpointTimeout.isFinite else { throw CLIError("--endpoint-timeout: \(endpointTimeout) must be a positive number of seconds") }
         guard endpointAttempts >= 1 else { throw CLIError("--endpoint-attempts: \(endpointAttempts) must be at least 1") }
 
         try Self.checkOutputDirectory(outputDir)
         return Plan(reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels,
-                    sampler: sampler, endpoints: endpoints, rewardEndpoints: rewardEndpoints,
+                    sampler: sampler, endpoints: endpoints, rewardEndpoints: rewardEndpoints, decoderEndpoints: decoderEndpoints,
                     remotePolicy: RemotePolicy(requestTimeout: endpointTimeout, attemptsPerEndpoint: endpointAttempts))
     }
 
@@ -184,7 +191,7 @@ struct SearchCommand: ParsableCommand {
             memoryPlan = .search(try pipeline.memoryEstimate(for: request), budget: plan.budget, maxBatch: maxBatch, decodeBatch: maxBatch)
         } catch { throw cliError(error) }
         try memory.check(memoryPlan)
-        let trajectory: any Trajectory
+        var trajectory: any Trajectory
         var network: RemoteNetwork? = nil
         if plan.endpoints.isEmpty {
             do { trajectory = try pipeline.makeTrajectory(request) } catch { throw cliError(error) }
@@ -192,6 +199,14 @@ struct SearchCommand: ParsableCommand {
             do { (trajectory, network) = try RemotePipeline.trajectory(pipeline, request: request, endpoints: plan.endpoints, policy: plan.remotePolicy) }
             catch let error as RemoteModelError { throw CLIError("--denoiser-endpoint \(error.description)") }
             catch { throw cliError(error) }
+        }
+        var decoderNetwork: RemoteNetwork? = nil
+        if !plan.decoderEndpoints.isEmpty {
+            do {
+                let served = try RemotelyDecodedTrajectory(trajectory, endpoints: plan.decoderEndpoints, policy: plan.remotePolicy)
+                decoderNetwork = served.network
+                trajectory = served
+            } catch { throw CLIError("--decoder-endpoint \(error)") }
         }
         let scorer: any Reward
         var rewardNetwork: RemoteNetwork? = nil
@@ -229,7 +244,7 @@ struct SearchCommand: ParsableCommand {
         print("\(result.method): best \(plan.reward) \(format(result.best.reward)) after \(result.nfe)/\(plan.budget) NFE (\(result.forwardPasses) model passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
         print(String(format: "%.0f NFE/s; %.1f%% of the wall time outside model and reward calls (model %.2f s, reward %.2f s)",
                      Double(result.nfe) / max(result.wallSeconds, 1e-9), 100 * result.overheadFraction, result.modelSeconds, result.rewardSeconds))
-        for s in (network?.statistics ?? []) + (rewardNetwork?.statistics ?? []) {
+        for s in [network, decoderNetwork, rewardNetwork].flatMap { $0?.statistics ?? [] } {
             let wire = s.serverSeconds > 0 ? String(format: ", %.1f ms per row on the wire", 1000 * max(s.seconds - s.serverSeconds, 0) / Double(max(s.rows, 1))) : ""
             print("\(s.endpoint): \(s.rows) rows in \(s.requests) requests, \(String(format: "%.2f", s.seconds)) s\(wire)\(s.failedAttempts > 0 ? ", \(s.failedAttempts) failed attempts" : "")\(s.down ? ", down" : "")")
         }
@@ -245,7 +260,7 @@ struct SearchCommand: ParsableCommand {
          "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": plan.sampler.steps,
          "guidance": Double(plan.sampler.guidance), "eta": Double(plan.sampler.eta), "scheduler": plan.sampler.schedulerName,
          "max_batch": maxBatch, "denoiser_endpoints": plan.endpoints.map(\.description),
-         "reward_endpoints": plan.rewardEndpoints.map(\.description)]
+         "reward_endpoints": plan.rewardEndpoints.map(\.description), "decoder_endpoints": plan.decoderEndpoints.map(\.description)]
     }
 
     /// The report's settings table, before the method's own settings.
@@ -263,6 +278,9 @@ struct SearchCommand: ParsableCommand {
         ]
         if !plan.endpoints.isEmpty {
             out.append(ReportParameter("denoiser endpoints", plan.endpoints.map(\.description).joined(separator: ", ")))
+        }
+        if !plan.decoderEndpoints.isEmpty {
+            out.append(ReportParameter("decoder endpoints", plan.decoderEndpoints.map(\.description).joined(separator: ", ")))
         }
         if !plan.rewardEndpoints.isEmpty {
             out.append(ReportParameter("reward endpoints", plan.rewardEndpoints.map(\.description).joined(separator: ", ")))

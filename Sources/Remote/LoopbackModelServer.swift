@@ -33,15 +33,18 @@ public final class LoopbackModelServer: @unchecked Sendable {
         return String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "\(python) exited with \(p.terminationStatus)"
     }
 
-    /// What a server hosts: a pipeline directory's denoiser network, or a CLIP directory as a reward of `kind`
+    /// What a server hosts: a pipeline directory's denoiser network or VAE decoder, or a CLIP directory as a reward of `kind`
     /// (`clip`, `clipscore`, `pickscore`).
     public enum Hosted: Sendable {
         case pipeline(URL)
+        /// The pipeline directory's VAE decoder.
+        case decoder(URL)
         case reward(URL, kind: String)
 
         var arguments: [String] {
             switch self {
             case .pipeline(let url): return ["--pipeline", url.path]
+            case .decoder(let url): return ["--pipeline", url.path, "--component", "decoder"]
             case .reward(let url, let kind): return ["--reward", url.path, "--reward-kind", kind]
             }
         }

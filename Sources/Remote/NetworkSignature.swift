@@ -52,6 +52,14 @@ public struct NetworkSignature: Sendable, Equatable {
                                 source: "transformer/config.json")
     }
 
+    /// An image pipeline's VAE decoder as tools/serve serves it (`--component decoder`): `latents` [N, C, h, w] (a
+    /// trajectory's final states) in, `images` [N, 3, H, W] in [0, 1] out, both FP32.
+    public static func vaeDecoder(latentChannels: Int) -> NetworkSignature {
+        NetworkSignature(inputs: [TensorSignature("latents", "FP32", [-1, latentChannels, -1, -1])],
+                         outputs: [TensorSignature("images", "FP32", [-1, 3, -1, -1])],
+                         source: "vae/config.json")
+    }
+
     /// A reward model as tools/serve's reward runtime serves it: `images` [N, 3, H, W] (decoded samples in [0, 1]) in,
     /// `scores` [N] out, both FP32; the prompt travels as the request's string parameter `prompt`.
     public static let reward = NetworkSignature(

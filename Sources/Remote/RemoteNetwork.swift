@@ -82,14 +82,16 @@ public final class RemoteNetwork: Sendable {
 
     /// The output for `inputs` (the batched ones with the same first dimension `rows`; the first input batched). Its
     /// shape is the signature's output shape with each variable size taken from the first input at the same
-    /// position (batch = `rows`). `parameters` go with every share as string request parameters.
-    public func call(_ inputs: [Input], parameters: [String: String] = [:], cancellation: CancellationCheck) throws -> Tensor {
+    /// position (batch = `rows`), or `outputRowShape` when given (an output whose sizes differ from the input's, e.g.
+    /// a decoder's images). `parameters` go with every share as string request parameters.
+    public func call(_ inputs: [Input], parameters: [String: String] = [:], outputRowShape: [Int]? = nil,
+                     cancellation: CancellationCheck) throws -> Tensor {
         let rows = inputs[0].tensor.shape[0]
         precondition(inputs[0].batched && inputs.allSatisfy { !$0.batched || $0.tensor.shape.first == rows },
                      "RemoteNetwork: batched inputs of different batch sizes")
         let output = signature.outputs[0]
         let reference = inputs[0].tensor.shape
-        let rowShape = output.shape.indices.dropFirst().map { i in
+        let rowShape = outputRowShape ?? output.shape.indices.dropFirst().map { i in
             output.shape[i] >= 0 ? output.shape[i] : (i < reference.count ? reference[i] : 1)
         }
         let rowCount = rowShape.reduce(1, *)

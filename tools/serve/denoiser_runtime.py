@@ -1,6 +1,8 @@
 """MLServer runtime that serves the denoiser network of a diffusers pipeline directory over the Open Inference
 Protocol (KServe v2): the network alone, with no guidance, scheduler, text encoder or VAE, so that a client keeps
-classifier-free guidance, the sampler and decoding on its side and sends one row per guided half.
+classifier-free guidance, the sampler and decoding on its side and sends one row per guided half. With the
+model-settings parameter `component` = "decoder" it serves the pipeline's VAE decoder instead (latents in, images
+out), for clients that decode remotely.
 
 The model-settings parameter `uri` names the pipeline directory. Its denoiser subfolder (`unet/`, or `transformer/`
 for flow models) says by its config's `_class_name` which network class serves it; each class is one entry of
@@ -110,14 +112,50 @@ class FluxTransformer2DNetwork:
         return {"out_sample": out.numpy()}
 
 
+class AutoencoderKLDecoderNetwork:
+    """diffusers' AutoencoderKL decoder as the image pipelines use it (Stable Diffusion, FLUX.1): input `latents`
+    [N, C, h, w] (a trajectory's final states: scaled latents); output `images` [N, 3, 8h, 8w] in [0, 1], i.e.
+    `vae.decode(latents / scaling_factor + shift_factor)` then `(x / 2 + 0.5).clamp(0, 1)`."""
+
+    subfolder = "vae"
+
+    def __init__(self, directory):
+        from diffusers import AutoencoderKL
+
+        self.model = AutoencoderKL.from_pretrained(os.path.join(directory, self.subfolder), torch_dtype=torch.float32)
+        self.model.eval()
+        c = self.model.config
+        self.scale, self.shift = c.scaling_factor, (c.shift_factor or 0.0)
+        self.inputs = [MetadataTensor(name="latents", datatype="FP32", shape=[-1, c.latent_channels, -1, -1])]
+        self.outputs = [MetadataTensor(name="images", datatype="FP32", shape=[-1, c.out_channels, -1, -1])]
+
+    def __call__(self, tensors):
+        latents = torch.from_numpy(tensors["latents"])
+        with torch.no_grad():
+            images = self.model.decode(latents / self.scale + self.shift).sample
+        return {"images": (images / 2 + 0.5).clamp(0, 1).numpy()}
+
+
 # `_class_name` of the denoiser subfolder's config.json → the class serving it.
 NETWORKS = {"UNet2DConditionModel": UNet2DConditionNetwork, "FluxTransformer2DModel": FluxTransformer2DNetwork}
 # Where each family keeps its denoiser, in the order they are looked for.
 DENOISER_SUBFOLDERS = ["unet", "transformer"]
 
 
-def load_network(directory):
-    """The served network of the pipeline at `directory`; a ValueError names what is missing or unsupported."""
+def load_network(directory, component="denoiser"):
+    """The served network of the pipeline at `directory` (`component` "denoiser", or "decoder" for its VAE decoder);
+    a ValueError names what is missing or unsupported."""
+    if component == "decoder":
+        path = os.path.join(directory, "vae", "config.json")
+        if not os.path.exists(path):
+            raise ValueError(f"{directory}: no vae/config.json")
+        with open(path) as f:
+            name = json.load(f).get("_class_name")
+        if name != "AutoencoderKL":
+            raise ValueError(f"{path}: _class_name {name} is not served as a decoder; served: AutoencoderKL")
+        return AutoencoderKLDecoderNetwork(directory)
+    if component != "denoiser":
+        raise ValueError(f"component {component!r}: serve the denoiser or the decoder")
     for sub in DENOISER_SUBFOLDERS:
         path = os.path.join(directory, sub, "config.json")
         if os.path.exists(path):
@@ -138,7 +176,8 @@ class DiffusersDenoiserRuntime(MLModel):
         uri = self._settings.parameters.uri if self._settings.parameters else None
         if not uri:
             raise ValueError("model-settings.json: parameters.uri must name a diffusers pipeline directory")
-        self.network = load_network(uri)
+        extra = (self._settings.parameters.extra or {}) if self._settings.parameters else {}
+        self.network = load_network(uri, extra.get("component", "denoiser"))
         self._settings.inputs = self.network.inputs
         self._settings.outputs = self.network.outputs
         return True

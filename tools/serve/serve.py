@@ -3,6 +3,7 @@ the Open Inference Protocol.
 
     python3 tools/serve/serve.py --pipeline models/shapes-sd-small [--name shapes-sd-small]
         [--host 127.0.0.1] [--grpc-port 8081] [--http-port 8080]
+    python3 tools/serve/serve.py --pipeline models/shapes-sd-small --component decoder   # its VAE decoder
     python3 tools/serve/serve.py --reward models/shapes-clip [--reward-kind clip|clipscore|pickscore] [--name …]
 
 Binds 127.0.0.1 unless --host says otherwise. A port of 0 picks a free one. As soon as the ports are chosen (before
@@ -34,6 +35,8 @@ def main():
     hosted = parser.add_mutually_exclusive_group(required=True)
     hosted.add_argument("--pipeline", help="diffusers pipeline directory: serve its denoiser network")
     hosted.add_argument("--reward", help="CLIP model directory (transformers' layout): serve it as a reward")
+    parser.add_argument("--component", default="denoiser", choices=["denoiser", "decoder"],
+                        help="with --pipeline: serve its denoiser network (default) or its VAE decoder")
     parser.add_argument("--reward-kind", default="clip", choices=["clip", "clipscore", "pickscore"],
                         help="with --reward: the score (as evosearch's rewards of these names)")
     parser.add_argument("--name", help="model name clients ask for (default: the directory's name)")
@@ -69,7 +72,7 @@ def main():
                         grpc_max_message_length=1 << 30)
     if args.pipeline:
         model = ModelSettings(name=name, implementation="denoiser_runtime.DiffusersDenoiserRuntime",
-                              parameters=ModelParameters(uri=directory))
+                              parameters=ModelParameters(uri=directory, extra={"component": args.component}))
     else:
         model = ModelSettings(name=name, implementation="reward_runtime.CLIPRewardRuntime",
                               parameters=ModelParameters(uri=directory, extra={"kind": args.reward_kind}))
