@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "ToyWorlds", dependencies: ["TensorCore", "Schedulers", "Models", "Rewards", "Sampling", "ModelIO"], swiftSettings: simd),
         .target(name: "Reports", dependencies: ["Search", "Imaging", "TensorCore"], swiftSettings: simd),
         .target(name: "Remote", dependencies: [
-                    "TensorCore", "ModelIO", "Models", "Rewards", "Sampling", "StableDiffusion", "Flux",
+                    "TensorCore", "ModelIO", "Models", "Rewards", "Sampling", "StableDiffusion", "Flux", "Wan",
                     .product(name: "GRPCCore", package: "grpc-swift-2"),
                     .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                     .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "StableDiffusion", "Rewards", "Imaging", "TensorCore"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Rewards", "RandomStreams", "Imaging", "TensorCore"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Catalog", "ModelIO", "RandomStreams", "Sampling", "Search", "ShapesWorld", "TensorCore", "ToyWorlds"]),
-        .testTarget(name: "RemoteTests", dependencies: ["Remote", "StableDiffusion", "Flux", "Sampling", "Search", "Rewards", "ModelIO", "TensorCore"]),
+        .testTarget(name: "RemoteTests", dependencies: ["Remote", "StableDiffusion", "Flux", "Wan", "Sampling", "Search", "Rewards", "ModelIO", "TensorCore"]),
         .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "RandomStreams", "Models", "Rewards", "Schedulers", "TensorCore", "FuzzSupport"]),
     ],
     swiftLanguageModes: [.v6]

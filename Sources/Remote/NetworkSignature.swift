@@ -52,6 +52,18 @@ public struct NetworkSignature: Sendable, Equatable {
                                 source: "transformer/config.json")
     }
 
+    /// diffusers' WanTransformer3DModel as tools/serve serves it: `hidden_states` [N, in_channels, F, H, W] (video
+    /// latents), `timestep` [N] (the scheduler's, 0…1000), `encoder_hidden_states` [N, L, text_dim] in;
+    /// `out_sample` [N, out_channels, F, H, W] out; all FP32.
+    public static func wanTransformer(_ config: WanTransformerConfig) -> NetworkSignature {
+        NetworkSignature(
+            inputs: [TensorSignature("hidden_states", "FP32", [-1, config.inChannels, -1, -1, -1]),
+                     TensorSignature("timestep", "FP32", [-1]),
+                     TensorSignature("encoder_hidden_states", "FP32", [-1, -1, config.textDim])],
+            outputs: [TensorSignature("out_sample", "FP32", [-1, config.outChannels, -1, -1, -1])],
+            source: "transformer/config.json")
+    }
+
     /// An image pipeline's VAE decoder as tools/serve serves it (`--component decoder`): `latents` [N, C, h, w] (a
     /// trajectory's final states) in, `images` [N, 3, H, W] in [0, 1] out, both FP32.
     public static func vaeDecoder(latentChannels: Int) -> NetworkSignature {

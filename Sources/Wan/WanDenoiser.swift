@@ -2,19 +2,19 @@ import Models
 import Sampling
 import TensorCore
 
-/// The Wan transformer bound to one prompt, as WanPipeline calls it: states are the video latents
+/// The Wan transformer (ours or a served one: `WanTransformerNetwork`) bound to one prompt, as WanPipeline calls it: states are the video latents
 /// `[N, C, F', H', W']`, the timestep is the scheduler's, passed unchanged; with classifier-free guidance
 /// (`guidance` > 1) the negative prompt's rows run in the same batch and combine as neg + g·(pos − neg) (diffusers
 /// makes two calls; rows are independent, so one batch gives the same values). One call on N latents is N NFE
 /// (2N forward rows with guidance).
 public struct WanDenoiser: Denoiser {
-    public let transformer: WanTransformer3DModel
+    public let transformer: any WanTransformerNetwork
     /// The padded UMT5 states `[1, L, D]` of the prompt and, with guidance, of the negative prompt.
     public let prompt: Tensor
     public let negative: Tensor?
     public let guidance: Float
 
-    public init(transformer: WanTransformer3DModel, prompt: Tensor, negative: Tensor?, guidance: Float) {
+    public init(transformer: any WanTransformerNetwork, prompt: Tensor, negative: Tensor?, guidance: Float) {
         self.transformer = transformer; self.prompt = prompt; self.negative = negative; self.guidance = guidance
     }
 

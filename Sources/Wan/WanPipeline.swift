@@ -157,12 +157,12 @@ public struct WanPipeline: GeneratorPipeline {
     }
 
     /// The denoiser for one request: prompt (and negative prompt) states and the guidance scale.
-    func denoiser(_ request: GenerationRequest) throws(GenerationRequestError) -> WanDenoiser {
+    func denoiser(_ request: GenerationRequest, network: (any WanTransformerNetwork)? = nil) throws(GenerationRequestError) -> WanDenoiser {
         let g = try guidance(request)
         let length = request.maxSequenceLength ?? defaultMaxSequenceLength
         let positive = try encode(prompt: request.prompt, maxSequenceLength: length)
         let negative = g > 1 ? try encode(prompt: request.negativePrompt, maxSequenceLength: length) : nil
-        return WanDenoiser(transformer: transformer, prompt: positive, negative: negative, guidance: g)
+        return WanDenoiser(transformer: network ?? transformer, prompt: positive, negative: negative, guidance: g)
     }
 
     /// The checkpoint's time grid for `steps`: sigmas (with the final 0) and the timesteps the transformer gets.
@@ -183,6 +183,12 @@ public struct WanPipeline: GeneratorPipeline {
     /// The searchable trajectory: `flow-sde` when η > 0 (the default η of searches is 1), else `euler`, on the
     /// checkpoint's grid; η must be 0 or 1.
     public func makeTrajectory(_ request: GenerationRequest) throws -> any Trajectory {
+        try makeTrajectory(request, network: nil)
+    }
+
+    /// The same trajectory with `network` in place of the loaded transformer (a served copy of it): prompt encoding,
+    /// guidance, the sampler and decoding stay here.
+    public func makeTrajectory(_ request: GenerationRequest, network: (any WanTransformerNetwork)?) throws -> any Trajectory {
         let eta = request.eta ?? defaults.eta
         guard eta == 0 || eta == 1 else {
             throw GenerationRequestError(.eta, "η \(eta): flow models take 0 (the Euler ODE) or 1 (the flow SDE)")
@@ -202,7 +208,7 @@ public struct WanPipeline: GeneratorPipeline {
                 ? try FlowMatchSDEScheduler(sigmas: sigmas, timesteps: timesteps)
                 : try FlowMatchEulerDiscreteScheduler(grid: sigmas, timesteps: timesteps)
         } catch { throw GenerationRequestError(.scheduler, "\(error)") }
-        let denoiser = try self.denoiser(request)
+        let denoiser = try self.denoiser(request, network: network)
         let pipeline = self
         return DenoisingTrajectory(denoiser: denoiser, scheduler: scheduler, stateShape: latent,
                                    sampleShape: try sampleShape(for: request), passesPerNFE: denoiser.passesPerNFE,

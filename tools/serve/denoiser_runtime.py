@@ -6,9 +6,9 @@ out), for clients that decode remotely.
 
 The model-settings parameter `uri` names the pipeline directory. Its denoiser subfolder (`unet/`, or `transformer/`
 for flow models) says by its config's `_class_name` which network class serves it; each class is one entry of
-NETWORKS below with its own tensor names. Implemented: UNet2DConditionModel (Stable Diffusion 1.x/2.x) and
+NETWORKS below with its own tensor names. Implemented: UNet2DConditionModel (Stable Diffusion 1.x/2.x),
 FluxTransformer2DModel (FLUX.1: packed latent tokens, per-token and pooled text embeddings, timestep, guidance for
-guidance-distilled checkpoints, and the unbatched position ids).
+guidance-distilled checkpoints, and the unbatched position ids) and WanTransformer3DModel (Wan 2.1 text-to-video).
 
 Tensors travel as FP32, little-endian. Each reply carries the network's own time as the int64 parameter
 `compute_us`, so a client can tell compute from wire time. The batch dimension (and the latent size) is variable, marked -1 in the
@@ -112,6 +112,49 @@ class FluxTransformer2DNetwork:
         return {"out_sample": out.numpy()}
 
 
+class WanTransformer3DNetwork:
+    """diffusers' WanTransformer3DModel (Wan 2.1 text-to-video): inputs `hidden_states` [N, C, F, H, W] (video
+    latents), `timestep` [N] (the scheduler's, 0…1000) and `encoder_hidden_states` [N, L, text_dim] (UMT5 states,
+    zero past the prompt); output `out_sample` [N, C_out, F, H, W]. The weights are read from the safetensors files
+    (sharded or not) and widened to float32: diffusers' from_pretrained for this class needs accelerate."""
+
+    subfolder = "transformer"
+
+    def __init__(self, directory):
+        from diffusers import WanTransformer3DModel
+        from safetensors.torch import load_file
+
+        path = os.path.join(directory, self.subfolder)
+        self.model = WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(path))
+        state = {}
+        for name in sorted(os.listdir(path)):
+            if name.endswith(".safetensors"):
+                state.update(load_file(os.path.join(path, name)))
+        self.model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        self.model = self.model.float().eval()
+        c = self.model.config
+        if c.image_dim is not None:
+            raise ValueError(f"{path}/config.json: image_dim is set (image-to-video); the runtime serves text-to-video")
+        self.inputs = [
+            MetadataTensor(name="hidden_states", datatype="FP32", shape=[-1, c.in_channels, -1, -1, -1]),
+            MetadataTensor(name="timestep", datatype="FP32", shape=[-1]),
+            MetadataTensor(name="encoder_hidden_states", datatype="FP32", shape=[-1, -1, c.text_dim]),
+        ]
+        self.outputs = [MetadataTensor(name="out_sample", datatype="FP32", shape=[-1, c.out_channels, -1, -1, -1])]
+
+    def __call__(self, tensors):
+        hidden = torch.from_numpy(tensors["hidden_states"])
+        timestep = torch.from_numpy(tensors["timestep"])
+        context = torch.from_numpy(tensors["encoder_hidden_states"])
+        n = hidden.shape[0]
+        if timestep.shape != (n,) or context.shape[0] != n:
+            raise ValueError(f"batch sizes differ: hidden_states {tuple(hidden.shape)}, timestep {tuple(timestep.shape)}, "
+                             f"encoder_hidden_states {tuple(context.shape)}")
+        with torch.no_grad():
+            out = self.model(hidden_states=hidden, timestep=timestep, encoder_hidden_states=context).sample
+        return {"out_sample": out.numpy()}
+
+
 class AutoencoderKLDecoderNetwork:
     """diffusers' AutoencoderKL decoder as the image pipelines use it (Stable Diffusion, FLUX.1): input `latents`
     [N, C, h, w] (a trajectory's final states: scaled latents); output `images` [N, 3, 8h, 8w] in [0, 1], i.e.
@@ -137,7 +180,8 @@ class AutoencoderKLDecoderNetwork:
 
 
 # `_class_name` of the denoiser subfolder's config.json → the class serving it.
-NETWORKS = {"UNet2DConditionModel": UNet2DConditionNetwork, "FluxTransformer2DModel": FluxTransformer2DNetwork}
+NETWORKS = {"UNet2DConditionModel": UNet2DConditionNetwork, "FluxTransformer2DModel": FluxTransformer2DNetwork,
+            "WanTransformer3DModel": WanTransformer3DNetwork}
 # Where each family keeps its denoiser, in the order they are looked for.
 DENOISER_SUBFOLDERS = ["unet", "transformer"]
 
