@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds EvoSearch (release) and runs the main job: EvoSearch on the embedded shapes-sd-small model, guided by
-# the exact shapes verifier, for the default prompt ("a purple circle above a green triangle"). Writes
+# the exact shapes verifier, for the default prompt ("a purple square below a blue circle"). Writes
 # out/search/ (best.png, top-k, per-generation contact sheets, result.json, report.html).
 # Extra arguments go to `evosearch search` (e.g. --prompt "three green circles" --method best-of-n).
 set -euo pipefail
