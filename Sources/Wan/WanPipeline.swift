@@ -121,6 +121,12 @@ public struct WanPipeline: GeneratorPipeline {
         guard latentFrames % p[0] == 0 else {
             throw GenerationRequestError(.frames, "\(frames) frames make \(latentFrames) latent frames, which the transformer's temporal patch \(p[0]) does not divide")
         }
+        let grid = [latentFrames / p[0], height / (spatialFactor * p[1]), width / (spatialFactor * p[2])]
+        let limit = transformer.config.ropeMaxSeqLen
+        if let axis = grid.indices.first(where: { grid[$0] > limit }) {
+            let name = ["frames", "height", "width"][axis]
+            throw GenerationRequestError(axis == 0 ? .frames : .size, "\(grid[axis]) patches along \(name) exceed the transformer's rope_max_seq_len \(limit); make the video smaller")
+        }
         return [vae.config.zDim, latentFrames, height / spatialFactor, width / spatialFactor]
     }
 

@@ -171,6 +171,11 @@ import Wan
             try pipeline.sampleShape(for: GenerationRequest(prompt: "a", width: 32, height: 32, frames: 6))
         }
         #expect(frames?.message.contains("4k+1") == true)
+        // The tiny transformer's rope_max_seq_len is 32: 66 patches along the width are refused before any compute.
+        let wide = #expect(throws: GenerationRequestError.self) {
+            try pipeline.sampleShape(for: GenerationRequest(prompt: "a", width: 1056, height: 32, frames: 5))
+        }
+        #expect(wide?.field == .size && wide?.message.contains("rope_max_seq_len 32") == true)
     }
 
     @Test func memoryIsEstimatedFromTheConfigs() throws {
