@@ -129,7 +129,7 @@ struct BenchClaims: ParsableCommand {
         bench.progress = { p in
             guard !quiet else { return }
             let eta = p.eta.map { String(format: "ETA %.0f min", $0 / 60) } ?? "ETA —"
-            let line = String(format: "%d/%d searches  %.0f/%.0f kNFE  %.0f s  %@  %@", p.done, p.total, Double(p.nfeDone) / 1000,
+            let line = String(format: "%d/%d searches  %.1f/%.1f kNFE  %.0f s  %@  %@", p.done, p.total, Double(p.nfeDone) / 1000,
                               Double(p.nfeTotal) / 1000, p.elapsed, eta, p.description)
             FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : line + "\n").utf8))
         }

@@ -85,7 +85,9 @@ public struct MethodComparisonSVG: Sendable {
                 let lo = v.min() ?? 0, hi = v.max() ?? 1, pad = max((hi - lo) * 0.08, 1e-3 * max(abs(hi), 1))
                 return (lo - pad)...(hi + pad)
             }()
-            let lx0 = log2(xr.lowerBound), lx1 = max(log2(xr.upperBound), lx0 + 1e-6)
+            // A fitted range gets a margin of 4% of its log width on each side, so end points are not on the frame.
+            let span = max(log2(xr.upperBound) - log2(xr.lowerBound), 1e-6), margin = panel.xRange == nil ? 0.04 * span : 0
+            let lx0 = log2(xr.lowerBound) - margin, lx1 = log2(xr.lowerBound) + span + margin
             func x(_ v: Double) -> Double { x0 + (log2(v) - lx0) / (lx1 - lx0) * panelWidth }
             func y(_ v: Double) -> Double {
                 ty + (yr.upperBound - min(max(v, yr.lowerBound), yr.upperBound)) / (yr.upperBound - yr.lowerBound) * panelHeight

@@ -16,12 +16,12 @@ import Testing
     static let units: [(String, UInt64)] = [("a red square", 0), ("a red square", 1), ("a blue circle", 0), ("a blue circle", 1)]
 
     static func run(_ method: String, _ rollouts: Int, unit: Int, guide: String = ClaimsBenchmark.verifierName, reward: Double,
-                    clip: Double? = nil, cost: Double = 1, layouts: Int = 1) -> Run {
+                    clip: Double? = nil, cost: Double = 1, layouts: Int = 1, pixel: Double? = nil) -> Run {
         let (prompt, seed) = units[unit]
         return Run(guide: guide, method: method, rollouts: rollouts, prompt: prompt, task: .singleObject, seed: seed, nfe: rollouts * 10,
                    rewardCalls: rollouts, guideReward: reward, verifierScore: reward, correct: reward == 1, clipScore: clip,
                    modelSeconds: cost, rewardSeconds: 0, wallSeconds: cost, diversitySize: 4, layouts: layouts,
-                   latentDistance: nil, pixelDistance: nil)
+                   latentDistance: nil, pixelDistance: pixel)
     }
 
     static func report(_ runs: [Run], methods: [SearchMethod] = [.evosearch, .bestOfN], rollouts: [Int] = [1, 4],
@@ -37,8 +37,8 @@ import Testing
     /// Best-of-N: 0.2 at 1 rollout (1 s), 0.6 at 4 (4 s); EvoSearch 0.9 at 4 rollouts in 2 s, on every pair.
     static var winRuns: [Run] {
         (0..<4).flatMap { u in
-            [Self.run("best-of-n", 1, unit: u, reward: 0.2, cost: 1), Self.run("best-of-n", 4, unit: u, reward: 0.6, cost: 4),
-             Self.run("evosearch", 4, unit: u, reward: 0.9, cost: 2, layouts: 3)]
+            [Self.run("best-of-n", 1, unit: u, reward: 0.2, cost: 1), Self.run("best-of-n", 4, unit: u, reward: 0.6, cost: 4, pixel: 3),
+             Self.run("evosearch", 4, unit: u, reward: 0.9, cost: 2, layouts: 3, pixel: 5 + Double(u))]
         }
     }
 
@@ -56,6 +56,9 @@ import Testing
         #expect(r.verdict(.scaling) == .holds)
         // Distinct layouts 3 against 1 on every pair.
         #expect(r.compare(ClaimsBenchmark.verifierName, .layouts, contender: "best-of-n", rollouts: 4, axis: .nfe)?.difference == 2)
+        // The diversity verdict reads the pixel distance: 5…8 against 3, a mean difference of 3.5.
+        let pixel = try #require(r.compare(ClaimsBenchmark.verifierName, .pixelDistance, contender: "best-of-n", rollouts: 4, axis: .nfe))
+        #expect(pixel.difference == 3.5 && pixel.interval.lower >= 2 && pixel.interval.upper <= 5)
         #expect(r.verdict(.diversity) == .holds)
         let est = try #require(r.estimate(ClaimsBenchmark.verifierName, "evosearch", 4, .guideReward))
         #expect(abs(est.mean - 0.9) < 1e-12 && est.count == 4)
