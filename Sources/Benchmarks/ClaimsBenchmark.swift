@@ -84,7 +84,17 @@ public struct ClaimsBenchmark {
     }
 
     /// The prompts the claims run on: the frozen split whose plain samples succeed rarely.
-    public static let promptSplit = ShapesPromptSuite.Split.tuning
+    public static let promptSplit = ShapesPromptSuite.Split.hard
+
+    /// `count` prompts of `split` (all when nil), taken in turn from each task type (first of each type, then
+    /// second, …) so that a subset still covers every task type the split has.
+    public static func prompts(_ split: ShapesPromptSuite.Split = promptSplit, count: Int? = nil) -> [ShapesPrompt] {
+        let all = ShapesPromptSuite.prompts(split)
+        let byTask = ShapesTask.allCases.map { t in all.filter { $0.task == t } }.filter { !$0.isEmpty }
+        var out: [ShapesPrompt] = []
+        for i in 0..<(byTask.map(\.count).max() ?? 0) { for group in byTask where i < group.count { out.append(group[i]) } }
+        return Array(out.prefix(count ?? out.count))
+    }
 
     /// The name runs carry for the verifier and for CLIP, as guide or judge.
     public static let verifierName = ShapesVerifierReward.registryName

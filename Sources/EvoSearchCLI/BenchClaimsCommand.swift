@@ -31,7 +31,7 @@ struct BenchClaims: ParsableCommand {
     var seeds: Int?
     @Option(name: .long, help: "First search seed.")
     var firstSeed: UInt64 = 0
-    @Option(name: .long, help: "Use only the first N prompts of the hard split (default: all; quick 2).")
+    @Option(name: .long, help: "Use N prompts of the hard split, taken in turn from each task type (default: all; quick 2).")
     var prompts: Int?
     @Option(name: .long, help: "Methods, comma-separated (default: all; quick evosearch,best-of-n,particle).")
     var methods: String?
@@ -46,6 +46,8 @@ struct BenchClaims: ParsableCommand {
     var clipModel: String = "shapes-clip"
     @Option(name: .long, help: "Output directory.")
     var out: String = "out/claims"
+    @Option(name: .long, help: "Largest number of rows per model or reward call (results do not depend on it).")
+    var maxBatch: Int = 16
     @Flag(name: .long, help: "Print the plan and the estimated time, then stop.")
     var dryRun = false
     @Flag(name: .long, help: "No progress output.")
@@ -67,14 +69,13 @@ struct BenchClaims: ParsableCommand {
         var settings = ClaimsBenchmark.Settings(
             steps: s.steps, guidance: s.guidance, eta: s.eta, scheduler: s.scheduler, seeds: seeds ?? base.seeds, firstSeed: firstSeed,
             rollouts: rollouts?.values ?? base.rollouts, methods: methods == nil ? base.methods : try parseMethods(methods),
-            largeSamples: largeSamples?.values ?? base.largeSamples, claims: claimList)
+            largeSamples: largeSamples?.values ?? base.largeSamples, claims: claimList, maxBatch: maxBatch)
         if large == "none" { settings.claims.removeAll { $0 == .equalTime } }
         if let problem = settings.problem { throw CLIError("bench claims: \(problem)") }
         let split = ClaimsBenchmark.promptSplit
-        let all = ShapesPromptSuite.prompts(split)
-        let count = prompts ?? (quick ? ClaimsBenchmark.Settings.quickPromptCount : all.count)
-        if count < 1 { throw CLIError("--prompts: \(count) must be at least 1") }
-        let chosen = Array(all.prefix(count))
+        let count = prompts ?? (quick ? ClaimsBenchmark.Settings.quickPromptCount : nil)
+        if let count, count < 1 { throw CLIError("--prompts: \(count) must be at least 1") }
+        let chosen = ClaimsBenchmark.prompts(split, count: count)
 
         let resolver = EmbeddedModels()
         let smallDir = try resolver.resolvePipeline(small, option: "--small")

@@ -157,6 +157,15 @@ import Testing
         #expect(ClaimsBenchmark.diversitySet(population: [], best: best, method: .beam).map(\.id) == [4])
     }
 
+    @Test func promptSubsetsTakeEachTaskTypeInTurn() {
+        let all = ShapesPromptSuite.prompts(.hard)
+        let tasks = Set(all.map(\.task))
+        let first = ClaimsBenchmark.prompts(count: tasks.count)
+        #expect(Set(first.map(\.task)) == tasks)
+        #expect(first[0].text == all[0].text)
+        #expect(Set(ClaimsBenchmark.prompts().map(\.text)) == Set(all.map(\.text)) && ClaimsBenchmark.prompts().count == all.count)
+    }
+
     @Test func settingsThatCannotWorkAreNamed() {
         var s = ClaimsBenchmark.Settings.quick
         #expect(s.problem == nil)
@@ -181,7 +190,7 @@ import Testing
     /// recorded as it finishes, and every file is written with one CSV line per run.
     @Test func quickRunWritesEveryFile() throws {
         let settings = ClaimsBenchmark.Settings.quick
-        let prompts = Array(ShapesPromptSuite.prompts(ClaimsBenchmark.promptSplit).prefix(ClaimsBenchmark.Settings.quickPromptCount))
+        let prompts = ClaimsBenchmark.prompts(count: ClaimsBenchmark.Settings.quickPromptCount)
         var recorded = 0, equalRows = 0, lastProgress: ClaimsBenchmark.Progress?
         let bench = ClaimsBenchmark(settings: settings, prompts: prompts,
                                     clip: .clip(directory: Self.repository.appendingPathComponent("models/shapes-clip")),
@@ -226,7 +235,7 @@ import Testing
     @Test func cancellingKeepsWhatFinished() throws {
         var settings = ClaimsBenchmark.Settings.quick
         settings.claims = [.scaling]
-        let prompts = Array(ShapesPromptSuite.prompts(ClaimsBenchmark.promptSplit).prefix(1))
+        let prompts = ClaimsBenchmark.prompts(count: 1)
         final class Counter: @unchecked Sendable { var n = 0 }
         let counter = Counter()
         let bench = ClaimsBenchmark(settings: settings, prompts: prompts, clip: nil, record: { _ in counter.n += 1 },
