@@ -76,6 +76,8 @@ public struct ShapesBenchmark {
     public var guides: [Guide]
     /// Called before each search of the grid with (done, total, description) and once per prompt of the study.
     public var progress: (Int, Int, String) -> Void
+    /// Polled by every search before each model and reward call (`SearchOptions.isCancelled`); true stops it.
+    public var isCancelled: (@Sendable () -> Bool)? = nil
 
     public init(settings: Settings, prompts: [ShapesPrompt], guides: [Guide],
                 progress: @escaping (Int, Int, String) -> Void = { _, _, _ in }) {
@@ -157,14 +159,16 @@ public struct ShapesBenchmark {
                                                       scheduler: settings.scheduler, eta: settings.eta))
     }
 
-    /// One search with the method's default settings, or nil when the method cannot run at this budget.
-    func search(_ m: SearchMethod, trajectory: any Trajectory, reward: any Reward, budget: Int) throws -> SearchResult? {
+    /// One search with the method's default settings (seed: `settings.seed` unless given), or nil when the method
+    /// cannot run at this budget. An interrupted search (`isCancelled`) is returned as it stands.
+    func search(_ m: SearchMethod, trajectory: any Trajectory, reward: any Reward, budget: Int, seed: UInt64? = nil) throws -> SearchResult? {
         let strategy = m.defaultStrategy
         guard (try? strategy.validate(stepCount: settings.steps, budget: budget)) != nil else { return nil }
         let result: SearchResult
         do {
             result = try strategy.search(trajectory, reward: reward, budget: budget,
-                                         options: SearchOptions(seed: settings.seed, maxBatch: settings.maxBatch))
+                                         options: SearchOptions(seed: seed ?? settings.seed, maxBatch: settings.maxBatch,
+                                                                isCancelled: isCancelled))
         } catch { throw ShapesBenchmarkError("\(m.rawValue) at \(budget) NFE: \(error)") }
         if let error = result.error { throw ShapesBenchmarkError("\(m.rawValue) at \(budget) NFE: \(error)") }
         return result

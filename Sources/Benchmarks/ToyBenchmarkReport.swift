@@ -93,12 +93,9 @@ public struct ToyBenchmarkReport {
     func compareAtEqualNFE(world: String, contender: String, rollouts r: Int) -> Comparison? {
         let a = runs(world, reference, r), b = runs(world, contender, r)
         let n = min(a.count, b.count)
-        guard n > 0 else { return nil }
-        let ra = a.prefix(n).map(\.best), rb = b.prefix(n).map(\.best)
-        let d = zip(ra, rb).map { $0 - $1 }
-        guard let interval = bootstrap.meanInterval(d) else { return nil }
+        guard let p = Self.pairedDifference(a.prefix(n).map(\.best), b.prefix(n).map(\.best), bootstrap: bootstrap) else { return nil }
         return Comparison(world: world, reference: reference, contender: contender, rollouts: r, seeds: n,
-                          difference: d.reduce(0, +) / Double(n), interval: interval, outcome: Outcome(interval), computeSeconds: nil)
+                          difference: p.difference, interval: p.interval, outcome: Outcome(p.interval), computeSeconds: nil)
     }
 
     func compareAtEqualCompute(world: String, contender: String, rollouts r: Int) -> Comparison? {
@@ -106,19 +103,43 @@ public struct ToyBenchmarkReport {
         let curve = rollouts.map { runs(world, contender, $0) }.filter { !$0.isEmpty }
         guard curve.count >= 2, !ref.isEmpty else { return nil }
         let n = min(ref.count, curve.map(\.count).min()!)
-        let refBest = ref.prefix(n).map(\.best), refCost = ref.prefix(n).map(\.computeSeconds)
-        let best = curve.map { $0.prefix(n).map(\.best) }, cost = curve.map { $0.prefix(n).map(\.computeSeconds) }
+        guard let p = Self.differenceAtEqualCost(
+            reference: (value: ref.prefix(n).map(\.best), cost: ref.prefix(n).map(\.computeSeconds)),
+            curve: curve.map { (value: $0.prefix(n).map(\.best), cost: $0.prefix(n).map(\.computeSeconds)) },
+            bootstrap: bootstrap) else { return nil }
+        return Comparison(world: world, reference: reference, contender: contender, rollouts: r, seeds: n,
+                          difference: p.difference, interval: p.interval, outcome: Outcome(p.interval), computeSeconds: p.cost)
+    }
+
+    /// The mean paired difference a[i] − b[i] (observations matched by index) with its bootstrap interval; nil for
+    /// no observations or unequal counts.
+    public static func pairedDifference(_ a: [Double], _ b: [Double], bootstrap: Bootstrap) -> (difference: Double, interval: Interval)? {
+        guard !a.isEmpty, a.count == b.count else { return nil }
+        let d = zip(a, b).map { $0 - $1 }
+        guard let interval = bootstrap.meanInterval(d) else { return nil }
+        return (d.reduce(0, +) / Double(d.count), interval)
+    }
+
+    /// The equal-cost read of the type's doc comment on observations matched by index: the reference's mean value
+    /// minus the contender's curve (one (value, cost) cell per budget, each with the reference's count)
+    /// interpolated in log cost at the reference's mean cost, with the bootstrap interval that resamples the
+    /// observations jointly. nil when the curve has fewer than two cells, counts differ, or the reference's mean
+    /// cost lies outside the curve's measured range.
+    public static func differenceAtEqualCost(reference: (value: [Double], cost: [Double]), curve: [(value: [Double], cost: [Double])],
+                                             bootstrap: Bootstrap) -> (difference: Double, interval: Interval, cost: Double)? {
+        let n = reference.value.count
+        guard n > 0, curve.count >= 2, reference.cost.count == n,
+              curve.allSatisfy({ $0.value.count == n && $0.cost.count == n }) else { return nil }
         let all = [Int](repeating: 1, count: n)
         func statistic(_ w: [Int], clamp: Bool) -> (difference: Double, cost: Double)? {
-            let c = Bootstrap.weightedMean(refCost, w)
-            let points = zip(cost, best).map { (Bootstrap.weightedMean($0.0, w), Bootstrap.weightedMean($0.1, w)) }
-            guard let value = Self.interpolateInLogCost(points, at: c, clamp: clamp) else { return nil }
-            return (Bootstrap.weightedMean(refBest, w) - value, c)
+            let c = Bootstrap.weightedMean(reference.cost, w)
+            let points = curve.map { (Bootstrap.weightedMean($0.cost, w), Bootstrap.weightedMean($0.value, w)) }
+            guard let value = interpolateInLogCost(points, at: c, clamp: clamp) else { return nil }
+            return (Bootstrap.weightedMean(reference.value, w) - value, c)
         }
         guard let point = statistic(all, clamp: false),
               let interval = bootstrap.interval(count: n, statistic: { statistic($0, clamp: true)?.difference ?? point.difference }) else { return nil }
-        return Comparison(world: world, reference: reference, contender: contender, rollouts: r, seeds: n,
-                          difference: point.difference, interval: interval, outcome: Outcome(interval), computeSeconds: point.cost)
+        return (point.difference, interval, point.cost)
     }
 
     /// The value at cost `c` on the curve through `points` (cost, value), linear in log cost between the two
