@@ -74,7 +74,7 @@ struct SearchCommand: ParsableCommand {
     var rewardEndpoint: [String] = []
     @Option(name: .long, help: ArgumentHelp("Decode samples with the pipeline's VAE decoder on an Open Inference Protocol (KServe v2) gRPC server (tools/serve/serve.py --pipeline DIR --component decoder): final latents go out, images come back; repeat to split the decoding across several servers. Image pipelines (Stable Diffusion, FLUX.1).", valueName: "grpc://HOST:PORT/MODEL"))
     var decoderEndpoint: [String] = []
-    @Option(name: .long, parsing: .unconditional, help: "Deadline of one remote denoiser or reward request, in seconds.")
+    @Option(name: .long, parsing: .unconditional, help: "Deadline of one remote denoiser, decoder or reward request, in seconds.")
     var endpointTimeout: Double = RemotePolicy().requestTimeout
     @Option(name: .long, help: "Attempts of a remote request on one endpoint before it moves to the next.")
     var endpointAttempts: Int = RemotePolicy().attemptsPerEndpoint
@@ -96,10 +96,7 @@ struct SearchCommand: ParsableCommand {
     /// Every check that needs no weights; throws the first problem as a one-line `CLIError`.
     func plan() throws -> Plan {
         // Reward names first: the cheapest typo to catch.
-        var rewardEndpoints: [InferenceEndpoint] = []
-        for text in rewardEndpoint {
-            do { rewardEndpoints.append(try InferenceEndpoint(parsing: text)) } catch { throw CLIError("--reward-endpoint \(error.description)") }
-        }
+        let rewardEndpoints = try Self.endpoints(rewardEndpoint, option: "--reward-endpoint")
         if !rewardEndpoints.isEmpty, reward != nil || !rewardModel.isEmpty {
             throw CLIError("--reward-endpoint: the served model is the reward; give either --reward-endpoint or --reward/--reward-model, not both")
         }
@@ -140,14 +137,8 @@ struct SearchCommand: ParsableCommand {
             throw CLIError("--reward \(entry.name) needs --reward-model DIR (a directory or an embedded model such as shapes-clip)")
         }
 
-        var endpoints: [InferenceEndpoint] = []
-        for text in denoiserEndpoint {
-            do { endpoints.append(try InferenceEndpoint(parsing: text)) } catch { throw CLIError("--denoiser-endpoint \(error.description)") }
-        }
-        var decoderEndpoints: [InferenceEndpoint] = []
-        for text in decoderEndpoint {
-            do { decoderEndpoints.append(try InferenceEndpoint(parsing: text)) } catch { throw CLIError("--decoder-endpoint \(error.description)") }
-        }
+        let endpoints = try Self.endpoints(denoiserEndpoint, option: "--denoiser-endpoint")
+        let decoderEndpoints = try Self.endpoints(decoderEndpoint, option: "--decoder-endpoint")
         guard endpointTimeout > 0, endpointTimeout.isFinite else { throw CLIError("--endpoint-timeout: \(endpointTimeout) must be a positive number of seconds") }
         guard endpointAttempts >= 1 else { throw CLIError("--endpoint-attempts: \(endpointAttempts) must be at least 1") }
 
@@ -155,6 +146,15 @@ struct SearchCommand: ParsableCommand {
         return Plan(reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels,
                     sampler: sampler, endpoints: endpoints, rewardEndpoints: rewardEndpoints, decoderEndpoints: decoderEndpoints,
                     remotePolicy: RemotePolicy(requestTimeout: endpointTimeout, attemptsPerEndpoint: endpointAttempts))
+    }
+
+    /// The endpoints of a repeatable `option`; the first that does not parse is a one-line error naming the option.
+    static func endpoints(_ texts: [String], option: String) throws -> [InferenceEndpoint] {
+        try texts.map { text in
+            do throws(InferenceEndpointError) { return try InferenceEndpoint(parsing: text) } catch {
+                throw CLIError("\(option) \(error.description)")
+            }
+        }
     }
 
     /// Creates `path` (and its parents) if needed and proves it writable by creating and removing a probe file;

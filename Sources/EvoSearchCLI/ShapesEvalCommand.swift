@@ -44,9 +44,7 @@ struct ShapesEval: ParsableCommand {
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
         do {
-            results = try evaluation.run(pipeline, prompts: prompts) { done, total in
-                if !quiet { FileHandle.standardError.write(Data(String(format: "\rprompt %d/%d  %.0f s", done, total, Date().timeIntervalSince(started)).utf8)) }
-            }
+            results = try evaluation.run(pipeline, prompts: prompts, progress: promptProgress(quiet: quiet, started: started))
         } catch { throw CLIError("\(error)") }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
@@ -57,6 +55,13 @@ struct ShapesEval: ParsableCommand {
                                       "eta": Double(sampler.eta), "scheduler": sampler.schedulerName, "seed": seed, "prompts": records]
             try write(try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys]), to: json)
         }
+    }
+}
+
+/// The progress line of `shapes eval` and `shapes hard-split` on standard error ("prompt 3/12  41 s"), or nothing.
+func promptProgress(quiet: Bool, started: Date) -> (Int, Int) -> Void {
+    { done, total in
+        if !quiet { FileHandle.standardError.write(Data(String(format: "\rprompt %d/%d  %.0f s", done, total, Date().timeIntervalSince(started)).utf8)) }
     }
 }
 
@@ -118,9 +123,7 @@ struct ShapesHardSplit: ParsableCommand {
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
         do {
-            results = try evaluation.run(pipeline, prompts: pool) { done, total in
-                if !quiet { FileHandle.standardError.write(Data(String(format: "\rprompt %d/%d  %.0f s", done, total, Date().timeIntervalSince(started)).utf8)) }
-            }
+            results = try evaluation.run(pipeline, prompts: pool, progress: promptProgress(quiet: quiet, started: started))
         } catch { throw CLIError("\(error)") }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         let chosen = HardPromptSelection.select(results, maxAccuracy: maxAccuracy, perTask: perTask)

@@ -184,31 +184,25 @@ NETWORKS = {"UNet2DConditionModel": UNet2DConditionNetwork, "FluxTransformer2DMo
             "WanTransformer3DModel": WanTransformer3DNetwork}
 # Where each family keeps its denoiser, in the order they are looked for.
 DENOISER_SUBFOLDERS = ["unet", "transformer"]
+# Each servable component: the subfolders it is looked for in, in order, and the classes serving it.
+COMPONENTS = {"denoiser": (DENOISER_SUBFOLDERS, NETWORKS), "decoder": (["vae"], {"AutoencoderKL": AutoencoderKLDecoderNetwork})}
 
 
 def load_network(directory, component="denoiser"):
     """The served network of the pipeline at `directory` (`component` "denoiser", or "decoder" for its VAE decoder);
     a ValueError names what is missing or unsupported."""
-    if component == "decoder":
-        path = os.path.join(directory, "vae", "config.json")
-        if not os.path.exists(path):
-            raise ValueError(f"{directory}: no vae/config.json")
-        with open(path) as f:
-            name = json.load(f).get("_class_name")
-        if name != "AutoencoderKL":
-            raise ValueError(f"{path}: _class_name {name} is not served as a decoder; served: AutoencoderKL")
-        return AutoencoderKLDecoderNetwork(directory)
-    if component != "denoiser":
-        raise ValueError(f"component {component!r}: serve the denoiser or the decoder")
-    for sub in DENOISER_SUBFOLDERS:
+    if component not in COMPONENTS:
+        raise ValueError(f"component {component!r}: serve the {' or the '.join(COMPONENTS)}")
+    subfolders, classes = COMPONENTS[component]
+    for sub in subfolders:
         path = os.path.join(directory, sub, "config.json")
         if os.path.exists(path):
             with open(path) as f:
                 name = json.load(f).get("_class_name")
-            if name not in NETWORKS:
-                raise ValueError(f"{path}: _class_name {name} is not served; served: {', '.join(NETWORKS)}")
-            return NETWORKS[name](directory)
-    raise ValueError(f"{directory}: no denoiser subfolder ({', '.join(DENOISER_SUBFOLDERS)}) with a config.json")
+            if name not in classes:
+                raise ValueError(f"{path}: _class_name {name} is not served as the {component}; served: {', '.join(classes)}")
+            return classes[name](directory)
+    raise ValueError(f"{directory}: no {component} subfolder ({', '.join(subfolders)}) with a config.json")
 
 
 class DiffusersDenoiserRuntime(MLModel):

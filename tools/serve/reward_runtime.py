@@ -20,6 +20,7 @@ import time
 import numpy as np
 import torch
 from mlserver import MLModel
+from mlserver.codecs import NumpyCodec
 from mlserver.types import InferenceRequest, InferenceResponse, MetadataTensor, Parameters, ResponseOutput
 
 KINDS = {"clip": "", "clipscore": "A photo depicts ", "pickscore": ""}
@@ -82,7 +83,6 @@ class CLIPRewardRuntime(MLModel):
         shape = list(images[0].shape)
         if len(shape) != 4 or shape[1] != 3:
             raise ValueError(f"images has shape {shape}, expected [N, 3, H, W]")
-        from mlserver.codecs import NumpyCodec
         array = np.asarray(NumpyCodec.decode_input(images[0]), dtype=np.float32).reshape(shape)
         start = time.perf_counter()
         scores = self.scores(array, prompt).numpy().astype(np.float32)
