@@ -12,6 +12,12 @@ public protocol Trajectory: Sendable {
     var stepCount: Int { get }
     /// Shape of one individual's state (without the batch axis).
     var stateShape: [Int] { get }
+    /// Shape of the sample being denoised (the latent) inside a state: `stateShape` for single-step samplers. A
+    /// multistep sampler's state is flat, `[n + h]`: these n scalars first, then the h scalars of history the
+    /// sampler carries with each individual. Search noise is zero on the history (`SearchEngine.noise`), so the
+    /// mutations and neighbour moves of every method act on the sample alone; `initialState` and `renoise` empty
+    /// the history and `decode` reads the sample part only.
+    var sampleStateShape: [Int] { get }
     /// Shape of one decoded sample (without the batch axis): `[3, H, W]` for an image, `[F, 3, H, W]` for a
     /// video, `stateShape` when decoding is the identity (the toy worlds).
     var sampleShape: [Int] { get }
@@ -39,6 +45,24 @@ public protocol Trajectory: Sendable {
 }
 
 extension Trajectory {
+    public var sampleStateShape: [Int] { stateShape }
+
+    /// Scalars per state row that are carried history rather than the sample (0 for single-step samplers).
+    public var carriedScalarCount: Int { stateShape.reduce(1, *) - sampleStateShape.reduce(1, *) }
+
+    /// The sample part of states `[N] + stateShape` as `[N] + sampleStateShape` (the states themselves when
+    /// nothing is carried).
+    public func sampleStates(_ states: Tensor) -> Tensor {
+        let carried = carriedScalarCount
+        if carried == 0 { return states.reshaped([states.shape[0]] + sampleStateShape) }
+        let n = sampleStateShape.reduce(1, *), rows = states.shape[0], width = n + carried
+        var out = [Float](repeating: 0, count: rows * n)
+        states.scalars.withUnsafeBufferPointer { src in
+            for r in 0..<rows { for k in 0..<n { out[r * n + k] = src[r * width + k] } }
+        }
+        return Tensor(shape: [rows] + sampleStateShape, scalars: out)
+    }
+
     /// The model output for states at `index`, run to the end.
     public func evaluate(_ states: Tensor, at index: Int) throws -> Tensor {
         try evaluate(states, at: index, cancellation: .never)

@@ -12,6 +12,20 @@ public struct UniPCHistory: Sendable {
     public internal(set) var lastOrder: Int = 0
     /// The step this history is for (nil for a fresh one, which may start at any step, as `set_begin_index`).
     public internal(set) var nextStepIndex: Int? = nil
+
+    /// A fresh history (before the first step taken).
+    public init() {}
+
+    /// A history rebuilt from its parts (a search keeps them per individual): `modelOutputs` oldest first, at most
+    /// `solver_order` of them; `lastSample` is needed when there is at least one; `lowerOrderCount` equals
+    /// `modelOutputs.count` for every history `step` returns.
+    public init(modelOutputs: [Tensor], lastSample: Tensor?, lowerOrderCount: Int, lastOrder: Int, nextStepIndex: Int?) {
+        self.modelOutputs = modelOutputs
+        self.lastSample = lastSample
+        self.lowerOrderCount = lowerOrderCount
+        self.lastOrder = lastOrder
+        self.nextStepIndex = nextStepIndex
+    }
 }
 
 /// diffusers' `UniPCMultistepScheduler` with flow sigmas and `flow_prediction` (Wan 2.1) after
@@ -55,6 +69,13 @@ public struct UniPCMultistepScheduler: Sendable {
         if abs(s[0] - 1) < 1e-6 { s[0] -= 1e-6 }
         timesteps = s.map { Float(($0 * Double(n)).rounded(.towardZero)) }
         sigmas = (s + [config.finalSigmasType == .zero ? 0 : s[s.count - 1]]).map { Float($0) }
+    }
+
+    /// Forward-noises a sample at index `from` to the noisier index `to` along the flow sigmas (as the flow
+    /// schedulers' `renoise`); a history does not carry over to the renoised sample.
+    public func renoise(_ sample: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor {
+        checkRenoiseIndices(from, to, stepCount)
+        return flowRenoise(sample, sigmaFrom: sigmas[from], sigmaTo: sigmas[to], noise: noise)
     }
 
     /// The history before the first step taken (at step 0, or at any later step as `set_begin_index` allows).

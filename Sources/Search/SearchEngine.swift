@@ -120,14 +120,16 @@ public struct SearchEngine {
 
     // MARK: Noise
 
-    /// Standard normals for each row, from the row's own stream: `[rows.count] + stateShape`.
+    /// Standard normals for each row, from the row's own stream: `[rows.count] + stateShape`, zero on the history
+    /// a multistep sampler carries (`Trajectory.sampleStateShape`), so mixing noise into a state leaves it alone.
     public func noise(_ purpose: NoisePurpose, _ rows: [NoiseIdentity], step: Int) -> Tensor {
         let shape = trajectory.stateShape
-        let n = shape.reduce(1, *)
+        let n = trajectory.sampleStateShape.reduce(1, *), carried = trajectory.carriedScalarCount
         var out = [Float]()
-        out.reserveCapacity(n * rows.count)
+        out.reserveCapacity((n + carried) * rows.count)
         for r in rows {
             out += NoiseKey(seed: seed, purpose: purpose, generation: r.generation, individual: r.individual, step: step).gaussians(n)
+            if carried > 0 { out += repeatElement(0, count: carried) }
         }
         return Tensor(shape: [rows.count] + shape, scalars: out)
     }

@@ -17,8 +17,8 @@ import TensorCore
 ///
 /// Samplers: the checkpoint's own (`unipc` or `euler`; `generate` uses it), and on the same sigma grid `euler`
 /// (the ODE) and `flow-sde` (the first-order SDE-DPM-Solver++ whose per-step noise a search mutates; the default of
-/// `makeTrajectory` when η > 0). Searches step single-step samplers only: UniPC's multistep history is not carried
-/// through a search. A `generation_defaults.json` at the root (the project's embedded models) replaces the default
+/// `makeTrajectory` when η > 0); a search may also step the checkpoint's `unipc` (η 0), each individual carrying its
+/// own multistep history (`UniPCTrajectory`). A `generation_defaults.json` at the root (the project's embedded models) replaces the default
 /// size, frame count and text length. Limits: text-to-video only (no image-to-video, no Wan 2.2 two-stage
 /// `transformer_2` / `boundary_ratio`, no `expand_timesteps`); diffusers' optional ftfy pass is not applied.
 public struct WanPipeline: GeneratorPipeline {
@@ -187,7 +187,7 @@ public struct WanPipeline: GeneratorPipeline {
     }
 
     /// The searchable trajectory: `flow-sde` when η > 0 (the default η of searches is 1), else `euler`, on the
-    /// checkpoint's grid; η must be 0 or 1.
+    /// checkpoint's grid, or the checkpoint's `unipc` (η 0) when asked for; η must be 0 or 1.
     public func makeTrajectory(_ request: GenerationRequest) throws -> any Trajectory {
         try makeTrajectory(request, network: nil)
     }
@@ -200,14 +200,26 @@ public struct WanPipeline: GeneratorPipeline {
             throw GenerationRequestError(.eta, "η \(eta): flow models take 0 (the Euler ODE) or 1 (the flow SDE)")
         }
         let name = request.scheduler ?? (eta > 0 ? "flow-sde" : "euler")
-        if name == "unipc" {
-            throw GenerationRequestError(.scheduler, "sampler unipc is multistep; searches step euler (η 0) or flow-sde (η 1) on its sigma grid")
-        }
         guard schedulerNames.contains(name) else {
             throw GenerationRequestError(.scheduler, "sampler \(name): \(Self.className) runs \(schedulerNames.joined(separator: ", "))")
         }
+        if name == "unipc" && eta != 0 {
+            throw GenerationRequestError(.eta, "η \(eta): the unipc sampler is deterministic; give --eta 0, or --scheduler flow-sde for a stochastic search")
+        }
         let latent = try latentShape(for: request)
-        let (sigmas, timesteps) = try grid(steps: request.steps ?? defaults.steps)
+        let steps = request.steps ?? defaults.steps
+        let (sigmas, timesteps) = try grid(steps: steps)
+        let pipeline = self
+        if case .unipc(let c) = schedulerConfig, name == "unipc" {
+            let denoiser = try self.denoiser(request, network: network)
+            let scheduler: UniPCMultistepScheduler
+            do { scheduler = try UniPCMultistepScheduler(config: c, numInferenceSteps: steps) } catch {
+                throw GenerationRequestError(.scheduler, "scheduler/scheduler_config.json: \(error)")
+            }
+            return UniPCTrajectory(denoiser: denoiser, scheduler: scheduler, latentShape: latent,
+                                   sampleShape: try sampleShape(for: request), passesPerNFE: denoiser.passesPerNFE,
+                                   decoder: { try pipeline.decode(latents: $0) })
+        }
         let scheduler: any DenoisingScheduler
         do {
             scheduler = name == "flow-sde"
@@ -215,7 +227,6 @@ public struct WanPipeline: GeneratorPipeline {
                 : try FlowMatchEulerDiscreteScheduler(grid: sigmas, timesteps: timesteps)
         } catch { throw GenerationRequestError(.scheduler, "\(error)") }
         let denoiser = try self.denoiser(request, network: network)
-        let pipeline = self
         return DenoisingTrajectory(denoiser: denoiser, scheduler: scheduler, stateShape: latent,
                                    sampleShape: try sampleShape(for: request), passesPerNFE: denoiser.passesPerNFE,
                                    decoder: { try pipeline.decode(latents: $0) })
@@ -308,8 +319,11 @@ public struct WanPipeline: GeneratorPipeline {
         let row = 4 * (12 * tokens * width + 2 * tokens * t.ffnDim + 2 * text * width)
         let sample = try sampleShape(for: request).reduce(1, *)
         let components = ["transformer", "vae", "text_encoder"].map { directory.appendingPathComponent($0) }
+        // A UniPC search state carries its history: the last sample and solver_order x̂₀ next to the latent.
+        var stateCopies = 1
+        if case .unipc(let c) = schedulerConfig, request.scheduler == "unipc" { stateCopies = c.solverOrder + 2 }
         return MemoryEstimate(weights: MemoryEstimate.weightFiles(in: components), perModelRow: passes * row,
                               perDecodedRow: vae.config.decodeWorkingBytes(latentHeight: l[2], latentWidth: l[3]) + 4 * sample,
-                              state: 4 * l.reduce(1, *), sample: 4 * sample)
+                              state: 4 * (stateCopies * l.reduce(1, *) + (stateCopies > 1 ? 2 : 0)), sample: 4 * sample)
     }
 }

@@ -114,6 +114,39 @@ import Wan
         #expect(sde.noiseStd(stepIndex: sde.stepCount - 1) == 0)
     }
 
+    /// The search trajectory of the checkpoint's UniPC, rolled out from diffusers' latents for the seed, makes
+    /// diffusers' video: each state carries its own history. Rows of a batch of two (the seed's latents and other
+    /// noise) end where each ends alone.
+    @Test func uniPCSearchTrajectoryMakesDiffusersVideo() throws {
+        let run = try #require(try Self.runs()["unipc"])
+        let pipeline = try WanPipeline(directory: Self.fixture("pipeline-tiny"))
+        var request = Self.request(run)
+        request.scheduler = "unipc"
+        request.eta = 0
+        let trajectory = try pipeline.makeTrajectory(request)
+        let latent = [16, 3, 4, 4], n = latent.reduce(1, *)
+        #expect(trajectory.sampleStateShape == latent && trajectory.stateShape == [4 * n + 2] && !trajectory.isStochastic)
+        var generator = TorchGenerator(seed: run.seed)
+        let seedNoise = generator.randn(shape: [1] + latent)
+        var other = TorchGenerator(seed: 99)
+        let noise = Tensor.concatenate([seedNoise, other.randn(shape: [1] + latent)])
+        func roll(_ noise: Tensor) throws -> Tensor {
+            var states = trajectory.initialState(noise: noise)
+            for i in 0..<trajectory.stepCount {
+                states = trajectory.advance(states, modelOutput: try trajectory.evaluate(states, at: i), at: i, noise: nil).states
+            }
+            return states
+        }
+        let both = try roll(noise)
+        let video = try trajectory.decode(both.gatherRows([0]))
+        let err = video.maxAbsDifference(try Self.reference("unipc"))
+        #expect(err <= 1.0 / 255, "max abs pixel error \(err)")
+        let alone = try roll(noise.gatherRows([1]))
+        #expect(trajectory.sampleStates(both.gatherRows([1])).maxAbsDifference(trajectory.sampleStates(alone)) < 1e-5)
+        let estimate = try pipeline.memoryEstimate(for: request)
+        #expect(estimate.state == 4 * (4 * n + 2))
+    }
+
     /// A video reward for the test: the mean red level of the last frame minus that of the first (it rewards
     /// motion of red content, so it depends on every frame and on the frame order).
     struct RedGainReward: Reward {
@@ -129,13 +162,15 @@ import Wan
         }
     }
 
-    /// Every search method runs on a Wan trajectory (the flow SDE on the UniPC grid) with a video reward, within
-    /// its budget, and its best is a decoded video whose recorded reward is the reward of that video.
-    @Test(arguments: SearchMethod.allCases)
-    func everyMethodSearchesAVideoTrajectory(method: SearchMethod) throws {
+    /// Every search method runs on a Wan trajectory (the flow SDE on the UniPC grid, and UniPC itself with its
+    /// history in the states) with a video reward, within its budget, and its best is a decoded video whose
+    /// recorded reward is the reward of that video.
+    @Test(arguments: SearchMethod.allCases, ["flow-sde", "unipc"])
+    func everyMethodSearchesAVideoTrajectory(method: SearchMethod, sampler: String) throws {
         let pipeline = try WanPipeline(directory: Self.fixture("pipeline-tiny"))
         let request = GenerationRequest(prompt: "a red square moving right", guidance: 3, steps: 3, width: 16,
-                                        height: 16, frames: 5, eta: 1, maxSequenceLength: 8)
+                                        height: 16, frames: 5, scheduler: sampler, eta: sampler == "unipc" ? 0 : 1,
+                                        maxSequenceLength: 8)
         let trajectory = try pipeline.makeTrajectory(request)
         let budget = 8 * trajectory.stepCount
         let strategy = method.defaultStrategy
@@ -161,7 +196,7 @@ import Wan
         #expect(field(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, maxSequenceLength: 513)) == .maxSequenceLength)
         #expect(field(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, eta: 0.5)) == .eta)
         #expect(field(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, scheduler: "ddim")) == .scheduler)
-        #expect(field(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, scheduler: "unipc")) == .scheduler)
+        #expect(field(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, scheduler: "unipc", eta: 1)) == .eta)
         #expect(field(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, trueCFGScale: 2)) == .trueCFGScale)
         let e = #expect(throws: GenerationRequestError.self) {
             try pipeline.generate(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, scheduler: "euler"), seed: 0)
