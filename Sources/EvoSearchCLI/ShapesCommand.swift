@@ -104,7 +104,7 @@ struct ShapesRender: ParsableCommand {
                 }
                 let record: [String: Any] = ["clip": directory, "frames": frameCount, "caption": prompt.text,
                                              "task": prompt.task.rawValue, "objects": objects]
-                if let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) {
+                if let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]) {
                     lines.set(i, String(decoding: data, as: UTF8.self))
                 }
             }

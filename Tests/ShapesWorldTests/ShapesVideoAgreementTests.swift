@@ -10,6 +10,8 @@ import Testing
 /// 200 clips per condition by default; for the full figure:
 ///
 ///     EVOSEARCH_VIDEO_AGREEMENT_CLIPS=1000 swift test -c release --skip-build --filter ShapesVideoAgreementTests
+///
+/// (`EVOSEARCH_VIDEO_AGREEMENT_FRAMES` sets the clip length, 17 by default.)
 @Suite struct ShapesVideoAgreementTests {
     enum Condition: String, CaseIterable, Sendable {
         case clean, blurred = "blur σ=1", noisy = "noise σ=0.06"
@@ -17,6 +19,7 @@ import Testing
     }
 
     static let clips = ProcessInfo.processInfo.environment["EVOSEARCH_VIDEO_AGREEMENT_CLIPS"].flatMap(Int.init) ?? 200
+    static let frames = ProcessInfo.processInfo.environment["EVOSEARCH_VIDEO_AGREEMENT_FRAMES"].flatMap(Int.init) ?? 17
 
     /// Counts of one condition: constraints judged alike, and (prompt × clip) verdicts equal in every constraint.
     struct Tally: Sendable {
@@ -33,7 +36,7 @@ import Testing
     /// Each clip is judged against its own prompt, a near miss (`nearMiss`) and another random prompt, on the
     /// ground-truth tracks and on the tracks found in the (degraded) frames; every constraint's answer must agree.
     @Test func verifierAgreesWithGroundTruthOnRandomClips() throws {
-        let sampler = try ClipSampler()
+        let sampler = try ClipSampler(frameCount: Self.frames)
         let n = Self.clips
         var lines: [String] = []
         var tallies: [Condition: Tally] = [:]
@@ -53,7 +56,7 @@ import Testing
             lines.append("  \(condition.rawValue): constraints \(pct(total.constraintsAgreeing, total.constraints)) of \(total.constraints); whole verdicts own prompt \(own), near miss \(near), other prompt \(other)")
             for m in total.mismatches { lines.append("    disagreement \(m)") }
         }
-        print("shapes-video-verifier agreement with ground truth (\(n) clips of 17 frames per condition, \(String(format: "%.1f", Date().timeIntervalSince(started))) s):\n" + lines.joined(separator: "\n"))
+        print("shapes-video-verifier agreement with ground truth (\(n) clips of \(Self.frames) frames per condition, \(String(format: "%.1f", Date().timeIntervalSince(started))) s):\n" + lines.joined(separator: "\n"))
         for c in Condition.allCases {
             let t = try #require(tallies[c])
             #expect(Double(t.constraintsAgreeing) >= 0.99 * Double(t.constraints), "\(c.rawValue): \(t.constraintsAgreeing) of \(t.constraints)")
