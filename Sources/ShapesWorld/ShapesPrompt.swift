@@ -80,12 +80,19 @@ public struct ShapesPromptError: Error, CustomStringConvertible, Equatable, Send
     public var understood: [String]
     public var unknownWords: [String]
     public var problem: String
+    /// Which grammar refused the text ("shapes grammar", "shapes video grammar").
+    public var grammar: String = "shapes grammar"
+    /// The grammar's forms, quoted in the message.
+    public var forms: String = ShapesPromptError.imageForms
+
+    /// The image grammar's forms.
+    public static let imageForms = "\"a red circle\", \"a circle and a square\", \"three green circles\", \"a red circle and a blue square\", \"a red circle to the left of a blue square\" (also right of / above / below)"
 
     /// Long prompts and word lists are shortened (the first 80 characters, the first 8 words) so an error stays
     /// one readable line.
     public var description: String {
         let shown = text.count > 80 ? "\(text.prefix(80))… (\(text.count) characters)" : text
-        var parts = ["prompt \"\(shown)\" is not in the shapes grammar: \(problem)"]
+        var parts = ["prompt \"\(shown)\" is not in the \(grammar): \(problem)"]
         func list(_ words: [String]) -> String {
             words.count > 8 ? words.prefix(8).joined(separator: ", ") + ", … (\(words.count) in all)" : words.joined(separator: ", ")
         }
@@ -93,7 +100,7 @@ public struct ShapesPromptError: Error, CustomStringConvertible, Equatable, Send
         if !unknownWords.isEmpty {
             parts.append("unknown words: \(list(unknownWords.map { $0.count > 40 ? "\($0.prefix(40))…" : $0 })) (colours: \(ShapeColor.allCases.map(\.rawValue).joined(separator: ", ")); shapes: \(ShapeKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        parts.append("forms: \"a red circle\", \"a circle and a square\", \"three green circles\", \"a red circle and a blue square\", \"a red circle to the left of a blue square\" (also right of / above / below)")
+        parts.append("forms: \(forms)")
         return parts.joined(separator: "; ")
     }
 }
