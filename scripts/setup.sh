@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what EvoSearch needs to build and test on a fresh Debian 12 machine: OpenBLAS (cblas), zlib, pkg-config,
-# and Chromium (the report tests open report.html in headless Chromium).
+# Chromium (the report tests open report.html in headless Chromium) and ffmpeg (MP4 copies of searched videos).
 # Swift 6 itself must already be on PATH. Idempotent: does nothing when everything is present.
 set -euo pipefail
 missing=()
@@ -8,6 +8,7 @@ pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
 pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}" >&2
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -9,5 +9,5 @@ import Wan
 /// the rewards it knows by name. Adding a family is one line here (and its module).
 public enum Catalog {
     public static let pipelines = PipelineRegistry([StableDiffusionPipeline.self, FluxPipeline.self, WanPipeline.self])
-    public static let rewards = RewardRegistry.standard.adding([ShapesVerifierReward.registryEntry])
+    public static let rewards = RewardRegistry.standard.adding([ShapesVerifierReward.registryEntry, ShapesVideoVerifierReward.registryEntry])
 }

@@ -18,7 +18,7 @@ struct SamplerOptions: ParsableArguments {
     var guidance: Float?
     @Option(name: .long, parsing: .unconditional, help: "DDIM η: 0 = deterministic, 1 = DDPM-like posterior noise; for FLUX.1 0 = the Euler ODE, 1 = the flow SDE (default: generate — 0; searching commands — 1).")
     var eta: Float?
-    @Option(name: .long, help: "Sampler: ddim, ddpm or euler for Stable Diffusion; euler or flow-sde for FLUX.1 (default: generate — the one scheduler_config.json names; searching commands — the pipeline's stochastic one: ddim, flow-sde).")
+    @Option(name: .long, help: "Sampler: ddim, ddpm or euler for Stable Diffusion; euler or flow-sde for FLUX.1; euler, flow-sde or unipc (the checkpoint's, with --eta 0) for Wan 2.1 (default: generate — the one scheduler_config.json names; searching commands — the pipeline's stochastic one: ddim, flow-sde).")
     var scheduler: String?
     @Option(name: .long, help: "Longest T5 prompt in tokens, for FLUX.1 (default: the model's generation_defaults.json, else 512 as FluxPipeline).")
     var maxSequenceLength: Int?

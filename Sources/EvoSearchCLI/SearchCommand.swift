@@ -19,13 +19,15 @@ import TensorCore
 /// error. Ctrl-C or SIGTERM stops at the next model call and still writes the whole directory, marked interrupted;
 /// a lock file refuses a second run into the same directory, and an earlier result.json is removed before the run.
 struct SearchCommand: ParsableCommand {
-    /// The reward used when `--reward` is not given, once it is registered.
+    /// The reward used when `--reward` is not given (for image and video models), once it is registered.
     static let defaultReward = "shapes-verifier"
+    static let defaultVideoReward = "shapes-video-verifier"
     static let defaultPrompt = ShapesPromptSuite.defaultSearchPrompt
+    static let defaultVideoPrompt = "a red circle to the left of a blue square, both moving down"
 
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Search over a diffusion or flow pipeline's denoising trajectory (Stable Diffusion, FLUX.1) for images a reward prefers.",
+        abstract: "Search over a diffusion or flow pipeline's denoising trajectory (Stable Diffusion, FLUX.1, Wan 2.1) for images or videos a reward prefers.",
         discussion: """
         --model and --reward-model take a directory or an embedded model name (\(EmbeddedModels.names.joined(separator: ", "))), \
         looked up in $EVOSEARCH_MODELS, ./models and the repository's models/. The sampler defaults to DDIM with \
@@ -40,13 +42,13 @@ struct SearchCommand: ParsableCommand {
         on Open Inference Protocol servers (tools/serve): each batch is split across the endpoints by their speed; \
         failed requests are retried, then moved to another endpoint; when none can serve, the search stops and writes \
         what it found (exit 1). --reward-endpoint does the same for the reward: decoded images and the prompt go to \
-        the served reward model (tools/serve --reward), one score per image comes back.
+        the served reward model (tools/serve --reward), one score per image comes back. Video models (Wan 2.1) take a         reward that scores videos (\(defaultVideoReward), the default for them) or an image reward averaged over         --frame-average K frames; best.png and top-K.png are then animated PNGs, best.mp4 is written when ffmpeg is         installed, and the contact sheets show frame strips.
         """)
 
     @Option(name: .long, help: "Pipeline directory (diffusers layout) or embedded model name.")
     var model: String = "shapes-sd-small"
-    @Option(name: .long, help: "The prompt.")
-    var prompt: String = SearchCommand.defaultPrompt
+    @Option(name: .long, help: ArgumentHelp("The prompt. Default: \"\(SearchCommand.defaultPrompt)\" for image models, \"\(SearchCommand.defaultVideoPrompt)\" for video models."))
+    var prompt: String?
     @Option(name: .long, help: "Negative prompt.")
     var negativePrompt: String = ""
     @OptionGroup var method: MethodOptions
@@ -54,6 +56,8 @@ struct SearchCommand: ParsableCommand {
     var reward: String?
     @Option(name: .long, help: ArgumentHelp(rewardModelHelp + " DIR may be an embedded model name (e.g. shapes-clip)."))
     var rewardModel: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Video models: score each video with an image reward (e.g. clip) on K evenly spaced frames, first and last included, and take the mean.", valueName: "K"))
+    var frameAverage: Int?
     @Option(name: .long, parsing: .unconditional, help: "Compute budget in NFE (one guided UNet evaluation of one latent). Default: 16 rollouts (16 × --steps).")
     var budget: Int?
     @OptionGroup(title: "Sampler") var sampler: SamplerOptions
@@ -81,6 +85,8 @@ struct SearchCommand: ParsableCommand {
 
     /// What the checks resolved, ready to load.
     struct Plan {
+        var prompt: String
+        var kind: SampleKind
         var reward: String
         var budget: Int
         var strategy: any SearchStrategy
@@ -95,7 +101,16 @@ struct SearchCommand: ParsableCommand {
 
     /// Every check that needs no weights; throws the first problem as a one-line `CLIError`.
     func plan() throws -> Plan {
-        // Reward names first: the cheapest typo to catch.
+        // What the model makes decides the default prompt and reward; reading model_index.json loads nothing.
+        let resolver = EmbeddedModels()
+        let modelDirectory = try resolver.resolvePipeline(model)
+        let kind: SampleKind
+        do { kind = try Catalog.pipelines.family(of: modelDirectory).kind } catch { throw CLIError("--model \(model): \(error)") }
+        let prompt = self.prompt ?? (kind == .video ? Self.defaultVideoPrompt : Self.defaultPrompt)
+        if let k = frameAverage {
+            guard kind == .video else { throw CLIError("--frame-average: \(model) makes images; the option is for video models") }
+            guard k >= 1 else { throw CLIError("--frame-average: \(k) must be at least 1 frame") }
+        }
         let rewardEndpoints = try Self.endpoints(rewardEndpoint, option: "--reward-endpoint")
         if !rewardEndpoints.isEmpty, reward != nil || !rewardModel.isEmpty {
             throw CLIError("--reward-endpoint: the served model is the reward; give either --reward-endpoint or --reward/--reward-model, not both")
@@ -105,10 +120,11 @@ struct SearchCommand: ParsableCommand {
         }
         let rewardSpec: String
         if let first = rewardEndpoints.first { rewardSpec = "served:\(first.model)" } else if let reward { rewardSpec = reward } else {
-            guard Catalog.rewards.entry(Self.defaultReward) != nil else {
-                throw CLIError("--reward: the default \(Self.defaultReward) is not in this build; choose one of \(Catalog.rewards.names.joined(separator: ", "))")
+            let name = kind == .video && frameAverage == nil ? Self.defaultVideoReward : Self.defaultReward
+            guard Catalog.rewards.entry(name) != nil else {
+                throw CLIError("--reward: the default \(name) is not in this build; choose one of \(Catalog.rewards.names.joined(separator: ", "))")
             }
-            rewardSpec = Self.defaultReward
+            rewardSpec = name
         }
         let parsed: RewardRegistry.Spec?
         do { parsed = rewardEndpoints.isEmpty ? try Catalog.rewards.parse(rewardSpec) : nil } catch { throw CLIError("--reward: \(error.description)") }
@@ -127,9 +143,7 @@ struct SearchCommand: ParsableCommand {
             try strategy.validate(stepCount: steps, budget: budget)
         } catch { throw CLIError(error.description) }
 
-        // Models exist (the pipeline has model_index.json; reward models are directories or embedded names).
-        let resolver = EmbeddedModels()
-        let modelDirectory = try resolver.resolvePipeline(model)
+        // Reward models are directories or embedded names.
         let rewardModels = try resolver.resolveRewardModels(rewardModel, rewardNames: Catalog.rewards.names)
         let models: RewardModels
         do { models = try RewardModels(arguments: rewardModels, registry: Catalog.rewards) } catch { throw CLIError("--reward-model: \(error.description)") }
@@ -143,7 +157,7 @@ struct SearchCommand: ParsableCommand {
         guard endpointAttempts >= 1 else { throw CLIError("--endpoint-attempts: \(endpointAttempts) must be at least 1") }
 
         try Self.checkOutputDirectory(outputDir)
-        return Plan(reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels,
+        return Plan(prompt: prompt, kind: kind, reward: rewardSpec, budget: budget, strategy: strategy, modelDirectory: modelDirectory, rewardModels: rewardModels,
                     sampler: sampler, endpoints: endpoints, rewardEndpoints: rewardEndpoints, decoderEndpoints: decoderEndpoints,
                     remotePolicy: RemotePolicy(requestTimeout: endpointTimeout, attemptsPerEndpoint: endpointAttempts))
     }
@@ -184,7 +198,8 @@ struct SearchCommand: ParsableCommand {
         let claim: OutputDirectoryClaim
         do { claim = try OutputDirectoryClaim(URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
         defer { claim.release() }
-        let pipeline = try loadImagePipeline(plan.modelDirectory.path, command: "search")
+        let prompt = plan.prompt
+        let pipeline = try loadPipeline(plan.modelDirectory.path)
         let request = plan.sampler.request(prompt: prompt, negativePrompt: negativePrompt)
         let memoryPlan: MemoryPlan
         do {
@@ -219,6 +234,9 @@ struct SearchCommand: ParsableCommand {
             rewardNetwork = served
             scorer = RemoteReward(served, prompt: prompt)
         }
+        let reward: any Reward
+        do { reward = try FrameAveragedReward.fitted(scorer, to: plan.kind == .video ? .videos : .images, frameAverage: frameAverage) }
+        catch { throw CLIError("--reward: \(error.description)") }
         let setupWarnings = sampler.warnings + pipeline.promptWarnings(for: request)
         for w in setupWarnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
 
@@ -226,7 +244,7 @@ struct SearchCommand: ParsableCommand {
         printer.start(budget: plan.budget)
         var result: SearchResult
         do {
-            result = try plan.strategy.search(trajectory, reward: scorer, budget: plan.budget,
+            result = try plan.strategy.search(trajectory, reward: reward, budget: plan.budget,
                                               options: SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) },
                                                                      isCancelled: { interrupt.isRaised },
                                                                      spent: { printer.spent(nfe: $0, budget: $1) }))
@@ -234,10 +252,12 @@ struct SearchCommand: ParsableCommand {
         printer.finish(interrupted: result.interrupted)
         result.warnings = setupWarnings + result.warnings
 
-        let size = (width: trajectory.sampleShape.last ?? 0, height: trajectory.sampleShape.dropLast().last ?? 0)
+        let shape = trajectory.sampleShape
+        let size = (width: shape.last ?? 0, height: shape.dropLast().last ?? 0, frames: shape.count == 4 ? shape[0] : 1)
         let output = SearchOutput(result: result, decode: { try trajectory.decode($0) }, decodeBatch: maxBatch, prompt: prompt,
                                   parameters: reportParameters(plan: plan, size: size),
-                                  keepTop: keepTop, json: jsonSettings(plan: plan).merging(["memory_estimate_bytes": memoryPlan.total]) { a, _ in a })
+                                  keepTop: keepTop, json: jsonSettings(plan: plan).merging(["memory_estimate_bytes": memoryPlan.total]) { a, _ in a },
+                                  mp4: MP4Writer.available())
         let files: [String]
         do { files = try output.write(to: URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
 
@@ -256,7 +276,7 @@ struct SearchCommand: ParsableCommand {
 
     /// The command's settings for result.json (the method's derived settings are in the result itself).
     func jsonSettings(plan: Plan) -> [String: Any] {
-        ["prompt": prompt, "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
+        ["prompt": plan.prompt, "frame_average": frameAverage.map { $0 as Any } ?? NSNull(), "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
          "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": plan.sampler.steps,
          "guidance": Double(plan.sampler.guidance), "eta": Double(plan.sampler.eta), "scheduler": plan.sampler.schedulerName,
          "max_batch": maxBatch, "denoiser_endpoints": plan.endpoints.map(\.description),
@@ -264,16 +284,19 @@ struct SearchCommand: ParsableCommand {
     }
 
     /// The report's settings table, before the method's own settings.
-    func reportParameters(plan: Plan, size: (width: Int, height: Int)) -> [ReportParameter] {
+    func reportParameters(plan: Plan, size: (width: Int, height: Int, frames: Int)) -> [ReportParameter] {
         var out = [ReportParameter("model", model == plan.modelDirectory.path ? model : "\(model) (\(plan.modelDirectory.path))")]
         if !negativePrompt.isEmpty { out.append(ReportParameter("negative prompt", negativePrompt)) }
-        out += [ReportParameter("method", method.method.rawValue), ReportParameter("reward", plan.reward)]
+        out += [ReportParameter("method", method.method.rawValue),
+                ReportParameter("reward", plan.reward + (frameAverage.map { ", mean over \($0) frames" } ?? ""))]
         if !plan.rewardModels.isEmpty { out.append(ReportParameter("reward model", plan.rewardModels.joined(separator: ", "))) }
         out += [
             ReportParameter("budget", "\(plan.budget) NFE"), ReportParameter("seed", "\(seed)"),
             ReportParameter("steps", "\(plan.sampler.steps)"),
             ReportParameter("sampler", "\(plan.sampler.schedulerName), η = \(plan.sampler.eta)"),
-            ReportParameter("guidance", "\(plan.sampler.guidance)"), ReportParameter("image size", "\(size.width)×\(size.height)"),
+            ReportParameter("guidance", "\(plan.sampler.guidance)"),
+            plan.kind == .video ? ReportParameter("video size", "\(size.frames) frames of \(size.width)×\(size.height)")
+                : ReportParameter("image size", "\(size.width)×\(size.height)"),
             ReportParameter("max batch", "\(maxBatch)"),
         ]
         if !plan.endpoints.isEmpty {

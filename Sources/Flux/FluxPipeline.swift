@@ -70,7 +70,7 @@ public struct FluxPipeline: GeneratorPipeline {
         }
     }
 
-    public var sampleKind: SampleKind { .image }
+    public static let kind: SampleKind = .image
     public var schedulerNames: [String] { ["euler", "flow-sde"] }
     public var vaeScaleFactor: Int { vae.config.downsamplingFactor }
     /// diffusers' `default_sample_size` (128) × the VAE factor: 1024 px for FLUX.1.

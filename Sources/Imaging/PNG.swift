@@ -126,6 +126,21 @@ public enum PNG {
         case 4: colorType = 6
         default: throw PNGError("PNG.encode", "\(image.channels) channels; use 1 to 4")
         }
+        let compressed = try deflatedRows(image)
+        var out = signature
+        appendChunk("IHDR", header(image, colorType: colorType), to: &out)
+        appendChunk("IDAT", compressed, to: &out)
+        appendChunk("IEND", [], to: &out)
+        return out
+    }
+
+    /// IHDR's payload: size, 8 bits, the colour type, no interlace.
+    static func header(_ image: Image8, colorType: UInt8) -> [UInt8] {
+        bigEndian(UInt32(image.width)) + bigEndian(UInt32(image.height)) + [8, colorType, 0, 0, 0]
+    }
+
+    /// The image's rows, each with filter byte 0, deflated (zlib level 6): the payload of IDAT (and of APNG's fdAT).
+    static func deflatedRows(_ image: Image8) throws(PNGError) -> [UInt8] {
         let stride = image.width * image.channels
         var raw = [UInt8]()
         raw.reserveCapacity((stride + 1) * image.height)
@@ -138,14 +153,7 @@ public enum PNG {
         let status = compress2(&compressed, &bound, raw, uLong(raw.count), 6)
         guard status == Z_OK else { throw PNGError("PNG.encode", "zlib compress failed (\(status))") }
         compressed.removeSubrange(Int(bound)...)
-        var out = signature
-        var ihdr = [UInt8]()
-        ihdr += bigEndian(UInt32(image.width)) + bigEndian(UInt32(image.height))
-        ihdr += [8, colorType, 0, 0, 0]
-        appendChunk("IHDR", ihdr, to: &out)
-        appendChunk("IDAT", compressed, to: &out)
-        appendChunk("IEND", [], to: &out)
-        return out
+        return compressed
     }
 
     static func bigEndian(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 255), UInt8((v >> 8) & 255), UInt8(v & 255)] }

@@ -3,19 +3,21 @@ import Imaging
 import Search
 import TensorCore
 
-/// Everything an image search leaves in its output directory, written in one call:
+/// Everything an image or video search leaves in its output directory, written in one call:
 ///
-/// - `best.png` — the winner, full size;
+/// - `best.png` — the winner, full size (a video as an animated PNG, which any browser plays);
+/// - `best.mp4` — videos only, when `mp4` is given (ffmpeg on the machine);
 /// - `top-1.png` … `top-K.png` — the K best samples, best first (`top-1.png` is the winner);
 /// - `generation-<g>.png` — one contact sheet per generation: its population, best first, each tile labelled with
-///   its reward;
+///   its reward (a video's tile is a strip of evenly spaced frames);
 /// - `report.html` — `SearchReport`, one self-contained page;
 /// - `result.json` — settings, accounting, the curve and every scored sample (id, generation, parent, origin,
 ///   reward, NFE; no pixels).
 ///
 /// Files named like `top-<n>.png` or `generation-<n>.png` that this run did not write are removed, so a reused
 /// directory never mixes two searches' sheets. The history holds final states; `decode` (the trajectory's)
-/// turns them into images `[3, H, W]` in [0, 1], once per sample, in batches (see `SampleGallery`).
+/// turns them into images `[3, H, W]` or videos `[F, 3, H, W]` in [0, 1], once per sample, in batches (see
+/// `SampleGallery`).
 public struct SearchOutput {
     public var result: SearchResult
     /// States `[N] + result.stateShape` → decoded samples `[N] + result.sampleShape`.
@@ -31,12 +33,19 @@ public struct SearchOutput {
     public var json: [String: Any]
     /// Tiles per row of a contact sheet.
     public var sheetColumns: Int
+    /// Writes `best.mp4` for videos (nil: no MP4).
+    public var mp4: MP4Writer?
 
     public init(result: SearchResult, decode: @escaping (Tensor) throws -> Tensor, decodeBatch: Int = 8, prompt: String,
-                parameters: [ReportParameter] = [], keepTop: Int = 4, json: [String: Any] = [:], sheetColumns: Int = 8) {
+                parameters: [ReportParameter] = [], keepTop: Int = 4, json: [String: Any] = [:], sheetColumns: Int = 8,
+                mp4: MP4Writer? = nil) {
         self.result = result; self.decode = decode; self.decodeBatch = max(1, decodeBatch); self.prompt = prompt
         self.parameters = parameters; self.keepTop = max(0, keepTop); self.json = json; self.sheetColumns = max(1, sheetColumns)
+        self.mp4 = mp4
     }
+
+    /// Whether the samples are videos `[F, 3, H, W]`.
+    public var isVideo: Bool { result.sampleShape.count == 4 }
 
     /// The generations present in the history, ascending.
     public var generations: [Int] { Array(Set(result.history.map(\.generation))).sorted() }
@@ -45,7 +54,8 @@ public struct SearchOutput {
     public var fileNames: [String] {
         guard !result.history.isEmpty else { return ["report.html", "result.json"] }
         let top = (0..<min(keepTop, result.history.count)).map { "top-\($0 + 1).png" }
-        return ["best.png"] + top + generations.map { "generation-\($0).png" } + ["report.html", "result.json"]
+        let movie = isVideo && mp4 != nil ? ["best.mp4"] : []
+        return ["best.png"] + movie + top + generations.map { "generation-\($0).png" } + ["report.html", "result.json"]
     }
 
     /// Writes every file into `directory` (created if needed) and returns their names. result.json is written
@@ -66,13 +76,19 @@ public struct SearchOutput {
         let gallery = try SampleGallery(result: result, fullSizeIDs: Set([result.best.id] + top.map(\.id)), batch: decodeBatch,
                                         decode: decode)
         if !result.history.isEmpty {
-            try png(try gallery.full(result.best), "best.png")
-            for (k, s) in top.enumerated() { try png(try gallery.full(s), "top-\(k + 1).png") }
-            let sheet = ContactSheet(columns: sheetColumns)
+            for (name, s) in [("best.png", result.best)] + top.enumerated().map({ ("top-\($0.offset + 1).png", $0.element) }) {
+                try writeFile(Data(try gallery.fullPNG(s)), to: path(name))
+            }
+            if isVideo, let mp4 {
+                try mp4.write(try gallery.full(result.best), framesPerSecond: 1000 / SampleGallery.frameMilliseconds,
+                              to: directory.appendingPathComponent("best.mp4"))
+            }
+            let sheet = ContactSheet(columns: isVideo ? max(1, sheetColumns / 4) : sheetColumns)
             for (g, samples) in SearchReport.generations(of: result.history) {
                 var tiles: [ContactSheet.Tile] = []
                 for s in samples {
-                    tiles.append(ContactSheet.Tile(image: SampleImage.thumbnail(try gallery.thumbnail(s), minimum: 64, maximum: 128),
+                    let still = try gallery.thumbnail(s)
+                    tiles.append(ContactSheet.Tile(image: isVideo ? still : SampleImage.thumbnail(still, minimum: 64, maximum: 128),
                                                    label: Markup.reward(s.reward)))
                 }
                 try png(sheet.render(tiles), "generation-\(g).png")
@@ -82,6 +98,7 @@ public struct SearchOutput {
         try writeFile(Data(try report.html().utf8), to: path("report.html"))
         var extra = json
         extra["image_size"] = ["height": gallery.height, "width": gallery.width]
+        if gallery.isVideo { extra["frames"] = gallery.frameCount }
         extra["best_reward"] = result.best.reward.isFinite ? Double(result.best.reward) : NSNull()
         extra["files"] = names
         let data: Data

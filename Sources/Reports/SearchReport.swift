@@ -16,10 +16,11 @@ public struct LineageEntry: Sendable, Equatable {
     public var sample: ScoredSample?
 }
 
-/// The HTML report of one image search: a single self-contained file (inline CSS, inline SVG, images as
-/// base64 PNG `data:` URIs; no scripts, no external fonts, no network references) with the prompt and settings,
-/// the best image, the reward-versus-NFE curve, each generation's population as a grid with rewards, and the
-/// winner's lineage back to its initial noise.
+/// The HTML report of one image or video search: a single self-contained file (inline CSS, inline SVG, images as
+/// base64 PNG `data:` URIs — videos as animated PNGs, which browsers play in a plain `img`; no scripts, no external
+/// fonts, no network references) with the prompt and settings, the best sample, the reward-versus-NFE curve, each
+/// generation's population as a grid with rewards (animated tiles for videos), and the winner's lineage back to
+/// its initial noise.
 ///
 /// Images come from a `SampleGallery` (the samples' decoded thumbnails, the best at full size). Size: every grid
 /// tile is embedded as a PNG thumbnail (at most the gallery's `thumbnailMaximum` pixels a side), so a few hundred
@@ -102,7 +103,7 @@ public struct SearchReport: Sendable {
             h += "<p>No sample was finished.</p>\n"
         } else {
             let best = try images.full(r.best)
-            h += "<figure class=\"best\" id=\"best\"><img src=\"\(best)\" alt=\"best image, reward \(e(Markup.reward(r.best.reward)))\" width=\"\(max(256, imageWidth))\" />"
+            h += "<figure class=\"best\" id=\"best\"><img src=\"\(best)\" alt=\"best \(gallery.isVideo ? "video" : "image"), reward \(e(Markup.reward(r.best.reward)))\" width=\"\(max(256, imageWidth))\" />"
             h += "<figcaption><span class=\"reward\">best reward \(e(Markup.reward(r.best.reward)))</span><span class=\"meta\">#\(r.best.id) · generation \(r.best.generation) · \(e(r.best.origin)) · scored at \(r.best.nfe) NFE</span></figcaption></figure>\n"
         }
         h += "<table class=\"accounting\"><tbody>\n"
@@ -112,7 +113,8 @@ public struct SearchReport: Sendable {
             ("reward calls", "\(r.rewardCalls)"), ("samples scored", "\(r.history.count)"),
             ("wall time", String(format: "%.1f s", r.wallSeconds)),
             ("NFE per second", r.wallSeconds > 0 ? String(format: "%.1f", Double(r.nfe) / r.wallSeconds) : "n/a"),
-            ("image size", "\(imageWidth)×\(imageHeight)"),
+            gallery.isVideo ? ("video size", "\(gallery.frameCount) frames of \(imageWidth)×\(imageHeight)")
+                : ("image size", "\(imageWidth)×\(imageHeight)"),
         ]
         for (k, v) in rows { h += "<tr><th>\(e(k))</th><td>\(e(v))</td></tr>\n" }
         h += "</tbody></table>\n</div>\n</section>\n"
@@ -229,15 +231,19 @@ struct ImageCache {
 
     init(gallery: SampleGallery) { self.gallery = gallery }
 
+    /// A video's animated thumbnail, an image's still.
     mutating func thumbnail(_ s: ScoredSample) throws(ReportError) -> String {
         if let uri = thumbnails[s.id] { return uri }
-        let uri = try Self.uri(try gallery.thumbnail(s), id: s.id)
+        let uri: String
+        if let animation = gallery.animation(s) { uri = Base64.pngDataURI(animation) } else {
+            uri = try Self.uri(try gallery.thumbnail(s), id: s.id)
+        }
         thumbnails[s.id] = uri
         return uri
     }
 
     func full(_ s: ScoredSample) throws(ReportError) -> String {
-        try Self.uri(try gallery.full(s), id: s.id)
+        Base64.pngDataURI(try gallery.fullPNG(s))
     }
 
     static func uri(_ image: Image8, id: Int) throws(ReportError) -> String {

@@ -33,6 +33,9 @@ public struct WeightedSumReward: Reward {
         }.joined(separator: ",")
     }
 
+    /// What every term takes.
+    public var takes: RewardInput { terms.reduce([.images, .videos]) { $0.intersection($1.reward.takes) } }
+
     public func scores(_ samples: Tensor) throws -> [Float] {
         let n = samples.rows
         if samples.count == 0 { return [] }

@@ -9,12 +9,34 @@ import TensorCore
 public protocol Reward: Sendable {
     /// Short registry name, e.g. "gaussian-bump".
     var name: String { get }
+    /// What the reward scores: decoded images `[N, 3, H, W]`, videos `[N, F, 3, H, W]`, or both; a search checks
+    /// it against the model's samples before any compute. Default: images.
+    var takes: RewardInput { get }
     func scores(_ samples: Tensor) throws -> [Float]
     /// Why `scores` gives NaN for a sample, per sample (nil where it scores, or where the reward cannot say).
     func unscoredReasons(_ samples: Tensor) -> [String?]
 }
 
+/// The kinds of decoded samples a reward scores.
+public struct RewardInput: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static let images = RewardInput(rawValue: 1)
+    public static let videos = RewardInput(rawValue: 2)
+
+    public var description: String {
+        switch self {
+        case [.images, .videos]: "images and videos"
+        case .images: "images"
+        case .videos: "videos"
+        default: "nothing"
+        }
+    }
+}
+
 extension Reward {
+    public var takes: RewardInput { .images }
+
     public func unscoredReasons(_ samples: Tensor) -> [String?] { Array(repeating: nil, count: samples.rank > 0 ? samples.shape[0] : 0) }
 
     /// Throws `RewardError.unsupportedSamples` unless `samples` are decoded RGB images `[N, 3, H, W]`.

@@ -16,6 +16,8 @@ public enum RewardError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedSamples(reward: String, shape: [Int], expected: String)
     /// The reward's model failed on a batch.
     case scoringFailed(reward: String, reason: String)
+    /// The reward does not score what the model makes (`fix` says what to give instead).
+    case wrongSampleKind(reward: String, takes: RewardInput, model: RewardInput, fix: String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum RewardError: Error, Sendable, Equatable, CustomStringConvertible {
             return "reward \(reward) takes \(expected); it was given samples of shape \(shape)"
         case let .scoringFailed(reward, reason):
             return "reward \(reward) failed: \(reason)"
+        case let .wrongSampleKind(reward, takes, model, fix):
+            return "reward \(reward) scores \(takes) and the model makes \(model): \(fix)"
         }
     }
 }

@@ -79,7 +79,8 @@ public protocol GeneratorPipeline: Sendable {
     init(directory: URL) throws
 
     var directory: URL { get }
-    var sampleKind: SampleKind { get }
+    /// What the family makes: images or videos (known from `model_index.json` before anything is loaded).
+    static var kind: SampleKind { get }
     /// Sampler names `GenerationRequest.scheduler` accepts.
     var schedulerNames: [String] { get }
     /// The reference pipeline's defaults for `generate`.
@@ -99,6 +100,10 @@ public protocol GeneratorPipeline: Sendable {
     func generate(_ request: GenerationRequest, seed: UInt64, progress: ((Int, Int) -> Void)?) throws -> Tensor
 }
 
+extension GeneratorPipeline {
+    public var sampleKind: SampleKind { Self.kind }
+}
+
 /// The pipeline families a build knows, by `model_index.json` class name.
 public struct PipelineRegistry: Sendable {
     public let families: [any GeneratorPipeline.Type]
@@ -114,11 +119,16 @@ public struct PipelineRegistry: Sendable {
 
     /// Loads the pipeline in `directory` with the family its `model_index.json` names.
     public func load(_ directory: URL) throws -> any GeneratorPipeline {
+        try family(of: directory).init(directory: directory)
+    }
+
+    /// The family `directory/model_index.json` names, without loading anything else.
+    public func family(of directory: URL) throws -> any GeneratorPipeline.Type {
         let className = try Self.className(in: directory)
         guard let family = family(named: className) else {
             throw PipelineLoadError("model_index.json: _class_name \(className) is not implemented; this build runs \(classNames.joined(separator: ", "))")
         }
-        return try family.init(directory: directory)
+        return family
     }
 
     /// `_class_name` of `directory/model_index.json` (`PipelineDirectory` checks the directory and says what it

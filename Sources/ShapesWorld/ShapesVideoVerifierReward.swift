@@ -15,6 +15,7 @@ import TensorCore
 public struct ShapesVideoVerifierReward: Reward {
     public let verifier: ShapesVideoVerifier
     public var name: String { Self.registryName }
+    public var takes: RewardInput { .videos }
 
     public static let registryName = "shapes-video-verifier"
 

@@ -48,7 +48,7 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
     /// diffusers' default image size: the UNet's sample_size × the VAE factor (512 for SD 1.x, 768 for 2.x).
     public var defaultSize: Int { (unet.config.sampleSize ?? 64) * vaeScaleFactor }
 
-    public var sampleKind: SampleKind { .image }
+    public static let kind: SampleKind = .image
     public var schedulerNames: [String] { SchedulerFactory.diffusion.map(\.name) }
     /// diffusers' `StableDiffusionPipeline.__call__` defaults.
     public var defaults: GenerationDefaults {

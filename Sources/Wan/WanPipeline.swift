@@ -87,7 +87,7 @@ public struct WanPipeline: GeneratorPipeline {
         }
     }
 
-    public var sampleKind: SampleKind { .video }
+    public static let kind: SampleKind = .video
     /// The checkpoint's sampler name (`unipc` or `euler`).
     public var checkpointSampler: String {
         switch schedulerConfig { case .unipc: "unipc"; case .euler: "euler" }

@@ -95,7 +95,7 @@ import Testing
     @Test func samplesThatAreNotImagesAreAnErrorNamingTheShape() throws {
         var r = try syntheticResult()
         r.sampleShape = [2]
-        #expect(throws: ReportError("samples of shape [2] are not RGB images [3, H, W]; this report shows images only")) {
+        #expect(throws: ReportError("samples of shape [2] are neither RGB images [3, H, W] nor videos [F, 3, H, W]; this report shows those only")) {
             _ = try SampleGallery(result: r, fullSizeIDs: [r.best.id])
         }
     }
