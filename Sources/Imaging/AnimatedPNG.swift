@@ -13,14 +13,7 @@ public enum AnimatedPNG {
         guard (1...65535).contains(delayMilliseconds) else {
             throw PNGError("AnimatedPNG.encode", "frame delay \(delayMilliseconds) ms must be in 1…65535")
         }
-        let colorType: UInt8
-        switch first.channels {
-        case 1: colorType = 0
-        case 2: colorType = 4
-        case 3: colorType = 2
-        case 4: colorType = 6
-        default: throw PNGError("AnimatedPNG.encode", "\(first.channels) channels; use 1 to 4")
-        }
+        let colorType = try PNG.colorType(channels: first.channels, encoder: "AnimatedPNG.encode")
         var out = PNG.signature
         PNG.appendChunk("IHDR", PNG.header(first, colorType: colorType), to: &out)
         PNG.appendChunk("acTL", PNG.bigEndian(UInt32(frames.count)) + PNG.bigEndian(0), to: &out)

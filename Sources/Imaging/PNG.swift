@@ -118,20 +118,24 @@ public enum PNG {
     // MARK: Encoding
 
     public static func encode(_ image: Image8) throws(PNGError) -> [UInt8] {
-        let colorType: UInt8
-        switch image.channels {
-        case 1: colorType = 0
-        case 2: colorType = 4
-        case 3: colorType = 2
-        case 4: colorType = 6
-        default: throw PNGError("PNG.encode", "\(image.channels) channels; use 1 to 4")
-        }
+        let colorType = try colorType(channels: image.channels, encoder: "PNG.encode")
         let compressed = try deflatedRows(image)
         var out = signature
         appendChunk("IHDR", header(image, colorType: colorType), to: &out)
         appendChunk("IDAT", compressed, to: &out)
         appendChunk("IEND", [], to: &out)
         return out
+    }
+
+    /// The PNG colour type of 8-bit images with `channels` channels (gray, gray + alpha, RGB, RGBA).
+    static func colorType(channels: Int, encoder: String) throws(PNGError) -> UInt8 {
+        switch channels {
+        case 1: return 0
+        case 2: return 4
+        case 3: return 2
+        case 4: return 6
+        default: throw PNGError(encoder, "\(channels) channels; use 1 to 4")
+        }
     }
 
     /// IHDR's payload: size, 8 bits, the colour type, no interlace.
