@@ -72,6 +72,55 @@ import Testing
         expectClose(y, ref, tolerance: 1e-5, "conv3d \(shape) → \(outChannels)")
     }
 
+    /// Shapes for `CausalDirectConvolution` (≥ 16 input, ≥ 32 output channels, rows ≥ 24 wide): every count of
+    /// cached frames, output channels that fill part of a 32-lane panel, rows that end mid-tile, a batch, several
+    /// output frames sharing their input frames, and 200 channels (several column bands per row).
+    @Test(arguments: [
+        ([1, 16, 1, 5, 30], 32, 0, 1),     // first chunk: two zero frames, one real tap
+        ([1, 16, 1, 4, 29], 104, 1, 1),    // one cached frame, 104 outputs (a part-filled panel)
+        ([2, 20, 3, 3, 27], 96, 2, 1),     // two cached frames, batch 2, 3 output frames
+        ([1, 24, 5, 4, 25], 32, 0, 0),     // no time padding: 3 output frames from a ring of 3 frames
+        ([1, 200, 2, 3, 70], 32, 2, 1),    // 200 channels: several bands per row
+    ] as [([Int], Int, Int, Int)])
+    func directCausalConv3dMatchesTheDefinition(shape: [Int], outChannels: Int, previousFrames: Int, timePadding: Int) {
+        let x = Self.pseudoRandom(shape, seed: 21)
+        let w = Self.pseudoRandom([outChannels, shape[1], 3, 3, 3], seed: 22) * 0.1
+        let b = Self.pseudoRandom([outChannels], seed: 23)
+        let prev = previousFrames > 0 ? Self.pseudoRandom([shape[0], shape[1], previousFrames, shape[3], shape[4]], seed: 24) : nil
+        let padding = (timePadding, 1, 1)
+        #expect(CausalDirectConvolution.suitable(c: shape[1], o: outChannels, kh: 3, kw: 3, ow: shape[4]))
+        let y = NN.causalConv3d(x, weight: w, bias: b, padding: padding, previous: prev)
+        let ref = Self.referenceConv3d(x, w, b, previous: prev, stride: (1, 1, 1), padding: padding)
+        expectClose(y, ref, tolerance: 1e-5, "direct conv3d \(shape) → \(outChannels)")
+    }
+
+    /// The direct kernel forced on strides, unpadded space, few channels and a bf16 weight, against the definition
+    /// and against the gathered 2-D path.
+    @Test func directCausalConv3dForcedOnOtherShapes() {
+        let x = Self.pseudoRandom([1, 5, 5, 7, 9], seed: 25)
+        let w = Self.pseudoRandom([4, 5, 3, 3, 3], seed: 26) * 0.2
+        let b = Self.pseudoRandom([4], seed: 27)
+        let prev = Self.pseudoRandom([1, 5, 1, 7, 9], seed: 28)
+        let strided = NN.Tuning.$convolution.withValue(.direct) {
+            NN.causalConv3d(x, weight: w, bias: b, stride: (2, 2, 2), padding: (1, 1, 1), previous: prev)
+        }
+        expectClose(strided, Self.referenceConv3d(x, w, b, previous: prev, stride: (2, 2, 2), padding: (1, 1, 1)),
+                    tolerance: 1e-5, "direct conv3d stride 2")
+        let unpadded = NN.Tuning.$convolution.withValue(.direct) {
+            NN.causalConv3d(x, weight: w, bias: b, padding: (1, 0, 0), previous: prev)
+        }
+        expectClose(unpadded, Self.referenceConv3d(x, w, b, previous: prev, stride: (1, 1, 1), padding: (1, 0, 0)),
+                    tolerance: 1e-5, "direct conv3d unpadded space")
+        let xs = Self.pseudoRandom([1, 20, 2, 6, 52], seed: 29)
+        let half = HalfWeightTests.weight([64, 20, 3, 3, 3], .bf16, seed: 30)
+        let direct = NN.causalConv3d(xs, weight: half, bias: nil, padding: (1, 1, 1))
+        let gathered = NN.Tuning.$convolution.withValue(.gemm) {
+            NN.causalConv3d(xs, weight: half.widened(), bias: nil, padding: (1, 1, 1))
+        }
+        #expect(direct.shape == [1, 64, 2, 6, 52])
+        #expect(direct.maxAbsDifference(gathered) <= 1e-5 * max(1, gathered.scalars.map(abs).max()!))
+    }
+
     @Test func strideTwoInSpaceAndTime() {
         let x = Self.pseudoRandom([1, 5, 5, 7, 9], seed: 5)
         let w = Self.pseudoRandom([4, 5, 3, 3, 3], seed: 6) * 0.2

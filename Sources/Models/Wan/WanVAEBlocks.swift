@@ -49,6 +49,15 @@ struct WanCausalConv3d: Sendable {
         self.padding = (padding.0, padding.1, padding.2)
     }
 
+    /// A per-frame 3×3 `nn.Conv2d` (weight stored `[O, C, 3, 3]`) as a 1×3×3 causal convolution on the frames in
+    /// place (`WanResample`'s `resample.1`): spatial padding 1 for `stride` 1, none for stride 2 (the caller pads).
+    init(frameConv s: WeightStore, _ name: String, in cin: Int, out cout: Int, stride: Int) throws {
+        weight = try s.takeStored("\(name).weight", shape: [cout, cin, 3, 3]).reshaped([cout, cin, 1, 3, 3])
+        bias = try s.take("\(name).bias", shape: [cout])
+        self.stride = (1, stride, stride)
+        self.padding = stride == 1 ? (0, 1, 1) : (0, 0, 0)
+    }
+
     /// A `k×k×k` convolution padded by `k/2` on every side (the residual blocks' and the heads' layers).
     init(_ s: WeightStore, _ name: String, in cin: Int, out cout: Int, cube k: Int) throws {
         try self.init(s, name, in: cin, out: cout, kernel: (k, k, k), padding: (k / 2, k / 2, k / 2))
@@ -144,18 +153,18 @@ struct WanAttentionBlock: Sendable {
 struct WanResample: Sendable {
     enum Mode: Sendable { case upsample2d, upsample3d, downsample2d, downsample3d }
     let mode: Mode
-    let conv: Conv2d
+    let conv: WanCausalConv3d
     let timeConv: WanCausalConv3d?
 
     init(_ s: WeightStore, dim: Int, mode: Mode) throws {
         self.mode = mode
         switch mode {
         case .upsample2d, .upsample3d:
-            conv = try Conv2d(s, "resample.1", in: dim, out: dim / 2, kernel: 3, padding: 1)
+            conv = try WanCausalConv3d(frameConv: s, "resample.1", in: dim, out: dim / 2, stride: 1)
             timeConv = mode == .upsample3d
                 ? try WanCausalConv3d(s, "time_conv", in: dim, out: 2 * dim, kernel: (3, 1, 1), padding: (1, 0, 0)) : nil
         case .downsample2d, .downsample3d:
-            conv = try Conv2d(s, "resample.1", in: dim, out: dim, kernel: 3, stride: 2, padding: 0)
+            conv = try WanCausalConv3d(frameConv: s, "resample.1", in: dim, out: dim, stride: 2)
             timeConv = mode == .downsample3d
                 ? try WanCausalConv3d(s, "time_conv", in: dim, out: dim, kernel: (3, 1, 1), stride: (2, 1, 1)) : nil
         }
@@ -176,13 +185,15 @@ struct WanResample: Sendable {
                 x = NN.interleaveTimeChannels(timeConv(x, previous: previous))
             }
         }
-        let f = x.shape[2]
-        var images = NN.framesToImages(x)
+        // The per-frame resampling on each (channel, frame) plane alike, then the per-frame convolution on the
+        // frames in place (no layout moves).
+        let (n, c, f, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4])
         switch mode {
-        case .upsample2d, .upsample3d: images = conv(NN.upsampleNearest2x(images))
-        case .downsample2d, .downsample3d: images = conv(padRightBottom(images))
+        case .upsample2d, .upsample3d:
+            x = conv(NN.upsampleNearest2x(x.reshaped([n, c * f, h, w])).reshaped([n, c, f, 2 * h, 2 * w]))
+        case .downsample2d, .downsample3d:
+            x = conv(padRightBottom(x.reshaped([n, c * f, h, w])).reshaped([n, c, f, h + 1, w + 1]))
         }
-        x = NN.imagesToFrames(images, frames: f)
         if mode == .downsample3d, let timeConv {
             let i = cache.next()
             let last = NN.frames(x, (f - 1)..<f)

@@ -8,11 +8,15 @@ extension NN {
     /// Weight `[O, C, KT, KH, KW]` in its stored precision, bias `[O]`; returns `[N, O, FT, OH, OW]` with
     /// `FT = (frames − KT) / stride.t + 1` and `OH = (H + 2·padding.h − KH) / stride.h + 1` (likewise OW).
     ///
-    /// How: the weight viewed as `[O, C·KT, KH, KW]` (no copy) is a 2-D convolution over the `C·KT` planes
-    /// `(c, t·stride.t + j)` of each output frame, gathered into one image; `conv2d` then runs its fastest path
-    /// for that shape (direct channels-last kernel, im2col GEMM, …), several output frames per call while the
-    /// gathered images stay ≤ 16 MB (one frame per call above that). A 1×1×1 unpadded, unstrided convolution
-    /// without `previous` is one GEMM per video, with no copy.
+    /// How: k×k×k convolutions with ≥ 16 input and ≥ 32 output channels and output rows ≥ 24 wide (the VAE's
+    /// residual blocks and heads) run `CausalDirectConvolution`: each frame copied once into a padded
+    /// channels-last buffer, one register tile summing over every time tap, the zero frames' taps skipped.
+    /// Otherwise (the 1-D time convolutions, narrow images, few channels) the weight viewed as `[O, C·KT, KH, KW]`
+    /// (no copy) is a 2-D convolution over the `C·KT` planes `(c, t·stride.t + j)` of each output frame,
+    /// gathered into one image; `conv2d` then runs its fastest path for that shape, several output frames per
+    /// call while the gathered images stay ≤ 16 MB (one frame per call above that). `Tuning.convolution`
+    /// `.direct` forces the first path, any other value but `.automatic` the second. A 1×1×1 unpadded,
+    /// unstrided convolution without `previous` is one GEMM per video, with no copy.
     /// Results differ from PyTorch only by float summation order.
     public static func causalConv3d(_ x: Tensor, weight: StoredTensor, bias: Tensor? = nil,
                                     stride: (t: Int, h: Int, w: Int) = (1, 1, 1),
@@ -43,6 +47,24 @@ extension NN {
         let weight2 = weight.reshaped([o, c * kt, kh, kw])
         if kt == 1 && kh == 1 && kw == 1 && stride == (1, 1, 1) && padding == (0, 0, 0) && p == 0 {
             return conv2d(x.reshaped([n, c, f * h, w]), weight: weight2, bias: bias).reshaped([n, o, f, h, w])
+        }
+        let algorithm = Tuning.convolution
+        if algorithm == .direct
+            || (algorithm == .automatic && CausalDirectConvolution.suitable(c: c, o: o, kh: kh, kw: kw, ow: ow)) {
+            let conv = CausalDirectConvolution(n: n, c: c, o: o, frames: f, previous: p, zeros: zeros, kt: kt, kh: kh,
+                                               kw: kw, st: stride.t, sh: stride.h, sw: stride.w, ph: padding.h,
+                                               pw: padding.w, h: h, w: w)
+            return read(x) { src in
+                read(previous) { prev in
+                    read(bias) { b in
+                        weight.withElements { wt in
+                            makeTensor(shape: [n, o, ft, oh, ow]) { dst in
+                                conv.run(x: src, previousFrames: prev, weight: wt, bias: b, out: dst)
+                            }
+                        }
+                    }
+                }
+            }
         }
         let plane = h * w, outPlane = oh * ow
         let items = n * ft
