@@ -20,4 +20,9 @@ if python3 -c "import torch, diffusers" 2>/dev/null && ! python3 -c "import mlse
     echo "setup: installing mlserver (tools/requirements.txt)" >&2
     python3 -m pip install -q "$(grep '^mlserver==' tools/requirements.txt)" "$(grep '^protobuf==' tools/requirements.txt)" >/dev/null
 fi
+# The video-output tests read animated PNGs back with Pillow, the reference reader.
+if ! python3 -c "import PIL" 2>/dev/null; then
+    echo "setup: installing Pillow (tools/requirements.txt)" >&2
+    python3 -m pip install -q "$(grep '^Pillow==' tools/requirements.txt)" >/dev/null
+fi
 command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH; install Swift 6 (https://swift.org/install)" >&2; exit 1; }
