@@ -164,23 +164,8 @@ struct CausalDirectConvolution {
         let (c, w, wp, ph, pw) = (c, w, wp, ph, pw)
         let from = SendablePointer(src)
         NN.parallel(h, cost: w * c) { r in
-            for y in r {
-                let drow = dst.base + ((y + ph) * wp + pw) * c
-                var c0 = 0
-                while c0 < c {
-                    let c1 = Swift.min(c, c0 + 16)
-                    var x0 = 0
-                    while x0 < w {
-                        let x1 = Swift.min(w, x0 + 16)
-                        for ch in c0..<c1 {
-                            let s = from.base + ch * channelStride + y * w
-                            for xx in x0..<x1 { drow[xx * c + ch] = s[xx] }
-                        }
-                        x0 = x1
-                    }
-                    c0 = c1
-                }
-            }
+            copyToPaddedChannelsLast(from, channelStride: channelStride, dst, rows: r, channels: c, width: w,
+                                     paddedWidth: wp, padding: (ph, pw))
         }
     }
 }

@@ -85,24 +85,8 @@ struct DirectConvolution {
 
     /// Rows `rows` of one NCHW image into the padded [Hp][Wp][C] buffer (interior only; borders stay 0).
     private func toChannelsLast(_ src: SendablePointer, _ dst: SendablePointer, rows: Range<Int>) {
-        let plane = h * w
-        for y in rows {
-            let drow = dst.base + ((y + ph) * wp + pw) * c
-            var c0 = 0
-            while c0 < c {
-                let c1 = Swift.min(c, c0 + 16)
-                var x0 = 0
-                while x0 < w {
-                    let x1 = Swift.min(w, x0 + 16)
-                    for ch in c0..<c1 {
-                        let s = src.base + ch * plane + y * w
-                        for xx in x0..<x1 { drow[xx * c + ch] = s[xx] }
-                    }
-                    x0 = x1
-                }
-                c0 = c1
-            }
-        }
+        copyToPaddedChannelsLast(src, channelStride: h * w, dst, rows: rows, channels: c, width: w, paddedWidth: wp,
+                                 padding: (ph, pw))
     }
 
     private func compute(_ xb: SendablePointer, _ wpk: SendablePointer, bias: SendablePointer?, _ dst: SendablePointer,
@@ -159,5 +143,29 @@ struct DirectConvolution {
             }
         }
         return (c0, c1, c2, c3, c4, c5)
+    }
+}
+
+/// Rows `rows` of a `[C][H][W]` image whose channel planes start `channelStride` floats apart into the interior of
+/// a padded `[Hp][Wp][C]` buffer (borders untouched), in 16 × 16 blocks of channels and columns so both sides
+/// stay in cache.
+func copyToPaddedChannelsLast(_ src: SendablePointer, channelStride: Int, _ dst: SendablePointer, rows: Range<Int>,
+                              channels c: Int, width w: Int, paddedWidth wp: Int, padding: (h: Int, w: Int)) {
+    for y in rows {
+        let drow = dst.base + ((y + padding.h) * wp + padding.w) * c
+        var c0 = 0
+        while c0 < c {
+            let c1 = Swift.min(c, c0 + 16)
+            var x0 = 0
+            while x0 < w {
+                let x1 = Swift.min(w, x0 + 16)
+                for ch in c0..<c1 {
+                    let s = src.base + ch * channelStride + y * w
+                    for xx in x0..<x1 { drow[xx * c + ch] = s[xx] }
+                }
+                x0 = x1
+            }
+            c0 = c1
+        }
     }
 }
