@@ -52,11 +52,66 @@ def load_dataset(count, seed):
     return data["images"], [str(c) for c in data["captions"]], [str(t) for t in data["tasks"]]
 
 
+def load_clips(count, seed, frames=17):
+    """(clips uint8 [N, F, 64, 64, 3] memory-mapped, captions list[str], tasks list[str]) of the moving-shapes world,
+    rendered by `evosearch shapes render --video` and cached as one .npy (the frames) and one .json (the captions)."""
+    os.makedirs(CACHE, exist_ok=True)
+    stem = os.path.join(CACHE, f"video-seed{seed}-n{count}-f{frames}")
+    if not os.path.exists(stem + ".json"):
+        out = stem + "-render"
+        if not os.path.exists(os.path.join(out, "captions.jsonl")):
+            subprocess.run([evosearch_binary(), "shapes", "render", "--video", "--frames", str(frames),
+                            "--count", str(count), "--seed", str(seed), "--out", out], check=True)
+        from PIL import Image
+        records = [json.loads(l) for l in open(os.path.join(out, "captions.jsonl")) if l.strip()]
+        clips = np.lib.format.open_memmap(stem + ".npy.tmp", mode="w+", dtype=np.uint8,
+                                          shape=(len(records), frames, 64, 64, 3))
+        for i, r in enumerate(records):
+            clips[i] = np.stack([np.asarray(Image.open(os.path.join(out, r["clip"], f"frame-{f:04d}.png")).convert("RGB"))
+                                 for f in range(frames)])
+        clips.flush(); del clips
+        os.replace(stem + ".npy.tmp", stem + ".npy")
+        with open(stem + ".json.tmp", "w") as f:
+            json.dump({"captions": [r["caption"] for r in records], "tasks": [r["task"] for r in records]}, f)
+        os.replace(stem + ".json.tmp", stem + ".json")
+        import shutil
+        shutil.rmtree(out)
+    meta = json.load(open(stem + ".json"))
+    return np.load(stem + ".npy", mmap_mode="r"), meta["captions"], meta["tasks"]
+
+
 def clip_tokenizer():
     from transformers import CLIPTokenizer
     tok = CLIPTokenizer(os.path.join(CLIP_VOCAB_DIR, "vocab.json"), os.path.join(CLIP_VOCAB_DIR, "merges.txt"),
                         pad_token="<|endoftext|>", model_max_length=MAX_TOKENS)
     return tok
+
+
+def train_sentencepiece(captions, directory, vocab, max_tokens):
+    """A SentencePiece Unigram tokenizer trained on the distinct `captions` (`<pad>` 0, `</s>` 1, `<unk>` 2, no
+    extra ids), saved in `directory` as T5TokenizerFast (tokenizer.json and spiece.model) and returned."""
+    import shutil
+    import sentencepiece as spm
+    from transformers import T5TokenizerFast
+    work = directory + ".spm-work"
+    os.makedirs(work, exist_ok=True)
+    corpus = os.path.join(work, "captions.txt")
+    with open(corpus, "w") as f:
+        f.write("\n".join(captions) + "\n")
+    spm.SentencePieceTrainer.train(
+        input=corpus, model_prefix=os.path.join(work, "spiece"), vocab_size=vocab, model_type="unigram",
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, byte_fallback=False, character_coverage=1.0,
+        hard_vocab_limit=False, num_threads=1, minloglevel=2)
+    spm_only = os.path.join(work, "spiece-only")
+    os.makedirs(spm_only, exist_ok=True)
+    shutil.copy(os.path.join(work, "spiece.model"), spm_only)
+    tok = T5TokenizerFast.from_pretrained(spm_only, extra_ids=0, model_max_length=max_tokens)
+    if os.path.exists(directory):
+        shutil.rmtree(directory)
+    tok.save_pretrained(directory)
+    shutil.copy(os.path.join(work, "spiece.model"), directory)
+    shutil.rmtree(work)
+    return T5TokenizerFast.from_pretrained(directory)
 
 
 def tokenize(tok, captions):

@@ -35,7 +35,7 @@ from torchvision_compat import ensure_torchvision_if_installed  # noqa: E402
 ensure_torchvision_if_installed()  # a --no-deps CUDA torchvision next to the CPU torch breaks transformers' imports
 
 from diffusers import AutoencoderKL, FluxPipeline, FluxTransformer2DModel  # noqa: E402
-from transformers import CLIPTextModel, T5Config, T5EncoderModel, T5TokenizerFast  # noqa: E402
+from transformers import CLIPTextModel, T5Config, T5EncoderModel  # noqa: E402
 
 import shapes_data as sd  # noqa: E402
 
@@ -64,32 +64,7 @@ caption_ids = torch.tensor([index[c] for c in captions])
 empty_id = len(unique)
 
 
-def train_tokenizer():
-    """SentencePiece Unigram on the distinct captions; saved as T5TokenizerFast (tokenizer.json + spiece.model)."""
-    import sentencepiece as spm
-    work = os.path.join(args.out, "spm-work")
-    os.makedirs(work, exist_ok=True)
-    corpus = os.path.join(work, "captions.txt")
-    with open(corpus, "w") as f:
-        f.write("\n".join(unique) + "\n")
-    spm.SentencePieceTrainer.train(
-        input=corpus, model_prefix=os.path.join(work, "spiece"), vocab_size=args.vocab, model_type="unigram",
-        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, byte_fallback=False, character_coverage=1.0,
-        hard_vocab_limit=False, num_threads=1, minloglevel=2)
-    spm_only = os.path.join(work, "spiece-only")
-    os.makedirs(spm_only, exist_ok=True)
-    shutil.copy(os.path.join(work, "spiece.model"), spm_only)
-    tok = T5TokenizerFast.from_pretrained(spm_only, extra_ids=0, model_max_length=MAX_T5_TOKENS)
-    tdir = os.path.join(args.out, "tokenizer_2")
-    if os.path.exists(tdir):
-        shutil.rmtree(tdir)
-    tok.save_pretrained(tdir)
-    shutil.copy(os.path.join(work, "spiece.model"), tdir)
-    shutil.rmtree(work)
-    return T5TokenizerFast.from_pretrained(tdir)
-
-
-tok2 = train_tokenizer()
+tok2 = sd.train_sentencepiece(unique, os.path.join(args.out, "tokenizer_2"), args.vocab, MAX_T5_TOKENS)
 t5_ids = tok2(unique + [""], padding="max_length", max_length=MAX_T5_TOKENS, truncation=True,
               return_tensors="pt").input_ids
 longest = int((t5_ids != tok2.pad_token_id).sum(1).max())

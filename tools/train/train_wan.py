@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Trains shapes-wan-small or shapes-wan-large: a WanTransformer3DModel with a UMT5 encoder trained alongside it.
+
+    python3 tools/train/train_wan.py --encode-only --threads 2   # latents of the clips (after train_wan_vae.py)
+    python3 tools/train/train_wan.py --size small
+    python3 tools/train/train_wan.py --size large
+
+Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered moving-shapes clips (17 frames, 64×64):
+- latents: the shapes-wan VAE's posterior mean (.cache/shapes/wan-vae, train_wan_vae.py), normalised per channel
+  as WanPipeline does, (z − latents_mean) / latents_std: 16 × 5 × 16 × 16, patches (1, 2, 2), 320 tokens;
+- text: a UMT5 encoder (gated-GELU, per-layer relative position bias) trained from scratch with the transformer on
+  the ids of a SentencePiece Unigram tokenizer trained here on the caption grammar, 48 tokens with the attention
+  mask and the states past the prompt's tokens zeroed, as WanPipeline encodes prompts; the caption is replaced by
+  the empty prompt 10% of the time so classifier-free guidance on the (empty) negative prompt works;
+- objective: x_σ = (1 − σ)·x0 + σ·ε with σ logit-normal(0, 1), timestep 1000·σ (the scheduler's timesteps), the
+  transformer predicts ε − x0 (flow_prediction); MSE;
+- AdamW with warm-up and cosine decay, gradient clipping 1; the saved weights are exponential moving averages
+  (decay 0.999) of the transformer and the encoder.
+The two sizes differ in width and depth: the large transformer has ≈ 10× the small one's multiply-adds per token.
+
+Writes .cache/shapes/wan-<size>/{transformer,text_encoder,tokenizer,training_log.json}; then
+tools/train/export_wan_pipeline.py assembles models/shapes-wan-<size>.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from torchvision_compat import ensure_torchvision_if_installed  # noqa: E402
+
+ensure_torchvision_if_installed()  # a --no-deps CUDA torchvision next to the CPU torch breaks transformers' imports
+
+from diffusers import AutoencoderKLWan, WanTransformer3DModel  # noqa: E402
+from transformers import UMT5Config, UMT5EncoderModel  # noqa: E402
+
+import shapes_data as sd  # noqa: E402
+
+MAX_TOKENS = 48  # the longest caption of the video grammar is 32 pieces with </s>
+SIZES = {
+    "small": dict(num_attention_heads=4, attention_head_dim=16, ffn_dim=256, num_layers=2),
+    "large": dict(num_attention_heads=6, attention_head_dim=24, ffn_dim=576, num_layers=5),
+}
+UMT5_CONFIG = dict(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, feed_forward_proj="gated-gelu",
+                   relative_attention_num_buckets=32, relative_attention_max_distance=64, dropout_rate=0.0,
+                   is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1)
+
+ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+ap.add_argument("--size", choices=SIZES, default="small")
+ap.add_argument("--encode-only", action="store_true", help="only write the cached latents of the clips")
+ap.add_argument("--steps", type=int, default=None, help="default: 4000 (small), 2400 (large)")
+ap.add_argument("--batch", type=int, default=32)
+ap.add_argument("--lr", type=float, default=1e-3)
+ap.add_argument("--count", type=int, default=16000, help="rendered clips (seed 1)")
+ap.add_argument("--seed", type=int, default=0)
+ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--vocab", type=int, default=96, help="SentencePiece vocabulary size")
+ap.add_argument("--vae", default=os.path.join(sd.CACHE, "wan-vae"))
+ap.add_argument("--out", default=None)
+args = ap.parse_args()
+args.steps = args.steps or {"small": 4000, "large": 2400}[args.size]
+args.out = args.out or os.path.join(sd.CACHE, f"wan-{args.size}")
+torch.set_num_threads(args.threads)
+sd.seed_everything(args.seed)
+
+clips, captions, _ = sd.load_clips(args.count, seed=1)
+
+
+def normalised_latents():
+    """The VAE's posterior means of every clip, (z − mean) / std per channel, cached: [N, 16, 5, 16, 16]."""
+    path = os.path.join(sd.CACHE, f"latents-wan-vae-n{args.count}.pt")
+    if not os.path.exists(path):
+        vae = AutoencoderKLWan.from_pretrained(args.vae, torch_dtype=torch.float32).eval()
+        mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
+        std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1)
+        out, start = [], time.time()
+        with torch.no_grad():
+            for i in range(0, len(clips), 32):
+                x = torch.from_numpy(np.array(clips[i:i + 32])).permute(0, 4, 1, 2, 3).float() / 127.5 - 1
+                out.append(((vae.encode(x).latent_dist.mean - mean) / std).half())
+                if i % 1600 == 0:
+                    print(f"encoded {i}/{len(clips)} clips {time.time() - start:.0f}s", flush=True)
+        torch.save(torch.cat(out), path + ".tmp")
+        os.replace(path + ".tmp", path)
+    return torch.load(path).float()
+
+
+latents = normalised_latents()
+print("latents", tuple(latents.shape), "std", float(latents.std()), flush=True)
+if args.encode_only:
+    sys.exit(0)
+os.makedirs(args.out, exist_ok=True)
+
+unique = sorted(set(captions))
+index = {c: i for i, c in enumerate(unique)}
+caption_ids = torch.tensor([index[c] for c in captions])
+empty_id = len(unique)
+tok = sd.train_sentencepiece(unique, os.path.join(args.out, "tokenizer"), args.vocab, MAX_TOKENS)
+encoded = tok(unique + [""], padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt")
+ids, mask = encoded.input_ids, encoded.attention_mask
+longest = int(mask.sum(1).max())
+print(f"tokenizer: {len(tok)} pieces, {len(unique)} distinct captions, longest {longest} ids with </s>", flush=True)
+assert longest < MAX_TOKENS and tok.unk_token_id not in ids[:-1].tolist(), "a caption does not tokenize"
+
+
+def make_models():
+    torch.manual_seed(args.seed)
+    text = UMT5EncoderModel(UMT5Config(vocab_size=len(tok), **UMT5_CONFIG))
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), in_channels=latents.shape[1], out_channels=latents.shape[1],
+        text_dim=UMT5_CONFIG["d_model"], freq_dim=256, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
+        eps=1e-6, rope_max_seq_len=1024, **SIZES[args.size])
+    return text, transformer
+
+
+text, transformer = make_models()
+ema_text, ema_transformer = make_models()
+ema_text.load_state_dict(text.state_dict()); ema_transformer.load_state_dict(transformer.state_dict())
+ema_text.requires_grad_(False); ema_transformer.requires_grad_(False)
+params = list(text.parameters()) + list(transformer.parameters())
+n_transformer = sum(p.numel() for p in transformer.parameters()); n_text = sum(p.numel() for p in text.parameters())
+print(f"{args.size}: transformer {n_transformer} parameters, UMT5 {n_text}", flush=True)
+
+opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+sched = sd.warmup_cosine(opt, args.steps)
+gen = torch.Generator().manual_seed(args.seed)
+start = time.time(); log = []; running = None
+for step in range(args.steps):
+    idx = torch.randint(0, len(captions), (args.batch,), generator=gen)
+    x0 = latents[idx]
+    cid = caption_ids[idx].clone()
+    cid[torch.rand(args.batch, generator=gen) < 0.1] = empty_id
+    sigma = torch.sigmoid(torch.randn(args.batch, generator=gen))
+    eps = torch.randn(x0.shape, generator=gen)
+    s = sigma.view(-1, 1, 1, 1, 1)
+    xt = (1 - s) * x0 + s * eps
+    m = mask[cid]
+    states = text(input_ids=ids[cid], attention_mask=m).last_hidden_state * m[..., None]
+    pred = transformer(hidden_states=xt, timestep=sigma * 1000, encoder_hidden_states=states, return_dict=False)[0]
+    loss = F.mse_loss(pred, eps - x0)
+    opt.zero_grad(); loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step(); sched.step()
+    sd.ema_update([(ema_text, text), (ema_transformer, transformer)], step)
+    running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+    if step % 100 == 0 or step == args.steps - 1:
+        print(f"step {step} loss {running:.4f} {time.time() - start:.0f}s", flush=True)
+        log.append((step, round(running, 5)))
+
+for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)):
+    d = os.path.join(args.out, name)
+    if os.path.exists(d):
+        shutil.rmtree(d)
+    sd.save_f16(model.eval(), d)
+json.dump({"size": args.size, "transformer_parameters": n_transformer, "umt5_parameters": n_text,
+           "tokenizer_pieces": len(tok), "clips": len(captions), "steps": args.steps, "batch": args.batch,
+           "lr": args.lr, "final_loss_ema_of_batches": log[-1][1], "seconds": round(time.time() - start), "log": log},
+          open(os.path.join(args.out, "training_log.json"), "w"), indent=1)
+print("wrote", args.out)
