@@ -34,7 +34,7 @@ from diffusers import AutoencoderKLWan  # noqa: E402
 import shapes_data as sd  # noqa: E402
 
 VAE_CONFIG = dict(base_dim=16, z_dim=16, dim_mult=[1, 2, 4], num_res_blocks=1, attn_scales=[],
-                  temperal_downsample=[True, True], dropout=0.0)
+                  temperal_downsample=[True, True], dropout=0.0, scale_factor_spatial=4)
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--out", default=os.path.join(sd.CACHE, "wan-vae"))
