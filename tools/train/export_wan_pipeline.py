@@ -29,6 +29,9 @@ from transformers import T5TokenizerFast, UMT5EncoderModel  # noqa: E402
 
 import shapes_data as sd  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from make_wan_transformer_fixtures import load_sharded  # noqa: E402
+
 DEFAULTS = {"height": 64, "width": 64, "frames": 17, "max_sequence_length": 48}
 UNIPC = dict(beta_end=0.02, beta_schedule="linear", beta_start=0.0001, disable_corrector=[],
              final_sigmas_type="zero", flow_shift=1.0, lower_order_final=True, num_train_timesteps=1000,
@@ -44,25 +47,13 @@ args = ap.parse_args()
 args.trained = args.trained or os.path.join(sd.CACHE, f"wan-{args.size}")
 args.out = args.out or os.path.join(sd.ROOT, "models", f"shapes-wan-{args.size}")
 
-def load_transformer(path):
-    """WanTransformer3DModel from a saved directory, widened to float32 (diffusers' from_pretrained of this class
-    needs accelerate for the modules it keeps in float32)."""
-    from safetensors.torch import load_file
-    model = WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(path))
-    state = {}
-    for name in sorted(os.listdir(path)):
-        if name.endswith(".safetensors"):
-            state.update(load_file(os.path.join(path, name)))
-    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    return model.float().eval()
-
-
 vae = AutoencoderKLWan.from_pretrained(args.vae, torch_dtype=torch.float32)
-vae.register_to_config(scale_factor_spatial=4)  # WanPipeline sizes latents by it (the config's default is 8)
+# WanPipeline sizes latents by scale_factor_spatial, whose default (8) is not this VAE's factor.
+vae.register_to_config(scale_factor_spatial=2 ** (len(vae.config.dim_mult) - 1))
 pipe = WanPipeline(
     tokenizer=T5TokenizerFast.from_pretrained(os.path.join(args.trained, "tokenizer")),
     text_encoder=UMT5EncoderModel.from_pretrained(os.path.join(args.trained, "text_encoder"), torch_dtype=torch.float32),
-    transformer=load_transformer(os.path.join(args.trained, "transformer")),
+    transformer=load_sharded(os.path.join(args.trained, "transformer")),
     vae=vae,
     scheduler=UniPCMultistepScheduler(**UNIPC))
 if os.path.exists(args.out):
@@ -78,7 +69,7 @@ with open(os.path.join(args.out, "generation_defaults.json"), "w") as f:
 check = WanPipeline(
     tokenizer=T5TokenizerFast.from_pretrained(os.path.join(args.out, "tokenizer")),
     text_encoder=UMT5EncoderModel.from_pretrained(os.path.join(args.out, "text_encoder")).float(),
-    transformer=load_transformer(os.path.join(args.out, "transformer")),
+    transformer=load_sharded(os.path.join(args.out, "transformer")),
     vae=AutoencoderKLWan.from_pretrained(os.path.join(args.out, "vae")).float(),
     scheduler=UniPCMultistepScheduler.from_pretrained(os.path.join(args.out, "scheduler")))
 video = check("a red circle moving right", num_inference_steps=3, guidance_scale=5.0,
