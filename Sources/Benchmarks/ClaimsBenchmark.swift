@@ -216,7 +216,7 @@ public struct ClaimsBenchmark {
     public var guides: [ShapesBenchmark.Guide] {
         let c = Set(settings.claims)
         var g: [ShapesBenchmark.Guide] = []
-        if !c.isDisjoint(with: [.scaling, .generalisation, .diversity]) { g.append(.verifier) }
+        if !c.isDisjoint(with: [.scaling, .generalisation, .diversity]) { g.append(.verifier(.image)) }
         if c.contains(.generalisation), let clip { g.append(clip) }
         return g
     }
@@ -288,8 +288,8 @@ public struct ClaimsBenchmark {
                 let reward: any Reward, clipJudge: (any Reward)?
                 do {
                     trajectory = try bench.trajectory(small, prompt: prompt.text)
-                    reward = try guide.make(prompt)
-                    clipJudge = try judgeByCLIP.map { try $0.make(prompt) }
+                    reward = try guide.make(JudgedPrompt(image: prompt))
+                    clipJudge = try judgeByCLIP.map { try $0.make(JudgedPrompt(image: prompt)) }
                 } catch { throw ShapesBenchmarkError("\(prompt.text): \(error)") }
                 let verifier = ShapesVerifier(prompt: prompt)
                 for seed in settings.seedList {
@@ -314,12 +314,12 @@ public struct ClaimsBenchmark {
                     if stopped() { return finish(interrupted: true) }
                     report("equal wall time · \(prompt.text) · seed \(seed)")
                     let rows: [ShapesBenchmark.EqualTimeRow]
-                    var bench = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: [prompt], guides: [])
+                    var bench = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: [JudgedPrompt(image: prompt)], guides: [])
                     bench.isCancelled = isCancelled
                     rows = try bench.runEqualTime(small: small, large: large)
                     if stopped() { return finish(interrupted: true) }
                     let tagged = rows.map {
-                        EqualTimeRun(seed: seed, largeSamples: $0.largeSamples, prompt: $0.prompt, task: $0.task, model: $0.model,
+                        EqualTimeRun(seed: seed, largeSamples: $0.largeSamples, prompt: $0.prompt, task: prompt.task, model: $0.model,
                                      method: $0.method, nfe: $0.nfe, score: $0.score, correct: $0.correct, seconds: $0.seconds)
                     }
                     equal += tagged; record(.equalTime(tagged))
@@ -331,7 +331,7 @@ public struct ClaimsBenchmark {
     }
 
     func shapes(seed: UInt64) -> ShapesBenchmark {
-        var b = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: prompts, guides: [])
+        var b = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: prompts.map(JudgedPrompt.init(image:)), guides: [])
         b.isCancelled = isCancelled
         return b
     }
@@ -407,10 +407,12 @@ public struct ClaimsBenchmark {
 
 extension ShapesBenchmark.Guide {
     /// `clip` (CLIP similarity of the image with the prompt) on a CLIP model directory, e.g. the embedded
-    /// shapes-clip; named `ClaimsBenchmark.clipName`.
-    public static func clip(directory: URL) -> ShapesBenchmark.Guide {
+    /// shapes-clip; named `ClaimsBenchmark.clipName`. For video prompts it is the mean over `frameAverage` evenly
+    /// spaced frames (`FrameAveragedReward`), named as such.
+    public static func clip(directory: URL, frameAverage: Int = 4) -> ShapesBenchmark.Guide {
         ShapesBenchmark.Guide(name: ClaimsBenchmark.clipName) { prompt in
-            try Catalog.rewards.make(ClaimsBenchmark.clipName, models: RewardModels(shared: directory), prompt: prompt.text)
+            let clip = try Catalog.rewards.make(ClaimsBenchmark.clipName, models: RewardModels(shared: directory), prompt: prompt.text)
+            return prompt.kind == .image ? clip : FrameAveragedReward(clip, frames: frameAverage)
         }
     }
 }

@@ -3,14 +3,14 @@ import Sampling
 import ShapesWorld
 import TensorCore
 
-/// How often a pipeline's plain samples (no search) satisfy shapes prompts: for each prompt, `samples` images with
-/// the seeds `seed`, `seed + 1`, … (diffusers' random draws, so the images are the ones `evosearch generate` gives),
-/// each judged by the exact verifier. `shapes eval` reports it per task type; `HardPromptSelection` picks the prompts
-/// that rarely succeed.
+/// How often a pipeline's plain samples (no search) satisfy shapes or moving-shapes prompts: for each prompt,
+/// `samples` images or videos with the seeds `seed`, `seed + 1`, … (diffusers' random draws, so the samples are the
+/// ones `evosearch generate` gives), each judged by the prompt's exact verifier. `shapes eval` reports it per task
+/// type; `HardPromptSelection` picks the prompts that rarely succeed.
 public struct PlainSampleEvaluation {
-    /// One prompt's verdicts: the fraction of constraints each image satisfies, and whether all hold.
+    /// One prompt's verdicts: the fraction of constraints each sample satisfies, and whether all hold.
     public struct PromptResult: Sendable {
-        public var prompt: ShapesPrompt
+        public var prompt: JudgedPrompt
         public var fractions: [Double]
         public var satisfied: [Bool]
         public var accuracy: Double { satisfied.isEmpty ? 0 : Double(satisfied.filter { $0 }.count) / Double(satisfied.count) }
@@ -26,18 +26,21 @@ public struct PlainSampleEvaluation {
         self.samples = samples; self.seed = seed; self.request = request
     }
 
-    /// Every prompt on `pipeline`; `progress(done, total)` after each prompt.
-    public func run(_ pipeline: any GeneratorPipeline, prompts: [ShapesPrompt],
+    /// Every prompt on `pipeline` (prompts of the world the pipeline makes: images or videos); `progress(done,
+    /// total)` after each prompt.
+    public func run(_ pipeline: any GeneratorPipeline, prompts: [JudgedPrompt],
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> [PromptResult] {
+        if let p = prompts.first(where: { $0.kind != pipeline.sampleKind }) {
+            throw ShapesBenchmarkError("\"\(p.text)\" is a prompt of the \(p.kind.rawValue) world; the model makes \(pipeline.sampleKind.rawValue)s")
+        }
         var out: [PromptResult] = []
         for (k, prompt) in prompts.enumerated() {
-            let verifier = ShapesVerifier(prompt: prompt)
             var result = PromptResult(prompt: prompt, fractions: [], satisfied: [])
             for j in 0..<samples {
-                let image = try pipeline.generate(request(prompt.text), seed: seed + UInt64(j), progress: nil)
-                let verdict = try verifier.verify(tensor: image.rank == 4 ? image.row(0) : image)
+                let sample = try pipeline.generate(request(prompt.text), seed: seed + UInt64(j), progress: nil)
+                let verdict = try prompt.judge(sample)
                 result.fractions.append(verdict.fraction)
-                result.satisfied.append(verdict.allSatisfied)
+                result.satisfied.append(verdict.satisfied)
             }
             out.append(result)
             progress(k + 1, prompts.count)
@@ -45,9 +48,10 @@ public struct PlainSampleEvaluation {
         return out
     }
 
-    /// Per task type (in `ShapesTask` order, types without prompts left out): images, accuracy, mean fraction.
-    public static func byTask(_ results: [PromptResult]) -> [(task: ShapesTask, images: Int, accuracy: Double, score: Double)] {
-        ShapesTask.allCases.compactMap { task in
+    /// Per task type (in the grammar's order, types without prompts left out): samples, accuracy, mean fraction.
+    public static func byTask(_ results: [PromptResult]) -> [(task: String, samples: Int, accuracy: Double, score: Double)] {
+        let tasks = JudgedPrompt.tasks(results.first?.prompt.kind ?? .image)
+        return tasks.compactMap { task in
             let rs = results.filter { $0.prompt.task == task }
             let n = rs.reduce(0) { $0 + $1.satisfied.count }
             guard n > 0 else { return nil }
@@ -65,7 +69,7 @@ public struct PlainSampleEvaluation {
 public enum HardPromptSelection {
     public static func select(_ results: [PlainSampleEvaluation.PromptResult], maxAccuracy: Double,
                               perTask: Int) -> [PlainSampleEvaluation.PromptResult] {
-        ShapesTask.allCases.flatMap { task in
+        JudgedPrompt.tasks(results.first?.prompt.kind ?? .image).flatMap { task in
             results.filter { $0.prompt.task == task && $0.accuracy > 0 && $0.accuracy <= maxAccuracy }
                 .sorted { a, b in
                     if a.accuracy != b.accuracy { return a.accuracy < b.accuracy }

@@ -5,10 +5,11 @@ import Sampling
 import Search
 import ShapesWorld
 
-/// The shapes benchmark (`evosearch bench shapes`): every method × budget × guiding reward on a list of shapes
-/// prompts, one search each with the same seed, the best image judged by the exact verifier; and the equal-wall-time
-/// study — per prompt, a large model's verifier-guided Best-of-k against the small model's Best-of-N and EvoSearch
-/// with the NFE that fit in the large model's measured time.
+/// The shapes benchmark (`evosearch bench shapes`, `--video` for the moving-shapes world): every method × budget ×
+/// guiding reward on a list of prompts, one search each with the same seed, the best sample judged by the prompt's
+/// exact verifier; and the equal-wall-time study — per prompt, a large model's verifier-guided Best-of-k against the
+/// small model's Best-of-N and EvoSearch with the NFE that fit in the large model's measured time. Prompts and
+/// models are of one world (images or videos); a pipeline of the other kind is an error before any search.
 ///
 /// A method that cannot run at a budget (its own validation refuses) is skipped; a search that fails throws
 /// `ShapesBenchmarkError` naming the method and budget.
@@ -16,10 +17,12 @@ public struct ShapesBenchmark {
     /// A reward that guides the searches; `make` builds it for one prompt.
     public struct Guide {
         public var name: String
-        public var make: (ShapesPrompt) throws -> any Reward
-        public init(name: String, make: @escaping (ShapesPrompt) throws -> any Reward) { self.name = name; self.make = make }
-        /// The exact verifier of the prompt.
-        public static var verifier: Guide { Guide(name: ShapesVerifierReward.registryName) { ShapesVerifierReward(verifier: ShapesVerifier(prompt: $0)) } }
+        public var make: (JudgedPrompt) throws -> any Reward
+        public init(name: String, make: @escaping (JudgedPrompt) throws -> any Reward) { self.name = name; self.make = make }
+        /// The exact verifier of each prompt: `shapes-verifier` for images, `shapes-video-verifier` for videos.
+        public static func verifier(_ kind: SampleKind) -> Guide {
+            Guide(name: kind == .image ? ShapesVerifierReward.registryName : ShapesVideoVerifierReward.registryName) { $0.verifierReward }
+        }
     }
 
     public struct Settings: Sendable {
@@ -55,15 +58,15 @@ public struct ShapesBenchmark {
 
     /// One search of the grid.
     public struct Run: Sendable {
-        public var guide: String, method: SearchMethod, rollouts: Int, nfe: Int, prompt: String, task: ShapesTask
-        /// The verifier's fraction of constraints satisfied by the best image, and whether all are.
+        public var guide: String, method: SearchMethod, rollouts: Int, nfe: Int, prompt: String, task: String
+        /// The verifier's fraction of constraints satisfied by the best sample, and whether all are.
         public var score: Double, correct: Bool
         public var guideReward: Float, rewardCalls: Int, seconds: Double
     }
 
     /// One entry of the equal-wall-time study.
     public struct EqualTimeRow: Sendable {
-        public var largeSamples: Int, prompt: String, task: ShapesTask
+        public var largeSamples: Int, prompt: String, task: String
         /// "large" or "small".
         public var model: String
         /// "1 sample", "best-of-k" (large) or the small model's method name.
@@ -72,27 +75,23 @@ public struct ShapesBenchmark {
     }
 
     public var settings: Settings
-    public var prompts: [ShapesPrompt]
+    public var prompts: [JudgedPrompt]
     public var guides: [Guide]
     /// Called before each search of the grid with (done, total, description) and once per prompt of the study.
     public var progress: (Int, Int, String) -> Void
     /// Polled by every search before each model and reward call (`SearchOptions.isCancelled`); true stops it.
     public var isCancelled: (@Sendable () -> Bool)? = nil
 
-    public init(settings: Settings, prompts: [ShapesPrompt], guides: [Guide],
+    public init(settings: Settings, prompts: [JudgedPrompt], guides: [Guide],
                 progress: @escaping (Int, Int, String) -> Void = { _, _, _ in }) {
         self.settings = settings; self.prompts = prompts; self.guides = guides; self.progress = progress
-    }
-
-    /// The held-out prompts, the first `perTask` of each task type, in task order.
-    public static func heldoutPrompts(perTask: Int) -> [ShapesPrompt] {
-        ShapesTask.allCases.flatMap { task in ShapesPromptSuite.prompts(.heldout).filter { $0.task == task }.prefix(perTask) }
     }
 
     // MARK: Running
 
     /// The grid on `pipeline`: guides × prompts × budgets × methods.
     public func runGrid(on pipeline: any GeneratorPipeline) throws -> [Run] {
+        try checkKind(pipeline)
         let total = guides.count * prompts.count * settings.rollouts.count * settings.methods.count
         var done = 0
         var runs: [Run] = []
@@ -100,13 +99,12 @@ public struct ShapesBenchmark {
             for prompt in prompts {
                 let trajectory = try self.trajectory(pipeline, prompt: prompt.text)
                 let reward = try guide.make(prompt)
-                let verifier = ShapesVerifier(prompt: prompt)
                 for r in settings.rollouts {
                     for m in settings.methods {
                         done += 1
                         progress(done, total, "\(guide.name) · \(prompt.text) · \(r) rollouts · \(m.rawValue)")
                         guard let result = try search(m, trajectory: trajectory, reward: reward, budget: r * settings.steps) else { continue }
-                        let (score, correct) = try judge(result, verifier: verifier, trajectory: trajectory)
+                        let (score, correct) = try judge(result, prompt: prompt, trajectory: trajectory)
                         runs.append(Run(guide: guide.name, method: m, rollouts: r, nfe: result.nfe, prompt: prompt.text, task: prompt.task,
                                         score: score, correct: correct, guideReward: result.best.reward,
                                         rewardCalls: result.rewardCalls, seconds: result.wallSeconds))
@@ -121,12 +119,12 @@ public struct ShapesBenchmark {
     /// NFE that fit in that time (whole rollouts, at least one), guided by the verifier. The small model's cost per
     /// rollout is the median of three single-rollout runs.
     public func runEqualTime(small: any GeneratorPipeline, large: any GeneratorPipeline) throws -> [EqualTimeRow] {
+        try checkKind(small); try checkKind(large)
         let steps = settings.steps
         var rows: [EqualTimeRow] = []
         for (i, prompt) in prompts.enumerated() {
             progress(i + 1, prompts.count, "equal wall time: \(prompt.text)")
-            let verifier = ShapesVerifier(prompt: prompt)
-            let reward = ShapesVerifierReward(verifier: verifier)
+            let reward = prompt.verifierReward
             let big = try trajectory(large, prompt: prompt.text)
             let little = try trajectory(small, prompt: prompt.text)
             var probes: [Double] = []
@@ -138,14 +136,14 @@ public struct ShapesBenchmark {
             let rollout = Statistics.median(probes)
             for k in settings.largeSamples {
                 guard let res = try search(.bestOfN, trajectory: big, reward: reward, budget: k * steps) else { continue }
-                let (s1, c1) = try judge(res, verifier: verifier, trajectory: big)
+                let (s1, c1) = try judge(res, prompt: prompt, trajectory: big)
                 rows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "large",
                                          method: k == 1 ? "1 sample" : "best-of-\(k)", nfe: res.nfe, score: s1, correct: c1,
                                          seconds: res.wallSeconds))
                 let fit = max(1, Int(res.wallSeconds / max(rollout, 1e-6)))
                 for m in [SearchMethod.bestOfN, .evosearch] {
                     guard let r = try search(m, trajectory: little, reward: reward, budget: fit * steps) else { continue }
-                    let (s, c) = try judge(r, verifier: verifier, trajectory: little)
+                    let (s, c) = try judge(r, prompt: prompt, trajectory: little)
                     rows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "small", method: m.rawValue,
                                              nfe: r.nfe, score: s, correct: c, seconds: r.wallSeconds))
                 }
@@ -175,12 +173,18 @@ public struct ShapesBenchmark {
     }
 
     /// The verifier's verdict on the best sample (decoded from its final state).
-    func judge(_ result: SearchResult, verifier: ShapesVerifier, trajectory: any Trajectory) throws -> (Double, Bool) {
+    func judge(_ result: SearchResult, prompt: JudgedPrompt, trajectory: any Trajectory) throws -> (Double, Bool) {
         do {
-            let image = try trajectory.decode(result.states(of: [result.best])).row(0)
-            let v = try verifier.verify(tensor: image)
-            return (v.fraction, v.allSatisfied)
+            let v = try prompt.judge(trajectory.decode(result.states(of: [result.best])))
+            return (v.fraction, v.satisfied)
         } catch { throw ShapesBenchmarkError("verifier: \(error)") }
+    }
+
+    /// Throws when the pipeline makes the other kind of sample than the prompts' verifiers judge.
+    func checkKind(_ pipeline: any GeneratorPipeline) throws {
+        if let p = prompts.first(where: { $0.kind != pipeline.sampleKind }) {
+            throw ShapesBenchmarkError("\"\(p.text)\" is a prompt of the \(p.kind.rawValue) world, but \(type(of: pipeline).className) makes \(pipeline.sampleKind.rawValue)s")
+        }
     }
 }
 

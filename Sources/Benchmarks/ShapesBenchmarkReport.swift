@@ -1,7 +1,7 @@
 import Foundation
 import Reports
+import Sampling
 import Search
-import ShapesWorld
 
 /// What `bench shapes` writes: the markdown table, runs.csv, equal-time.csv and the accuracy-vs-NFE panels.
 public struct ShapesBenchmarkReport {
@@ -12,11 +12,13 @@ public struct ShapesBenchmarkReport {
     public var runs: [ShapesBenchmark.Run]
     public var equalTime: [ShapesBenchmark.EqualTimeRow]
     public var seconds: Double
+    /// The world the prompts are of: its task types are the per-task columns.
+    public var kind: SampleKind
 
     public init(settings: ShapesBenchmark.Settings, model: String, promptCount: Int, guides: [String],
-                runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], seconds: Double) {
+                runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], seconds: Double, kind: SampleKind = .image) {
         self.settings = settings; self.model = model; self.promptCount = promptCount; self.guides = guides
-        self.runs = runs; self.equalTime = equalTime; self.seconds = seconds
+        self.runs = runs; self.equalTime = equalTime; self.seconds = seconds; self.kind = kind
     }
 
     /// "100% (1.00)": the fraction of runs whose every constraint holds, and the mean constraint fraction.
@@ -27,8 +29,9 @@ public struct ShapesBenchmarkReport {
 
     public var markdown: String {
         let s = settings, budgets = s.rollouts, last = budgets.last ?? 0
-        var t = "## bench shapes: \(model), \(promptCount) held-out prompts, \(s.steps) steps, guidance \(s.guidance), η \(s.eta) (\(s.scheduler ?? "the model's stochastic sampler")), seed \(s.seed)\n\n"
-        t += "Verifier accuracy of each search's best image (mean constraint fraction in brackets); columns are budgets in rollouts (NFE = rollouts × \(s.steps)).\n\n"
+        let tasks = JudgedPrompt.tasks(kind), sample = kind == .image ? "image" : "video"
+        var t = "## bench shapes\(kind == .video ? " --video" : ""): \(model), \(promptCount) held-out prompts, \(s.steps) steps, guidance \(s.guidance), η \(s.eta) (\(s.scheduler ?? "the model's stochastic sampler")), seed \(s.seed)\n\n"
+        t += "Verifier accuracy of each search's best \(sample) (mean constraint fraction in brackets); columns are budgets in rollouts (NFE = rollouts × \(s.steps)).\n\n"
         for g in guides {
             t += "### guided by \(g)\n\n| method | " + budgets.map { "\($0) (\($0 * s.steps) NFE)" }.joined(separator: " | ") + " | reward calls at \(last) |\n"
             t += "|---|" + budgets.map { _ in "---|" }.joined() + "---|\n"
@@ -38,11 +41,11 @@ public struct ShapesBenchmarkReport {
                 let calls = atLast.isEmpty ? "n/a" : String(format: "%.0f", Double(atLast.map(\.rewardCalls).reduce(0, +)) / Double(atLast.count))
                 t += "| \(m.rawValue) | " + budgets.map { b in Self.accuracy(rows.filter { $0.rollouts == b }) }.joined(separator: " | ") + " | \(calls) |\n"
             }
-            t += "\nPer task type at \(last) rollouts:\n\n| method | " + ShapesTask.allCases.map(\.rawValue).joined(separator: " | ") + " |\n"
-            t += "|---|" + ShapesTask.allCases.map { _ in "---|" }.joined() + "\n"
+            t += "\nPer task type at \(last) rollouts:\n\n| method | " + tasks.joined(separator: " | ") + " |\n"
+            t += "|---|" + tasks.map { _ in "---|" }.joined() + "\n"
             for m in s.methods {
                 let rows = runs.filter { $0.guide == g && $0.method == m && $0.rollouts == last }
-                t += "| \(m.rawValue) | " + ShapesTask.allCases.map { task in Self.accuracy(rows.filter { $0.task == task }) }.joined(separator: " | ") + " |\n"
+                t += "| \(m.rawValue) | " + tasks.map { task in Self.accuracy(rows.filter { $0.task == task }) }.joined(separator: " | ") + " |\n"
             }
             t += "\n"
         }
@@ -70,7 +73,7 @@ public struct ShapesBenchmarkReport {
     public var runsCSV: String {
         var csv = "guide,method,rollouts,nfe,prompt,task,verifier_score,all_satisfied,guide_reward,reward_calls,seconds\n"
         for r in runs {
-            csv += "\(r.guide),\(r.method.rawValue),\(r.rollouts),\(r.nfe),\"\(r.prompt)\",\(r.task.rawValue),\(r.score),\(r.correct),\(r.guideReward),\(r.rewardCalls),\(String(format: "%.3f", r.seconds))\n"
+            csv += "\(r.guide),\(r.method.rawValue),\(r.rollouts),\(r.nfe),\"\(r.prompt)\",\(r.task),\(r.score),\(r.correct),\(r.guideReward),\(r.rewardCalls),\(String(format: "%.3f", r.seconds))\n"
         }
         return csv
     }
@@ -78,7 +81,7 @@ public struct ShapesBenchmarkReport {
     public var equalTimeCSV: String {
         var csv = "large_samples,prompt,task,model,method,nfe,verifier_score,all_satisfied,seconds\n"
         for e in equalTime {
-            csv += "\(e.largeSamples),\"\(e.prompt)\",\(e.task.rawValue),\(e.model),\(e.method),\(e.nfe),\(e.score),\(e.correct),\(String(format: "%.3f", e.seconds))\n"
+            csv += "\(e.largeSamples),\"\(e.prompt)\",\(e.task),\(e.model),\(e.method),\(e.nfe),\(e.score),\(e.correct),\(String(format: "%.3f", e.seconds))\n"
         }
         return csv
     }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Benchmarks
+import Catalog
 import Foundation
-import ShapesWorld
+import Rewards
+import Sampling
 
 /// `evosearch bench shapes`: parses the flags, runs `ShapesBenchmark` (the grid and the equal-wall-time study) and
 /// writes `ShapesBenchmarkReport`.
@@ -20,7 +22,16 @@ struct BenchShapes: ParsableCommand {
         OUT/equal-time.csv, OUT/accuracy.svg and OUT/table.md. The same grid then runs on the flow model --flux \
         (shapes-flux-small: the flow SDE at η 1, guidance as true CFG) into OUT/flux/. --quick: one prompt per task \
         type, budgets 1, 4, 16 rollouts of 10 steps (a few minutes; run by scripts/test.sh).
+
+        --video runs the same on the moving-shapes world: the held-out video prompts, shapes-wan-small against \
+        shapes-wan-large, guided by shapes-video-verifier and by shapes-clip averaged over --frame-average evenly \
+        spaced frames, every best video judged by the video verifier (no flow-model grid).
         """)
+
+    @Flag(name: .long, help: "The moving-shapes world: video prompts, shapes-wan-small vs shapes-wan-large, the video verifier.")
+    var video = false
+    @Option(name: .long, help: "Frames the clip-guided video searches average shapes-clip over (--video).")
+    var frameAverage: Int = 4
 
     @Flag(name: .long, help: "Small run: one prompt per task type, budgets 1,4,16 rollouts, 10 steps.")
     var quick = false
@@ -33,18 +44,18 @@ struct BenchShapes: ParsableCommand {
     @OptionGroup(title: "Sampler (steps default 20, quick 10)") var sampler: SamplerOptions
     @Option(name: .long, help: "Seed of every search.")
     var seed: UInt64 = 0
-    @Option(name: .long, help: "Small model (directory or embedded name).")
-    var small: String = "shapes-sd-small"
-    @Option(name: .long, help: "Large model for the equal-wall-time comparison (\"none\" skips it).")
-    var large: String = "shapes-sd-large"
+    @Option(name: .long, help: "Small model (directory or embedded name; default shapes-sd-small, --video shapes-wan-small).")
+    var small: String?
+    @Option(name: .long, help: "Large model for the equal-wall-time comparison (\"none\" skips it; default shapes-sd-large, --video shapes-wan-large).")
+    var large: String?
     @Option(name: .long, help: "Samples of the large model (verifier-guided Best-of-k) in the equal-wall-time comparison, comma-separated (default 1,4; quick 1).")
     var largeSamples: IntList?
-    @Option(name: .long, help: "Flow model whose grid also runs, into OUT/flux (\"none\" skips it).")
-    var flux: String = "shapes-flux-small"
+    @Option(name: .long, help: "Flow model whose grid also runs, into OUT/flux (\"none\" skips it; default shapes-flux-small, none with --video).")
+    var flux: String?
     @Option(name: .long, help: "CLIP model of the learned reward (\"none\" skips the clip-guided runs).")
     var clipModel: String = "shapes-clip"
-    @Option(name: .long, help: "Output directory.")
-    var out: String = "out/bench-shapes"
+    @Option(name: .long, help: "Output directory (default out/bench-shapes, --video out/bench-shapes-video).")
+    var out: String?
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
@@ -58,35 +69,52 @@ struct BenchShapes: ParsableCommand {
         if let problem = settings.problem { throw CLIError("bench shapes: \(problem)") }
         let perTask = promptsPerTask ?? (quick ? 1 : Int.max)
         if perTask < 1 { throw CLIError("--prompts-per-task: \(perTask) must be at least 1") }
+        if frameAverage < 1 { throw CLIError("--frame-average: \(frameAverage) must be at least 1 frame") }
+        let kind: SampleKind = video ? .video : .image
+        let small = self.small ?? (video ? "shapes-wan-small" : "shapes-sd-small")
+        let large = self.large ?? (video ? "shapes-wan-large" : "shapes-sd-large")
+        let flux = self.flux ?? (video ? "none" : "shapes-flux-small")
+        let out = self.out ?? (video ? "out/bench-shapes-video" : "out/bench-shapes")
+        if video, flux != "none" { throw CLIError("--flux: the flow-model grid is of the image world; drop --flux with --video") }
         try checkWritable(out + "/runs.csv", option: "--out")
         let resolver = EmbeddedModels()
         let smallDir = try resolver.resolvePipeline(small, option: "--small")
         let largeDir = large == "none" ? nil : try resolver.resolvePipeline(large, option: "--large")
         let fluxDir = flux == "none" ? nil : try resolver.resolvePipeline(flux, option: "--flux")
+        for (dir, option) in [(smallDir, "--small"), (largeDir, "--large"), (fluxDir, "--flux")] {
+            guard let dir else { continue }
+            let made: SampleKind
+            do { made = try Catalog.pipelines.family(of: dir).kind } catch { throw CLIError("\(option) \(dir.path): \(error)") }
+            if made != kind {
+                throw CLIError("\(option) \(dir.path): the model makes \(made.rawValue)s; bench shapes\(video ? " --video" : "") needs a \(kind.rawValue) model" + (video ? "" : " (add --video for video models)"))
+            }
+        }
         if fluxDir != nil { try checkWritable(out + "/flux/runs.csv", option: "--out") }
         let clipDir = clipModel == "none" ? nil : try resolver.resolve(clipModel, option: "--clip-model")
 
-        var guides = [ShapesBenchmark.Guide.verifier]
+        var guides = [ShapesBenchmark.Guide.verifier(kind)]
         if let clipDir {
-            guides.append(ShapesBenchmark.Guide(name: "clip (shapes-clip)") { prompt in
-                try buildReward("clip", modelArguments: [clipDir.path], prompt: prompt.text)
+            let frames = frameAverage
+            guides.append(ShapesBenchmark.Guide(name: video ? "clip (shapes-clip, mean of \(frames) frames)" : "clip (shapes-clip)") { prompt in
+                let clip = try buildReward("clip", modelArguments: [clipDir.path], prompt: prompt.text)
+                return video ? FrameAveragedReward(clip, frames: frames) : clip
             })
         }
         let started = Date()
         let quiet = self.quiet
-        let bench = ShapesBenchmark(settings: settings, prompts: ShapesBenchmark.heldoutPrompts(perTask: perTask), guides: guides) { done, total, what in
+        let bench = ShapesBenchmark(settings: settings, prompts: JudgedPrompt.heldout(kind, perTask: perTask), guides: guides) { done, total, what in
             if !quiet {
                 FileHandle.standardError.write(Data(String(format: "\r\u{1B}[K%d/%d  %@  %.0f s", done, total, what,
                                                            Date().timeIntervalSince(started)).utf8))
             }
         }
-        let smallPipeline = try loadImagePipeline(smallDir.path, command: "bench shapes")
+        let smallPipeline = try loadPipeline(smallDir.path)
         let runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], fluxRuns: [ShapesBenchmark.Run]?
         var fluxSeconds = 0.0
         do {
             runs = try bench.runGrid(on: smallPipeline)
             if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
-            equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadImagePipeline($0.path, command: "bench shapes")) } ?? []
+            equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadPipeline($0.path)) } ?? []
             if !quiet, largeDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
             let fluxStarted = Date()
             fluxRuns = try fluxDir.map { try bench.runGrid(on: loadImagePipeline($0.path, command: "bench shapes")) }
@@ -96,7 +124,7 @@ struct BenchShapes: ParsableCommand {
 
         let report = ShapesBenchmarkReport(settings: settings, model: small, promptCount: bench.prompts.count,
                                            guides: guides.map(\.name), runs: runs, equalTime: equalTime,
-                                           seconds: Date().timeIntervalSince(started) - fluxSeconds)
+                                           seconds: Date().timeIntervalSince(started) - fluxSeconds, kind: kind)
         try writeReport(report, to: out)
         if let fluxRuns {
             try writeReport(ShapesBenchmarkReport(settings: settings, model: flux, promptCount: bench.prompts.count,

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Resolves a `--model` or `--reward-model` value to a directory: an existing directory is used as given; one of
-/// the embedded model names (`shapes-sd-small`, `shapes-sd-large`, `shapes-flux-small`, `shapes-clip`) is looked up in, in order,
+/// the embedded model names (`shapes-sd-small`, `shapes-sd-large`, `shapes-flux-small`, `shapes-wan-small`,
+/// `shapes-wan-large`, `shapes-clip`) is looked up in, in order,
 ///
 /// 1. `$EVOSEARCH_MODELS/<NAME>`,
 /// 2. `./models/<NAME>` (the working directory),
@@ -12,7 +13,7 @@ import Foundation
 /// whether a directory holds the right kind of model is checked when it is loaded.
 struct EmbeddedModels {
     /// The models the repository ships (trained by its own scripts) under `models/`.
-    static let names = ["shapes-sd-small", "shapes-sd-large", "shapes-flux-small", "shapes-clip"]
+    static let names = ["shapes-sd-small", "shapes-sd-large", "shapes-flux-small", "shapes-wan-small", "shapes-wan-large", "shapes-clip"]
 
     var environment: [String: String]
     var workingDirectory: URL

@@ -15,14 +15,15 @@ struct ShapesEval: ParsableCommand {
         For every prompt of the split, generates --samples images (seeds --seed, --seed+1, …; diffusers' random \
         draws, so the images are the ones `evosearch generate` and diffusers give) and reports, per GenEval task \
         type, the fraction of images whose every constraint holds ("accuracy") and the mean fraction of constraints \
-        satisfied ("score").
+        satisfied ("score"). A video model (shapes-wan-small, shapes-wan-large) is scored the same way on the \
+        moving-shapes prompt suite with the video verifier, per video task type.
         """)
 
-    @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large, shapes-flux-small).")
+    @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large, shapes-flux-small, shapes-wan-small, shapes-wan-large).")
     var model: String = "shapes-sd-small"
-    @Option(name: .long, help: "Prompt split: heldout, tuning or hard (prompts whose plain samples rarely succeed).")
+    @Option(name: .long, help: "Prompt split: heldout, tuning or hard (prompts whose plain samples rarely succeed; image models only).")
     var split: String = "heldout"
-    @Option(name: .long, help: "Images per prompt.")
+    @Option(name: .long, help: "Images (or videos) per prompt.")
     var samples: Int = 4
     @OptionGroup(title: "Sampler") var sampler: SamplerOptions
     @Option(name: .long, help: "First seed.")
@@ -33,13 +34,24 @@ struct ShapesEval: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        guard let s = ShapesPromptSuite.Split(rawValue: split) else { throw CLIError("--split: \(split) is not a split; use heldout, tuning or hard") }
         if samples < 1 { throw CLIError("--samples: \(samples) must be at least 1") }
         let sampler = self.sampler.forSearch()
         if let json { try checkWritable(json, option: "--json") }
         let dir = try EmbeddedModels().resolvePipeline(model)
-        let pipeline = try loadImagePipeline(dir.path, command: "shapes eval")
-        let prompts = ShapesPromptSuite.prompts(s)
+        let kind: SampleKind
+        do { kind = try Catalog.pipelines.family(of: dir).kind } catch { throw CLIError("--model \(model): \(error)") }
+        let prompts: [JudgedPrompt]
+        switch kind {
+        case .image:
+            guard let s = ShapesPromptSuite.Split(rawValue: split) else { throw CLIError("--split: \(split) is not a split; use heldout, tuning or hard") }
+            prompts = ShapesPromptSuite.prompts(s).map(JudgedPrompt.init(image:))
+        case .video:
+            guard let s = ShapesVideoPromptSuite.Split(rawValue: split) else {
+                throw CLIError("--split: \(split) is not a split of the moving-shapes suite; use heldout or tuning")
+            }
+            prompts = ShapesVideoPromptSuite.prompts(s).map(JudgedPrompt.init(video:))
+        }
+        let pipeline = try loadPipeline(dir.path)
         let started = Date()
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
@@ -49,7 +61,7 @@ struct ShapesEval: ParsableCommand {
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         printTaskTable(results)
-        let records: [[String: Any]] = results.map { ["prompt": $0.prompt.text, "task": $0.prompt.task.rawValue, "scores": $0.fractions] }
+        let records: [[String: Any]] = results.map { ["prompt": $0.prompt.text, "task": $0.prompt.task, "scores": $0.fractions] }
         if let json {
             let obj: [String: Any] = ["model": model, "split": split, "samples": samples, "steps": sampler.steps, "guidance": Double(sampler.guidance),
                                       "eta": Double(sampler.eta), "scheduler": sampler.schedulerName, "seed": seed, "prompts": records]
@@ -65,16 +77,16 @@ func promptProgress(quiet: Bool, started: Date) -> (Int, Int) -> Void {
     }
 }
 
-/// The per-task table of `shapes eval` and `shapes hard-split`: images, accuracy, mean fraction of constraints.
+/// The per-task table of `shapes eval` and `shapes hard-split`: samples, accuracy, mean fraction of constraints.
 func printTaskTable(_ results: [PlainSampleEvaluation.PromptResult]) {
-    print("task            images  accuracy  score")
+    print("task              samples  accuracy  score")
     let rows = PlainSampleEvaluation.byTask(results)
     for r in rows {
-        print(r.task.rawValue.padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", r.images, 100 * r.accuracy, r.score))
+        print(r.task.padding(toLength: 17, withPad: " ", startingAt: 0) + String(format: " %7d  %7.1f%%  %.3f", r.samples, 100 * r.accuracy, r.score))
     }
-    let n = rows.reduce(0) { $0 + $1.images }
-    let correct = rows.reduce(0.0) { $0 + $1.accuracy * Double($1.images) }, score = rows.reduce(0.0) { $0 + $1.score * Double($1.images) }
-    print("overall".padding(toLength: 15, withPad: " ", startingAt: 0) + String(format: " %6d  %7.1f%%  %.3f", n, 100 * correct / Double(max(n, 1)), score / Double(max(n, 1))))
+    let n = rows.reduce(0) { $0 + $1.samples }
+    let correct = rows.reduce(0.0) { $0 + $1.accuracy * Double($1.samples) }, score = rows.reduce(0.0) { $0 + $1.score * Double($1.samples) }
+    print("overall".padding(toLength: 17, withPad: " ", startingAt: 0) + String(format: " %7d  %7.1f%%  %.3f", n, 100 * correct / Double(max(n, 1)), score / Double(max(n, 1))))
 }
 
 /// `evosearch shapes hard-split`: the procedure that chose the frozen `hard` split, rerunnable.
@@ -123,19 +135,19 @@ struct ShapesHardSplit: ParsableCommand {
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
         do {
-            results = try evaluation.run(pipeline, prompts: pool, progress: promptProgress(quiet: quiet, started: started))
+            results = try evaluation.run(pipeline, prompts: pool.map(JudgedPrompt.init(image:)), progress: promptProgress(quiet: quiet, started: started))
         } catch { throw CLIError("\(error)") }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         let chosen = HardPromptSelection.select(results, maxAccuracy: maxAccuracy, perTask: perTask)
         print("model \(model), \(pool.count) candidates (pool seed \(poolSeed)), \(samples) images each from seed \(seed), \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         printTaskTable(results)
         print("\ncandidates (accuracy, mean fraction of constraints):")
-        for r in results { print(String(format: "  %5.1f%%  %.3f  ", 100 * r.accuracy, r.meanFraction) + "\(r.prompt.task.rawValue)\t\(r.prompt.text)") }
+        for r in results { print(String(format: "  %5.1f%%  %.3f  ", 100 * r.accuracy, r.meanFraction) + "\(r.prompt.task)\t\(r.prompt.text)") }
         print("\nchosen (0 < accuracy ≤ \(maxAccuracy), the hardest \(perTask) per task type): \(chosen.count)")
-        for r in chosen { print(String(format: "  %5.1f%%  ", 100 * r.accuracy) + "\(r.prompt.task.rawValue)\t\(r.prompt.text)") }
+        for r in chosen { print(String(format: "  %5.1f%%  ", 100 * r.accuracy) + "\(r.prompt.task)\t\(r.prompt.text)") }
         if let json {
             func record(_ r: PlainSampleEvaluation.PromptResult) -> [String: Any] {
-                ["prompt": r.prompt.text, "task": r.prompt.task.rawValue, "accuracy": r.accuracy, "scores": r.fractions]
+                ["prompt": r.prompt.text, "task": r.prompt.task, "accuracy": r.accuracy, "scores": r.fractions]
             }
             let obj: [String: Any] = ["model": model, "pool_seed": poolSeed, "candidates_per_task": candidates, "samples": samples,
                                       "seed": seed, "steps": sampler.steps, "guidance": Double(sampler.guidance), "eta": Double(sampler.eta),

@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct HardPromptSelectionTests {
     static func result(_ text: String, _ satisfied: [Bool], _ fractions: [Double]? = nil) throws -> PlainSampleEvaluation.PromptResult {
-        PlainSampleEvaluation.PromptResult(prompt: try ShapesPrompt(parsing: text), fractions: fractions ?? satisfied.map { $0 ? 1 : 0.5 },
+        PlainSampleEvaluation.PromptResult(prompt: JudgedPrompt(image: try ShapesPrompt(parsing: text)), fractions: fractions ?? satisfied.map { $0 ? 1 : 0.5 },
                                            satisfied: satisfied)
     }
 
@@ -34,7 +34,7 @@ import Testing
         let pipeline = try ShapesBenchmarkTests.pipeline()
         let prompt = try ShapesPrompt(parsing: "a red circle")
         let request = { (text: String) in GenerationRequest(prompt: text, guidance: 1.5, steps: 3, eta: 1) }
-        let results = try PlainSampleEvaluation(samples: 2, seed: 40, request: request).run(pipeline, prompts: [prompt])
+        let results = try PlainSampleEvaluation(samples: 2, seed: 40, request: request).run(pipeline, prompts: [JudgedPrompt(image: prompt)])
         #expect(results.count == 1 && results[0].fractions.count == 2)
         for j in 0..<2 {
             let image = try pipeline.generate(request(prompt.text), seed: 40 + UInt64(j), progress: nil)
@@ -42,6 +42,6 @@ import Testing
             #expect(results[0].fractions[j] == verdict.fraction && results[0].satisfied[j] == verdict.allSatisfied)
         }
         let table = PlainSampleEvaluation.byTask(results)
-        #expect(table.count == 1 && table[0].task == .singleObject && table[0].images == 2)
+        #expect(table.count == 1 && table[0].task == ShapesTask.singleObject.rawValue && table[0].samples == 2)
     }
 }

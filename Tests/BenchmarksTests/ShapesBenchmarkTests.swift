@@ -1,8 +1,10 @@
 import Catalog
 import Foundation
+import RandomStreams
 import Sampling
 import Search
 import ShapesWorld
+import TensorCore
 import Testing
 @testable import Benchmarks
 
@@ -18,9 +20,37 @@ import Testing
     }
 
     @Test func heldoutPromptsTakeTheFirstOfEachTask() {
-        let prompts = ShapesBenchmark.heldoutPrompts(perTask: 1)
-        #expect(prompts.map(\.task) == ShapesTask.allCases)
+        let prompts = JudgedPrompt.heldout(.image, perTask: 1)
+        #expect(prompts.map(\.task) == ShapesTask.allCases.map(\.rawValue))
         #expect(prompts.first?.text == ShapesPromptSuite.prompts(.heldout).first { $0.task == ShapesTask.allCases[0] }?.text)
+        let videos = JudgedPrompt.heldout(.video, perTask: 2)
+        #expect(videos.map(\.task) == ShapesVideoTask.allCases.flatMap { [$0.rawValue, $0.rawValue] })
+        #expect(videos.allSatisfy { $0.kind == .video && $0.verifierReward.name == "shapes-video-verifier" })
+        #expect(JudgedPrompt.tasks(.video) == ShapesVideoTask.allCases.map(\.rawValue))
+    }
+
+    /// Video prompts on an image model (and the reverse) stop before any search, naming the prompt and the kind.
+    @Test func promptsOfTheOtherWorldAreRefused() throws {
+        let bench = ShapesBenchmark(settings: Self.settings(), prompts: JudgedPrompt.heldout(.video, perTask: 1), guides: [.verifier(.video)])
+        let pipeline = try Self.pipeline()
+        #expect { try bench.runGrid(on: pipeline) } throws: { "\($0)".contains("is a prompt of the video world, but StableDiffusionPipeline makes images") }
+        #expect { try bench.runEqualTime(small: pipeline, large: pipeline) } throws: { "\($0)".contains("video world") }
+        let evaluation = PlainSampleEvaluation(samples: 1, seed: 0) { GenerationRequest(prompt: $0, steps: 1) }
+        #expect { try evaluation.run(pipeline, prompts: JudgedPrompt.heldout(.video, perTask: 1)) } throws: { "\($0)".contains("the model makes images") }
+    }
+
+    /// The judge takes a sample with or without its batch axis of one, and is the verifier's verdict.
+    @Test func judgeIsTheVerifiersVerdict() throws {
+        var rng = PhiloxStream(NoiseKey(seed: 3, purpose: .worldSampling))
+        let clip = try ClipSampler().randomClip(for: try ShapesVideoPrompt(parsing: "a red circle moving right"), &rng)
+        let video = ShapesRenderer().renderTensor(clip)
+        let prompt = JudgedPrompt(video: try ShapesVideoPrompt(parsing: "a red circle moving right"))
+        let direct = try ShapesVideoVerifier(parsing: "a red circle moving right").verify(video: video)
+        let judged = try prompt.judge(video), batched = try prompt.judge(Tensor(shape: [1] + video.shape, scalars: video.scalars))
+        #expect(judged.fraction == direct.fraction && judged.satisfied == direct.allSatisfied)
+        #expect(batched.fraction == judged.fraction && batched.satisfied == judged.satisfied)
+        let wrong = JudgedPrompt(video: try ShapesVideoPrompt(parsing: "a blue square moving left"))
+        #expect(try wrong.judge(video).satisfied == false)
     }
 
     @Test func settingsThatCannotWorkAreNamed() {
@@ -34,18 +64,21 @@ import Testing
         #expect(s.problem?.hasPrefix("steps") == true)
     }
 
-    /// Every method × budget that validates runs once, on the diffusion and on the flow model; guided by the
-    /// verifier, the best reward the search saw is the verifier's score of the best image the benchmark judged.
+    /// Every method × budget that validates runs once, on the diffusion, the flow and the video model; guided by the
+    /// verifier, the best reward the search saw is the verifier's score of the best sample the benchmark judged.
     @Test(arguments: ["shapes-sd-small", "shapes-flux-small"])
     func gridRunsEachRunnableMethodAndJudgesTheBest(model: String) throws {
         let settings = Self.settings(methods: SearchMethod.allCases)
-        let prompts = Array(ShapesBenchmark.heldoutPrompts(perTask: 1).prefix(2))
+        let pipeline = try Self.pipeline(model)
+        let kind = pipeline.sampleKind
+        let prompts = Array(JudgedPrompt.heldout(kind, perTask: 1).prefix(2))
+        let guide = ShapesBenchmark.Guide.verifier(kind)
         var calls = 0
-        let bench = ShapesBenchmark(settings: settings, prompts: prompts, guides: [.verifier]) { done, total, _ in
+        let bench = ShapesBenchmark(settings: settings, prompts: prompts, guides: [guide]) { done, total, _ in
             calls += 1
             #expect(done <= total)
         }
-        let runs = try bench.runGrid(on: Self.pipeline(model))
+        let runs = try bench.runGrid(on: pipeline)
         #expect(calls == prompts.count * settings.rollouts.count * settings.methods.count)
         var expected = 0
         for r in settings.rollouts {
@@ -60,10 +93,11 @@ import Testing
         }
 
         let report = ShapesBenchmarkReport(settings: settings, model: model, promptCount: prompts.count,
-                                           guides: ["shapes-verifier"], runs: runs, equalTime: [], seconds: 1)
+                                           guides: [guide.name], runs: runs, equalTime: [], seconds: 1, kind: kind)
         #expect(report.runsCSV.split(separator: "\n").count == runs.count + 1)
         let table = report.markdown
-        #expect(table.contains("### guided by shapes-verifier"))
+        #expect(table.contains("### guided by \(guide.name)"))
+        for task in JudgedPrompt.tasks(kind) { #expect(table.contains(task)) }
         for m in settings.methods { #expect(table.contains("| \(m.rawValue) | ")) }
         #expect(report.accuracySVG.hasPrefix("<svg"))
     }
@@ -71,8 +105,8 @@ import Testing
     /// The small model gets at least one rollout and as many as fit in the large model's time.
     @Test func equalTimeGivesTheSmallModelTheLargeModelsTime() throws {
         let pipeline = try Self.pipeline()
-        let prompts = Array(ShapesBenchmark.heldoutPrompts(perTask: 1).prefix(1))
-        let bench = ShapesBenchmark(settings: Self.settings(), prompts: prompts, guides: [.verifier])
+        let prompts = Array(JudgedPrompt.heldout(.image, perTask: 1).prefix(1))
+        let bench = ShapesBenchmark(settings: Self.settings(), prompts: prompts, guides: [.verifier(.image)])
         let rows = try bench.runEqualTime(small: pipeline, large: pipeline)
         #expect(rows.map(\.model) == ["large", "small", "small"])
         #expect(rows.map(\.method) == ["1 sample", "best-of-n", "evosearch"])
