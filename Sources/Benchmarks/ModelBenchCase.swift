@@ -41,6 +41,10 @@ public struct ModelBenchCase: Sendable {
                        variant: "bf16"),
         ModelBenchCase(name: "shapes-flux-small", kind: .flux, fixture: false, large: false, target: Target(max: 0.5, stretch: nil),
                        variant: nil, embedded: "shapes-flux-small/transformer"),
+        ModelBenchCase(name: "shapes-wan-small", kind: .wan, fixture: false, large: false, target: nil,
+                       variant: nil, embedded: "shapes-wan-small/transformer"),
+        ModelBenchCase(name: "shapes-wan-large", kind: .wan, fixture: false, large: false, target: nil,
+                       variant: nil, embedded: "shapes-wan-large/transformer"),
         ModelBenchCase(name: "wan-blocks", kind: .wan, fixture: false, large: true, target: Target(max: 0.9, stretch: nil),
                        variant: "bf16"),
     ]

@@ -178,6 +178,23 @@ def embedded_flux_inputs(model, batch, seed):
                        config=config, batch=batch)
 
 
+def embedded_wan_inputs(model, batch, seed):
+    """Inputs for an embedded WanPipeline's transformer at its generation_defaults.json frames, size and text length
+    (latents at the VAE's spatial factor, 4 frames per latent frame after the first)."""
+    root = os.path.join(MODELS, model)
+    config = json.load(open(os.path.join(root, "transformer", "config.json")))
+    defaults = json.load(open(os.path.join(root, "generation_defaults.json")))
+    factor = json.load(open(os.path.join(root, "vae", "config.json"))).get("scale_factor_spatial", 8)
+    gen = g(seed)
+    latent = (batch, config["in_channels"], (defaults["frames"] - 1) // 4 + 1, defaults["height"] // factor,
+              defaults["width"] // factor)
+    text_len = defaults["max_sequence_length"]
+    context = torch.randn(batch, text_len, config["text_dim"], generator=gen)
+    context[:, text_len // 2:] = 0
+    return {"hidden_states": torch.randn(*latent, generator=gen), "timestep": torch.tensor([937.5] * batch),
+            "encoder_hidden_states": context}
+
+
 CASES = [
     # Committed fixtures, on the inputs their parity tests use.
     _case("unet-sd1", "unet", "fixture", ["sample", "timestep", "encoder_hidden_states"]),
@@ -201,6 +218,10 @@ CASES = [
     # Embedded models as committed (f16, no variant suffix), at the batch of one guided generation step.
     _case("shapes-flux-small", "flux", "embedded", lambda: embedded_flux_inputs("shapes-flux-small", 2, 16),
           config="shapes-flux-small/transformer", note="embedded shapes-flux-small transformer, CFG pair", variant=None),
+    _case("shapes-wan-small", "wan", "embedded", lambda: embedded_wan_inputs("shapes-wan-small", 2, 18),
+          config="shapes-wan-small/transformer", note="embedded shapes-wan-small transformer, CFG pair", variant=None),
+    _case("shapes-wan-large", "wan", "embedded", lambda: embedded_wan_inputs("shapes-wan-large", 2, 19),
+          config="shapes-wan-large/transformer", note="embedded shapes-wan-large transformer, CFG pair", variant=None),
     _case("wan-blocks", "wan", "cache", lambda: wan_inputs(9, 256, 256, 512, 24, 17), large=True, config=WAN_BLOCKS,
           note="Wan 2.1 T2V 1.3B widths, 2 blocks, 9 frames of 256×256 (768 tokens) + 512 text tokens", variant="bf16"),
 ]

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Trains every embedded model from scratch and re-exports models/ (about 1 h 45 min on the 2-core machine).
+# Trains the embedded image models and the video models from scratch and re-exports models/ (about 1 h 45 min for
+# the image models and 2 h for the video models on the 2-core machine; shapes-flux-small: tools/train/train_flux.py).
 #
 # Two single-threaded PyTorch jobs at a time, one per core (two-thread torch was 8x slower here whenever anything
 # else ran: OpenMP threads spin on oversubscribed cores):
 #   1. shapes-clip  ||  VAE
 #   2. shapes-sd-small UNet  ||  shapes-sd-large UNet   (both need the CLIP text tower and the VAE)
 #   3. export_pipeline.py (models/shapes-sd-*, model cards)
+#   4. the shapes-wan VAE on rendered clips (two threads: nothing else runs), then the clips' latents
+#   5. shapes-wan-small  ||  shapes-wan-large, then export_wan_pipeline.py for each
 # Logs: .cache/logs/train-<job>.log. Stops at the first failed job and names its log.
 # Usage: tools/train/train_all.sh   (Python with tools/requirements.txt installed; the renderer is built on demand)
 set -euo pipefail
@@ -34,4 +37,12 @@ run_pair clip "python3 tools/train/train_clip.py" vae "python3 tools/train/train
 run_pair unet-small "python3 tools/train/train_unet.py --size small" unet-large "python3 tools/train/train_unet.py --size large"
 phase "exporting models/"
 python3 tools/train/export_pipeline.py
+phase "shapes-wan VAE (evosearch shapes render --video --count 16000 --seed 1, cached; log: $logs/train-wan-vae.log)"
+python3 tools/train/train_wan_vae.py --threads 2 > "$logs/train-wan-vae.log" 2>&1 || { echo "training failed, see: $logs/train-wan-vae.log" >&2; exit 1; }
+phase "latents of the clips (log: $logs/train-wan-encode.log)"
+python3 tools/train/train_wan.py --encode-only --threads 2 > "$logs/train-wan-encode.log" 2>&1 || { echo "training failed, see: $logs/train-wan-encode.log" >&2; exit 1; }
+run_pair wan-small "python3 tools/train/train_wan.py --size small" wan-large "python3 tools/train/train_wan.py --size large"
+phase "exporting models/shapes-wan-*"
+python3 tools/train/export_wan_pipeline.py --size small
+python3 tools/train/export_wan_pipeline.py --size large
 phase "done; rerun the parity fixture: python3 tools/fixtures/make_shapes_fixtures.py"
