@@ -16,7 +16,9 @@ struct ShapesEval: ParsableCommand {
         draws, so the images are the ones `evosearch generate` and diffusers give) and reports, per GenEval task \
         type, the fraction of images whose every constraint holds ("accuracy") and the mean fraction of constraints \
         satisfied ("score"). A video model (shapes-wan-small, shapes-wan-large) is scored the same way on the \
-        moving-shapes prompt suite with the video verifier, per video task type.
+        moving-shapes prompt suite with the video verifier, per video task type. The samplers default to the \
+        searching commands' (η 1, DDIM for Stable Diffusion); flow and video pipelines generate with their \
+        deterministic samplers only, so give them --eta 0.
         """)
 
     @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large, shapes-flux-small, shapes-wan-small, shapes-wan-large).")
@@ -57,7 +59,7 @@ struct ShapesEval: ParsableCommand {
         let results: [PlainSampleEvaluation.PromptResult]
         do {
             results = try evaluation.run(pipeline, prompts: prompts, progress: promptProgress(quiet: quiet, started: started))
-        } catch { throw CLIError("\(error)") }
+        } catch { throw cliError(error) }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         printTaskTable(results)
@@ -136,7 +138,7 @@ struct ShapesHardSplit: ParsableCommand {
         let results: [PlainSampleEvaluation.PromptResult]
         do {
             results = try evaluation.run(pipeline, prompts: pool.map(JudgedPrompt.init(image:)), progress: promptProgress(quiet: quiet, started: started))
-        } catch { throw CLIError("\(error)") }
+        } catch { throw cliError(error) }
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         let chosen = HardPromptSelection.select(results, maxAccuracy: maxAccuracy, perTask: perTask)
         print("model \(model), \(pool.count) candidates (pool seed \(poolSeed)), \(samples) images each from seed \(seed), \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
