@@ -407,12 +407,10 @@ public struct ClaimsBenchmark {
 
 extension ShapesBenchmark.Guide {
     /// `clip` (CLIP similarity of the image with the prompt) on a CLIP model directory, e.g. the embedded
-    /// shapes-clip; named `ClaimsBenchmark.clipName`. For video prompts it is the mean over `frameAverage` evenly
-    /// spaced frames (`FrameAveragedReward`), named as such.
-    public static func clip(directory: URL, frameAverage: Int = 4) -> ShapesBenchmark.Guide {
+    /// shapes-clip; named `ClaimsBenchmark.clipName`.
+    public static func clip(directory: URL) -> ShapesBenchmark.Guide {
         ShapesBenchmark.Guide(name: ClaimsBenchmark.clipName) { prompt in
-            let clip = try Catalog.rewards.make(ClaimsBenchmark.clipName, models: RewardModels(shared: directory), prompt: prompt.text)
-            return prompt.kind == .image ? clip : FrameAveragedReward(clip, frames: frameAverage)
+            try Catalog.rewards.make(ClaimsBenchmark.clipName, models: RewardModels(shared: directory), prompt: prompt.text)
         }
     }
 }

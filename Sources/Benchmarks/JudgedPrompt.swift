@@ -38,6 +38,13 @@ public struct JudgedPrompt: Sendable, CustomStringConvertible {
 
     public var description: String { text }
 
+    /// Throws when `pipeline` makes the other kind of sample than some prompt's verifier judges (before any compute).
+    public static func checkKind(_ prompts: [JudgedPrompt], pipeline: any GeneratorPipeline) throws(ShapesBenchmarkError) {
+        if let p = prompts.first(where: { $0.kind != pipeline.sampleKind }) {
+            throw ShapesBenchmarkError("\"\(p.text)\" is a prompt of the \(p.kind.rawValue) world, but \(type(of: pipeline).className) makes \(pipeline.sampleKind.rawValue)s")
+        }
+    }
+
     /// Task type names of a world in its grammar's order (the order of report columns).
     public static func tasks(_ kind: SampleKind) -> [String] {
         kind == .image ? ShapesTask.allCases.map(\.rawValue) : ShapesVideoTask.allCases.map(\.rawValue)

@@ -30,9 +30,7 @@ public struct PlainSampleEvaluation {
     /// total)` after each prompt.
     public func run(_ pipeline: any GeneratorPipeline, prompts: [JudgedPrompt],
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> [PromptResult] {
-        if let p = prompts.first(where: { $0.kind != pipeline.sampleKind }) {
-            throw ShapesBenchmarkError("\"\(p.text)\" is a prompt of the \(p.kind.rawValue) world; the model makes \(pipeline.sampleKind.rawValue)s")
-        }
+        try JudgedPrompt.checkKind(prompts, pipeline: pipeline)
         var out: [PromptResult] = []
         for (k, prompt) in prompts.enumerated() {
             var result = PromptResult(prompt: prompt, fractions: [], satisfied: [])

@@ -91,7 +91,7 @@ public struct ShapesBenchmark {
 
     /// The grid on `pipeline`: guides × prompts × budgets × methods.
     public func runGrid(on pipeline: any GeneratorPipeline) throws -> [Run] {
-        try checkKind(pipeline)
+        try JudgedPrompt.checkKind(prompts, pipeline: pipeline)
         let total = guides.count * prompts.count * settings.rollouts.count * settings.methods.count
         var done = 0
         var runs: [Run] = []
@@ -119,7 +119,7 @@ public struct ShapesBenchmark {
     /// NFE that fit in that time (whole rollouts, at least one), guided by the verifier. The small model's cost per
     /// rollout is the median of three single-rollout runs.
     public func runEqualTime(small: any GeneratorPipeline, large: any GeneratorPipeline) throws -> [EqualTimeRow] {
-        try checkKind(small); try checkKind(large)
+        try JudgedPrompt.checkKind(prompts, pipeline: small); try JudgedPrompt.checkKind(prompts, pipeline: large)
         let steps = settings.steps
         var rows: [EqualTimeRow] = []
         for (i, prompt) in prompts.enumerated() {
@@ -178,13 +178,6 @@ public struct ShapesBenchmark {
             let v = try prompt.judge(trajectory.decode(result.states(of: [result.best])))
             return (v.fraction, v.satisfied)
         } catch { throw ShapesBenchmarkError("verifier: \(error)") }
-    }
-
-    /// Throws when the pipeline makes the other kind of sample than the prompts' verifiers judge.
-    func checkKind(_ pipeline: any GeneratorPipeline) throws {
-        if let p = prompts.first(where: { $0.kind != pipeline.sampleKind }) {
-            throw ShapesBenchmarkError("\"\(p.text)\" is a prompt of the \(p.kind.rawValue) world, but \(type(of: pipeline).className) makes \(pipeline.sampleKind.rawValue)s")
-        }
     }
 }
 

@@ -117,7 +117,7 @@ struct BenchShapes: ParsableCommand {
             equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadPipeline($0.path)) } ?? []
             if !quiet, largeDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
             let fluxStarted = Date()
-            fluxRuns = try fluxDir.map { try bench.runGrid(on: loadImagePipeline($0.path, command: "bench shapes")) }
+            fluxRuns = try fluxDir.map { try bench.runGrid(on: loadPipeline($0.path)) }
             fluxSeconds = Date().timeIntervalSince(fluxStarted)
             if !quiet, fluxDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
         } catch let error as ShapesBenchmarkError { throw CLIError("bench shapes: \(error)") } catch { throw cliError(error) }

@@ -19,7 +19,7 @@ func loadPipeline(_ path: String) throws -> any GeneratorPipeline {
 }
 
 /// `loadPipeline` for the commands whose rewards and reports take images only (`bench claims`, `bench remote`,
-/// `shapes hard-split`, the flow grid of `bench shapes`): a video model is one line saying so before anything is spent.
+/// `shapes hard-split`): a video model is one line saying so before anything is spent.
 func loadImagePipeline(_ path: String, command: String) throws -> any GeneratorPipeline {
     let pipeline = try loadPipeline(path)
     guard pipeline.sampleKind == .image else {

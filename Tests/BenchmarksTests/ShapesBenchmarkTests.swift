@@ -36,7 +36,7 @@ import Testing
         #expect { try bench.runGrid(on: pipeline) } throws: { "\($0)".contains("is a prompt of the video world, but StableDiffusionPipeline makes images") }
         #expect { try bench.runEqualTime(small: pipeline, large: pipeline) } throws: { "\($0)".contains("video world") }
         let evaluation = PlainSampleEvaluation(samples: 1, seed: 0) { GenerationRequest(prompt: $0, steps: 1) }
-        #expect { try evaluation.run(pipeline, prompts: JudgedPrompt.heldout(.video, perTask: 1)) } throws: { "\($0)".contains("the model makes images") }
+        #expect { try evaluation.run(pipeline, prompts: JudgedPrompt.heldout(.video, perTask: 1)) } throws: { "\($0)".contains("is a prompt of the video world, but StableDiffusionPipeline makes images") }
     }
 
     /// The judge takes a sample with or without its batch axis of one, and is the verifier's verdict.
@@ -64,7 +64,7 @@ import Testing
         #expect(s.problem?.hasPrefix("steps") == true)
     }
 
-    /// Every method × budget that validates runs once, on the diffusion, the flow and the video model; guided by the
+    /// Every method × budget that validates runs once, on the diffusion and on the flow model; guided by the
     /// verifier, the best reward the search saw is the verifier's score of the best sample the benchmark judged.
     @Test(arguments: ["shapes-sd-small", "shapes-flux-small"])
     func gridRunsEachRunnableMethodAndJudgesTheBest(model: String) throws {
