@@ -2,6 +2,7 @@ import ArgumentParser
 import Catalog
 import Foundation
 import Imaging
+import Reports
 import Rewards
 import TensorCore
 
@@ -31,12 +32,15 @@ func buildReward(_ spec: String, modelArguments: [String], prompt: String) throw
 /// `evosearch score`: scores image files with a reward.
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Scores PNG images with a reward (one score per image, in argument order).",
+        abstract: "Scores PNG images or videos with a reward (one score per sample, in argument order).",
         discussion: """
         Images are read as 8-bit RGB (alpha dropped, gray expanded) and scored exactly as the search scores a \
         decoded sample that was saved as that PNG. Images of one size are scored in one batch; a zscore(…) \
         component standardises over all the images, which must then share one size. Prints "SCORE<TAB>PATH" per \
         image, or with --json one object whose "scores" array follows the image order (NaN as null).
+
+        A directory is a video: its frame-0000.png, frame-0001.png, … in order (as generate --output-dir and \
+        shapes render --video write them), scored by a reward that takes videos (shapes-video-verifier).
         """)
 
     @Option(name: .long, help: ArgumentHelp(rewardHelp))
@@ -47,7 +51,7 @@ struct Score: ParsableCommand {
     var prompt: String = ""
     @Flag(name: .long, help: "Print one JSON object instead of lines.")
     var json = false
-    @Argument(help: "PNG files to score.")
+    @Argument(help: "PNG files to score, or directories of a video's frame-NNNN.png files.")
     var images: [String]
 
     func validate() throws {
@@ -59,7 +63,14 @@ struct Score: ParsableCommand {
         let scorer = try buildReward(reward, modelArguments: models, prompt: prompt)
         var tensors: [Tensor] = []
         for path in images {
-            do { tensors.append(try PNG.read(path: path).tensor()) } catch { throw CLIError(error.description) }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                do { tensors.append(try FrameSequence.read(from: URL(fileURLWithPath: path))) } catch {
+                    throw CLIError(error.description)
+                }
+            } else {
+                do { tensors.append(try PNG.read(path: path).tensor()) } catch { throw CLIError(error.description) }
+            }
         }
         let scores = try scoreAll(scorer, tensors)
         let reasons = zip(scores, tensors).map { s, t in s.isNaN ? scorer.unscoredReasons(Tensor.stack([t])).first ?? nil : nil }
@@ -79,7 +90,7 @@ struct Score: ParsableCommand {
         }
     }
 
-    /// Scores `[3, H, W]` images: one batch per distinct size (in order of first appearance), results in input order.
+    /// Scores `[3, H, W]` images or `[F, 3, H, W]` videos: one batch per distinct shape (in order of first appearance), results in input order.
     func scoreAll(_ reward: any Reward, _ images: [Tensor]) throws -> [Float] {
         var groups: [[Int]: [Int]] = [:]
         var order: [[Int]] = []

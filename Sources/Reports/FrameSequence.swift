@@ -34,6 +34,28 @@ public enum FrameSequence {
         return written
     }
 
+    /// Reads the frames `write` names from `directory`, in frame order, as one `[F, 3, H, W]` video in [0, 1] (8-bit
+    /// RGB as `PNG.read` gives it). Other files are ignored; the frames must share one size.
+    public static func read(from directory: URL) throws(ReportError) -> Tensor {
+        let files: [String]
+        do { files = try FileManager.default.contentsOfDirectory(atPath: directory.path) } catch {
+            throw ReportError("\(directory.path): cannot list the frames: \(error.localizedDescription)")
+        }
+        let frames = files.filter(isFrameName).sorted()
+        guard !frames.isEmpty else { throw ReportError("\(directory.path): no frame-NNNN.png files") }
+        var tensors: [Tensor] = []
+        for file in frames {
+            let path = directory.appendingPathComponent(file).path
+            let frame: Tensor
+            do { frame = try PNG.read(path: path).tensor() } catch { throw ReportError("\(path): \(error)") }
+            if let first = tensors.first, first.shape != frame.shape {
+                throw ReportError("\(path): frame of shape \(frame.shape), the first frame is \(first.shape)")
+            }
+            tensors.append(frame)
+        }
+        return Tensor.stack(tensors)
+    }
+
     /// Whether `file` is named as this type names frames.
     static func isFrameName(_ file: String) -> Bool {
         guard file.hasPrefix("frame-"), file.hasSuffix(".png") else { return false }

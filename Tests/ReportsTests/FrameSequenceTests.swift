@@ -24,6 +24,27 @@ import Testing
         #expect(read == Image8(tensor: v.row(0).row(1)))
     }
 
+    /// Reading gives back the written video (8-bit rounding aside: the pixels are multiples of 1/255), in frame order
+    /// past ten frames, and ignores other files.
+    @Test func readsTheFramesBackInOrder() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("frames-\(UUID().uuidString)")
+        let v = video(frames: 11)
+        try FrameSequence.write(v, to: dir)
+        try Data("keep".utf8).write(to: dir.appendingPathComponent("notes.txt"))
+        let read = try FrameSequence.read(from: dir)
+        #expect(read.shape == [11, 3, 4, 6])
+        #expect(zip(read.scalars, v.row(0).scalars).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
+    @Test func refusesADirectoryWithoutFramesOrWithMixedSizes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("frames-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        #expect { try FrameSequence.read(from: dir) } throws: { "\($0)".contains("no frame-NNNN.png") }
+        try FrameSequence.write(video(frames: 2), to: dir)
+        try PNG.write(Image8(tensor: video(frames: 1, h: 5).row(0).row(0)), to: dir.appendingPathComponent("frame-0002.png").path)
+        #expect { try FrameSequence.read(from: dir) } throws: { "\($0)".contains("the first frame is [3, 4, 6]") }
+    }
+
     @Test func refusesWhatIsNotFrames() {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("frames-\(UUID().uuidString)")
         #expect { try FrameSequence.write(Tensor(shape: [3, 4, 4], scalars: Array(repeating: 0, count: 48)), to: dir) }
