@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Trains the embedded image models and the video models from scratch and re-exports models/ (about 1 h 45 min for
-# the image models and 2 h for the video models on the 2-core machine; shapes-flux-small: tools/train/train_flux.py).
+# the image models and 3 h 30 min for the video models on the 2-core machine; shapes-flux-small:
+# tools/train/train_flux.py). The video transformers resume from their checkpoints when the script is run again.
 #
 # Two single-threaded PyTorch jobs at a time, one per core (two-thread torch was 8x slower here whenever anything
 # else ran: OpenMP threads spin on oversubscribed cores):
 #   1. shapes-clip  ||  VAE
 #   2. shapes-sd-small UNet  ||  shapes-sd-large UNet   (both need the CLIP text tower and the VAE)
 #   3. export_pipeline.py (models/shapes-sd-*, model cards)
-#   4. the shapes-wan VAE on rendered clips (two threads: nothing else runs), then the clips' latents
+#   4. the shapes-wan VAE on rendered clips (two threads: nothing else runs): 9-frame windows, then whole clips;
+#      then the clips' latents
 #   5. shapes-wan-small  ||  shapes-wan-large, then export_wan_pipeline.py for each
 # Logs: .cache/logs/train-<job>.log. Stops at the first failed job and names its log.
 # Usage: tools/train/train_all.sh   (Python with tools/requirements.txt installed; the renderer is built on demand)
@@ -38,7 +40,9 @@ run_pair unet-small "python3 tools/train/train_unet.py --size small" unet-large 
 phase "exporting models/"
 python3 tools/train/export_pipeline.py
 phase "shapes-wan VAE (evosearch shapes render --video --count 16000 --seed 1, cached; log: $logs/train-wan-vae.log)"
-python3 tools/train/train_wan_vae.py --threads 2 > "$logs/train-wan-vae.log" 2>&1 || { echo "training failed, see: $logs/train-wan-vae.log" >&2; exit 1; }
+python3 tools/train/train_wan_vae.py --threads 2 --window 9 --out .cache/shapes/wan-vae-w9 > "$logs/train-wan-vae.log" 2>&1 || { echo "training failed, see: $logs/train-wan-vae.log" >&2; exit 1; }
+phase "shapes-wan VAE on whole clips (log: $logs/train-wan-vae-whole.log)"
+python3 tools/train/train_wan_vae.py --threads 2 --init .cache/shapes/wan-vae-w9 --steps 800 --lr 3e-4 > "$logs/train-wan-vae-whole.log" 2>&1 || { echo "training failed, see: $logs/train-wan-vae-whole.log" >&2; exit 1; }
 phase "latents of the clips (log: $logs/train-wan-encode.log)"
 python3 tools/train/train_wan.py --encode-only --threads 2 > "$logs/train-wan-encode.log" 2>&1 || { echo "training failed, see: $logs/train-wan-encode.log" >&2; exit 1; }
 run_pair wan-small "python3 tools/train/train_wan.py --size small" wan-large "python3 tools/train/train_wan.py --size large"

@@ -15,8 +15,9 @@ Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered movin
 - objective: x_σ = (1 − σ)·x0 + σ·ε with σ logit-normal(0, 1), timestep 1000·σ (the scheduler's timesteps), the
   transformer predicts ε − x0 (flow_prediction); MSE;
 - AdamW with warm-up and cosine decay, gradient clipping 1; the saved weights are exponential moving averages
-  (decay 0.999) of the transformer and the encoder.
-The two sizes differ in width and depth: the large transformer has ≈ 10× the small one's multiply-adds per token.
+  (decay 0.999) of the transformer and the encoder;
+- a checkpoint every 100 steps (.cache/shapes/wan-<size>/checkpoint.pt): the same command resumes an interrupted run.
+The two sizes differ in width and depth: the large transformer has ≈ 14× the small one's multiply-adds per token.
 
 Writes .cache/shapes/wan-<size>/{transformer,text_encoder,tokenizer,training_log.json}; then
 tools/train/export_wan_pipeline.py assembles models/shapes-wan-<size>.
@@ -45,7 +46,7 @@ import shapes_data as sd  # noqa: E402
 MAX_TOKENS = 48  # the longest caption of the video grammar is 32 pieces with </s>
 SIZES = {
     "small": dict(num_attention_heads=4, attention_head_dim=16, ffn_dim=256, num_layers=2),
-    "large": dict(num_attention_heads=6, attention_head_dim=24, ffn_dim=576, num_layers=5),
+    "large": dict(num_attention_heads=8, attention_head_dim=20, ffn_dim=640, num_layers=6),
 }
 UMT5_CONFIG = dict(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, feed_forward_proj="gated-gelu",
                    relative_attention_num_buckets=32, relative_attention_max_distance=64, dropout_rate=0.0,
@@ -54,7 +55,7 @@ UMT5_CONFIG = dict(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, fee
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--size", choices=SIZES, default="small")
 ap.add_argument("--encode-only", action="store_true", help="only write the cached latents of the clips")
-ap.add_argument("--steps", type=int, default=None, help="default: 4000 (small), 2400 (large)")
+ap.add_argument("--steps", type=int, default=None, help="default: 8000 (small), 1500 (large)")
 ap.add_argument("--batch", type=int, default=32)
 ap.add_argument("--lr", type=float, default=1e-3)
 ap.add_argument("--count", type=int, default=16000, help="rendered clips (seed 1)")
@@ -64,7 +65,7 @@ ap.add_argument("--vocab", type=int, default=96, help="SentencePiece vocabulary 
 ap.add_argument("--vae", default=os.path.join(sd.CACHE, "wan-vae"))
 ap.add_argument("--out", default=None)
 args = ap.parse_args()
-args.steps = args.steps or {"small": 4000, "large": 2400}[args.size]
+args.steps = args.steps or {"small": 8000, "large": 1500}[args.size]
 args.out = args.out or os.path.join(sd.CACHE, f"wan-{args.size}")
 torch.set_num_threads(args.threads)
 sd.seed_everything(args.seed)
@@ -73,8 +74,12 @@ clips, captions, _ = sd.load_clips(args.count, seed=1)
 
 
 def normalised_latents():
-    """The VAE's posterior means of every clip, (z − mean) / std per channel, cached: [N, 16, 5, 16, 16]."""
-    path = os.path.join(sd.CACHE, f"latents-wan-vae-n{args.count}.pt")
+    """The VAE's posterior means of every clip, (z − mean) / std per channel, cached under a digest of the VAE's
+    weights (so a retrained VAE is never paired with another's latents): [N, 16, 5, 16, 16]."""
+    import hashlib
+    with open(os.path.join(args.vae, "diffusion_pytorch_model.safetensors"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    path = os.path.join(sd.CACHE, f"latents-wan-vae-{digest}-n{args.count}.pt")
     if not os.path.exists(path):
         vae = AutoencoderKLWan.from_pretrained(args.vae, torch_dtype=torch.float32).eval()
         mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
@@ -130,8 +135,35 @@ print(f"{args.size}: transformer {n_transformer} parameters, UMT5 {n_text}", flu
 opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
 sched = sd.warmup_cosine(opt, args.steps)
 gen = torch.Generator().manual_seed(args.seed)
-start = time.time(); log = []; running = None
-for step in range(args.steps):
+log = []; running = None; first_step = 0; earlier_seconds = 0.0
+
+# An interrupted run resumes from its last checkpoint (every 100 steps) when started again with the same flags.
+checkpoint_path = os.path.join(args.out, "checkpoint.pt")
+settings = {k: getattr(args, k) for k in ("size", "steps", "batch", "lr", "count", "seed", "vocab", "vae")}
+if os.path.exists(checkpoint_path):
+    ck = torch.load(checkpoint_path, weights_only=False)
+    if ck["settings"] != settings:
+        sys.exit(f"{checkpoint_path} was written by a run with {ck['settings']}, not {settings}: "
+                 "start it again with those flags, or delete the checkpoint to train afresh")
+    for module, key in ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"),
+                        (ema_transformer, "ema_transformer"), (opt, "opt"), (sched, "sched")):
+        module.load_state_dict(ck[key])
+    gen.set_state(ck["generator"])
+    log, running, first_step, earlier_seconds = ck["log"], ck["running"], ck["step"] + 1, ck["seconds"]
+    print(f"resuming after step {ck['step']} ({earlier_seconds:.0f}s of training so far)", flush=True)
+
+
+def save_checkpoint(step):
+    ck = {"settings": settings, "step": step, "log": log, "running": running, "generator": gen.get_state(),
+          "seconds": earlier_seconds + time.time() - start, "text": text.state_dict(),
+          "transformer": transformer.state_dict(), "ema_text": ema_text.state_dict(),
+          "ema_transformer": ema_transformer.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}
+    torch.save(ck, checkpoint_path + ".tmp")
+    os.replace(checkpoint_path + ".tmp", checkpoint_path)
+
+
+start = time.time()
+for step in range(first_step, args.steps):
     idx = torch.randint(0, len(captions), (args.batch,), generator=gen)
     x0 = latents[idx]
     cid = caption_ids[idx].clone()
@@ -150,8 +182,9 @@ for step in range(args.steps):
     sd.ema_update([(ema_text, text), (ema_transformer, transformer)], step)
     running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
     if step % 100 == 0 or step == args.steps - 1:
-        print(f"step {step} loss {running:.4f} {time.time() - start:.0f}s", flush=True)
+        print(f"step {step} loss {running:.4f} {earlier_seconds + time.time() - start:.0f}s", flush=True)
         log.append((step, round(running, 5)))
+        save_checkpoint(step)
 
 for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)):
     d = os.path.join(args.out, name)
@@ -160,6 +193,8 @@ for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)
     sd.save_f16(model.eval(), d)
 json.dump({"size": args.size, "transformer_parameters": n_transformer, "umt5_parameters": n_text,
            "tokenizer_pieces": len(tok), "clips": len(captions), "steps": args.steps, "batch": args.batch,
-           "lr": args.lr, "final_loss_ema_of_batches": log[-1][1], "seconds": round(time.time() - start), "log": log},
+           "lr": args.lr, "final_loss_ema_of_batches": log[-1][1],
+           "seconds": round(earlier_seconds + time.time() - start), "log": log},
           open(os.path.join(args.out, "training_log.json"), "w"), indent=1)
+os.remove(checkpoint_path)
 print("wrote", args.out)

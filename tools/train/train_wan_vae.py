@@ -6,8 +6,10 @@
 Wan 2.1's causal 3-D VAE at toy scale: base_dim 16, dim_mult (1, 2, 4) — spatial factor 4, as shapes-sd's VAE —
 with time downsampling in both down stages (temporal factor 4: 1 + 4·k frames ↔ 1 + k latent frames), one
 residual block per stage, z_dim 16, no attention scales (the mid block keeps Wan's per-frame attention).
-It is causal and convolutional, so it is trained on random 9-frame windows (the first frame alone, then two
-chunks of four, which exercises the feature cache) of random 32×32 crops on the 4-pixel latent grid.
+It is causal and convolutional, so it is trained on random 32×32 crops (on the 4-pixel latent grid) of whole
+17-frame clips: the first frame alone, then four chunks of four through the feature cache, as WanPipeline decodes
+them: shorter windows leave the cache states of the later latent frames untrained, and their colours drift.
+`--init` continues from a saved VAE (e.g. one trained on shorter, cheaper windows).
 
 Loss: L1 + MSE reconstruction of the decoder's output (before diffusers' final clamp) from a posterior sample, plus a small KL term (1e-6), as
 train_vae.py; AdamW with gradient clipping 1. After training, latents_mean and latents_std (per channel) are measured on whole 17-frame clips:
@@ -42,14 +44,15 @@ ap.add_argument("--steps", type=int, default=1500)
 ap.add_argument("--batch", type=int, default=16)
 ap.add_argument("--lr", type=float, default=5e-4)
 ap.add_argument("--count", type=int, default=16000, help="rendered clips (seed 1)")
-ap.add_argument("--window", type=int, default=9, help="frames per training window (1 + 4·k)")
+ap.add_argument("--window", type=int, default=17, help="frames per training window (1 + 4·k)")
+ap.add_argument("--init", default=None, help="a saved AutoencoderKLWan directory to continue training from")
 ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--threads", type=int, default=1)
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 sd.seed_everything(args.seed)
 
-clips, captions, _ = sd.load_clips(args.count, seed=1)
+clips, captions, tasks = sd.load_clips(args.count, seed=1)
 frames = clips.shape[1]
 
 
@@ -72,7 +75,8 @@ def decode_unclamped(vae, z):
     return torch.cat(frames_out, 2)
 
 
-vae = AutoencoderKLWan(**VAE_CONFIG)
+vae = (AutoencoderKLWan.from_pretrained(args.init, torch_dtype=torch.float32) if args.init
+       else AutoencoderKLWan(**VAE_CONFIG))
 n_params = sum(p.numel() for p in vae.parameters())
 print(f"VAE {n_params} parameters", flush=True)
 opt = torch.optim.AdamW(vae.parameters(), lr=args.lr, weight_decay=0.0)
@@ -99,22 +103,56 @@ for step in range(args.steps):
 
 vae.eval()
 with torch.no_grad():
-    lat, se = [], 0.0
+    lat, se, se_frames = [], 0.0, torch.zeros(frames)
     for i in range(0, 512, 16):
         x = to_video(clips[i:i + 16])
         z = vae.encode(x).latent_dist.mean
         y = vae.decode(z).sample.clamp(-1, 1)
         se += float(F.mse_loss(y, x, reduction="sum"))
+        se_frames += ((y - x) ** 2).sum((0, 1, 3, 4))
         lat.append(z)
     lat = torch.cat(lat)  # [512, z, F', h, w]
     psnr = float(10 * math.log10(4 / (se / (512 * 3 * frames * 64 * 64))))
+    psnr_frames = [round(float(10 * math.log10(4 / (v / (512 * 3 * 64 * 64)))), 2) for v in se_frames]
     per_channel = lat.transpose(0, 1).reshape(lat.shape[1], -1)
     mean, std = per_channel.mean(1), per_channel.std(1)
+
+def verifier_pass_rate(vae, first, count):
+    """Fraction of clips [first, first + count) whose VAE round trip (8-bit frames, as a decoded sample is saved)
+    `evosearch score --reward shapes-video-verifier` accepts against their own caption, per task type: the best
+    any transformer on these latents can be judged."""
+    import subprocess
+    import tempfile
+    from collections import defaultdict
+    from PIL import Image
+    passed, seen = defaultdict(int), defaultdict(int)
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad():
+        for i in range(first, first + count, 16):
+            x = to_video(clips[i:min(i + 16, first + count)])
+            y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)
+            y = ((y + 1) * 127.5).round().byte().permute(0, 2, 3, 4, 1).numpy()
+            for k in range(y.shape[0]):
+                d = os.path.join(tmp, f"{i + k:06d}"); os.makedirs(d)
+                for f in range(y.shape[1]):
+                    Image.fromarray(y[k, f]).save(os.path.join(d, f"frame-{f:04d}.png"))
+                out = subprocess.run([sd.evosearch_binary(), "score", "--reward", "shapes-video-verifier", "--json",
+                                      "--prompt", captions[i + k], d], capture_output=True, text=True, check=True)
+                task = tasks[i + k]
+                passed[task] += json.loads(out.stdout)["scores"][0] == 1.0; seen[task] += 1
+    rates = {t: round(passed[t] / seen[t], 3) for t in sorted(seen)}
+    rates["all"] = round(sum(passed.values()) / sum(seen.values()), 3)
+    return rates
+
+
+ceiling = verifier_pass_rate(vae, len(captions) - 512, 512)
+print("verifier accepts the round trips of the last 512 clips:", ceiling, flush=True)
 vae.register_to_config(latents_mean=[round(float(v), 5) for v in mean], latents_std=[round(float(v), 5) for v in std])
 os.makedirs(args.out, exist_ok=True)
 sd.save_f16(vae, args.out)
 json.dump({"parameters": n_params, "steps": args.steps, "batch": args.batch, "window": args.window, "lr": args.lr,
            "final_reconstruction_loss": log[-1][1], "psnr_db_512_train_clips": round(psnr, 2),
+           "psnr_db_per_frame": psnr_frames, "verifier_pass_rate_of_round_trips": ceiling, "init": args.init,
            "seconds": round(time.time() - start), "log": log},
           open(os.path.join(args.out, "training_log.json"), "w"), indent=1)
-print(f"wrote {args.out}: PSNR {psnr:.2f} dB on 512 whole clips; latent std {float(std.mean()):.3f}")
+print(f"wrote {args.out}: PSNR {psnr:.2f} dB on 512 whole clips (per frame {psnr_frames}); "
+      f"latent std {float(std.mean()):.3f}")
