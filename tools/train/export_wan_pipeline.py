@@ -79,6 +79,12 @@ assert video.shape == (1, 17, 64, 64, 3), video.shape
 
 log = json.load(open(os.path.join(args.trained, "training_log.json")))
 vlog = json.load(open(os.path.join(args.vae, "training_log.json")))
+stages = []  # (steps, window) of each VAE training stage, first to last
+if vlog.get("init"):
+    ilog = json.load(open(os.path.join(sd.ROOT, vlog["init"], "training_log.json")))
+    stages.append((ilog["steps"], ilog["window"]))
+stages.append((vlog["steps"], vlog["window"]))
+ceiling = vlog["verifier_pass_rate_of_round_trips"]
 tconf = json.load(open(os.path.join(args.out, "transformer", "config.json")))
 weights = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.out) for f in fs if f.endswith(".safetensors"))
 with open(os.path.join(args.out, "README.md"), "w") as f:
@@ -99,13 +105,16 @@ with open(os.path.join(args.out, "README.md"), "w") as f:
         f"- **Text encoder:** UMT5EncoderModel, {log['umt5_parameters']:,} parameters, trained from scratch with the transformer;",
         f"  tokenizer: SentencePiece Unigram on the caption grammar, {log['tokenizer_pieces']} pieces, as T5TokenizerFast.",
         f"- **VAE:** AutoencoderKLWan, {vlog['parameters']:,} parameters (base_dim 16, dim_mult (1, 2, 4), z_dim 16; spatial",
-        f"  factor 4, temporal 4), {vlog['steps']} steps × {vlog['batch']} on {vlog['window']}-frame 32×32 crops; PSNR "
-        f"{vlog['psnr_db_512_train_clips']} dB on 512 training clips.",
+        "  factor 4, temporal 4), trained on 32×32 crops of " + ", then ".join(
+            f"{n} steps × {vlog['batch']} of {w}-frame windows" for n, w in stages) + ";",
+        f"  PSNR {vlog['psnr_db_512_train_clips']} dB on 512 training clips, whose round trips the video verifier accepts "
+        f"{100 * ceiling['all']:.1f}% of the time",
+        "  (" + ", ".join(f"{t.replace('_', ' ')} {100 * v:.0f}%" for t, v in ceiling.items() if t != "all") + ").",
         "- **Scheduler:** UniPCMultistepScheduler (Wan 2.1's config) with flow_shift 1.",
         "- **Defaults:** generation_defaults.json (64×64, 17 frames, max_sequence_length 48), which evosearch reads; in",
         "  diffusers pass `height=64, width=64, num_frames=17, max_sequence_length=48`.",
         f"- **Size:** {weights / 1e6:.1f} MB of weights.",
-        "- Scripts: `python3 tools/train/train_wan_vae.py`, `python3 tools/train/train_wan.py --encode-only --threads 2`,",
-        f"  `python3 tools/train/train_wan.py --size {args.size}`, then `python3 tools/train/export_wan_pipeline.py --size {args.size}`.",
+        "- Scripts: the video phases of `tools/train/train_all.sh` (the VAE in two stages, the clips' latents,",
+        f"  `python3 tools/train/train_wan.py --size {args.size}`), then `python3 tools/train/export_wan_pipeline.py --size {args.size}`.",
         ""]))
 print("wrote", args.out)
