@@ -15,14 +15,16 @@ if ((${#missing[@]})); then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# pin NAME: NAME's line of tools/requirements.txt without its trailing comment (pip rejects the comment).
+pin() { grep "^$1==" tools/requirements.txt | sed 's/[[:space:]]*#.*//'; }
 # The remote-denoiser tests start MLServer (tools/serve) next to the PyTorch the machine already has.
 if python3 -c "import torch, diffusers" 2>/dev/null && ! python3 -c "import mlserver" 2>/dev/null; then
     echo "setup: installing mlserver (tools/requirements.txt)" >&2
-    python3 -m pip install -q "$(grep '^mlserver==' tools/requirements.txt)" "$(grep '^protobuf==' tools/requirements.txt)" >/dev/null
+    python3 -m pip install -q "$(pin mlserver)" "$(pin protobuf)" >/dev/null
 fi
 # The video-output tests read animated PNGs back with Pillow, the reference reader.
 if ! python3 -c "import PIL" 2>/dev/null; then
     echo "setup: installing Pillow (tools/requirements.txt)" >&2
-    python3 -m pip install -q "$(grep '^Pillow==' tools/requirements.txt)" >/dev/null
+    python3 -m pip install -q "$(pin Pillow)" >/dev/null
 fi
 command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH; install Swift 6 (https://swift.org/install)" >&2; exit 1; }
