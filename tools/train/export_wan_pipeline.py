@@ -79,11 +79,7 @@ assert video.shape == (1, 17, 64, 64, 3), video.shape
 
 log = json.load(open(os.path.join(args.trained, "training_log.json")))
 vlog = json.load(open(os.path.join(args.vae, "training_log.json")))
-stages = []  # (steps, window) of each VAE training stage, first to last
-if vlog.get("init"):
-    ilog = json.load(open(os.path.join(sd.ROOT, vlog["init"], "training_log.json")))
-    stages.append((ilog["steps"], ilog["window"]))
-stages.append((vlog["steps"], vlog["window"]))
+stages = [(s["steps"], s["window"]) for s in vlog["stages"]]  # each VAE training stage, first to last
 ceiling = vlog["verifier_pass_rate_of_round_trips"]
 tconf = json.load(open(os.path.join(args.out, "transformer", "config.json")))
 weights = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.out) for f in fs if f.endswith(".safetensors"))

@@ -16,7 +16,11 @@ Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered movin
   transformer predicts ε − x0 (flow_prediction); MSE;
 - AdamW with warm-up and cosine decay, gradient clipping 1; the saved weights are exponential moving averages
   (decay 0.999) of the transformer and the encoder;
-- a checkpoint every 100 steps (.cache/shapes/wan-<size>/checkpoint.pt): the same command resumes an interrupted run.
+- a checkpoint every 100 steps (.cache/shapes/wan-<size>/checkpoint.pt): the same command resumes an interrupted run;
+- `--pause-after K` ends a run after step K with a portable snapshot small enough to keep in git (the weights and
+  their averages in f16, the tokenizer, the step and the sampler's state; no optimizer moments), and
+  `--resume-from SNAPSHOT` continues it to the end on another machine: fresh AdamW moments, the learning rate
+  re-warmed over 50 steps at its place on the schedule. The log records the pause.
 The two sizes differ in width and depth: the large transformer has ≈ 14× the small one's multiply-adds per token.
 
 Writes .cache/shapes/wan-<size>/{transformer,text_encoder,tokenizer,training_log.json}; then
@@ -64,6 +68,9 @@ ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--vocab", type=int, default=96, help="SentencePiece vocabulary size")
 ap.add_argument("--vae", default=os.path.join(sd.CACHE, "wan-vae"))
 ap.add_argument("--out", default=None)
+ap.add_argument("--pause-after", type=int, default=None, metavar="K",
+                help="stop after step K, writing a portable snapshot to <out>/snapshot")
+ap.add_argument("--resume-from", default=None, metavar="SNAPSHOT", help="continue a --pause-after snapshot")
 args = ap.parse_args()
 args.steps = args.steps or {"small": 8000, "large": 1500}[args.size]
 args.out = args.out or os.path.join(sd.CACHE, f"wan-{args.size}")
@@ -73,13 +80,24 @@ sd.seed_everything(args.seed)
 clips, captions, _ = sd.load_clips(args.count, seed=1)
 
 
+def weights_digest(directory):
+    """A digest of a saved model's tensors (names, dtypes, values), independent of the file's layout and metadata."""
+    import hashlib
+    from safetensors.torch import load_file
+    h = hashlib.sha256()
+    for name, tensor in sorted(load_file(os.path.join(directory, "diffusion_pytorch_model.safetensors")).items()):
+        h.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        h.update(tensor.contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+vae_digest = weights_digest(args.vae)
+
+
 def normalised_latents():
     """The VAE's posterior means of every clip, (z − mean) / std per channel, cached under a digest of the VAE's
     weights (so a retrained VAE is never paired with another's latents): [N, 16, 5, 16, 16]."""
-    import hashlib
-    with open(os.path.join(args.vae, "diffusion_pytorch_model.safetensors"), "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:12]
-    path = os.path.join(sd.CACHE, f"latents-wan-vae-{digest}-n{args.count}.pt")
+    path = os.path.join(sd.CACHE, f"latents-wan-vae-{vae_digest}-n{args.count}.pt")
     if not os.path.exists(path):
         vae = AutoencoderKLWan.from_pretrained(args.vae, torch_dtype=torch.float32).eval()
         mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1)
@@ -106,7 +124,14 @@ unique = sorted(set(captions))
 index = {c: i for i, c in enumerate(unique)}
 caption_ids = torch.tensor([index[c] for c in captions])
 empty_id = len(unique)
-tok = sd.train_sentencepiece(unique, os.path.join(args.out, "tokenizer"), args.vocab, MAX_TOKENS)
+if args.resume_from:  # the snapshot's tokenizer, so the ids match the embeddings it learned
+    from transformers import T5TokenizerFast
+    if os.path.exists(os.path.join(args.out, "tokenizer")):
+        shutil.rmtree(os.path.join(args.out, "tokenizer"))
+    shutil.copytree(os.path.join(args.resume_from, "tokenizer"), os.path.join(args.out, "tokenizer"))
+    tok = T5TokenizerFast.from_pretrained(os.path.join(args.out, "tokenizer"))
+else:
+    tok = sd.train_sentencepiece(unique, os.path.join(args.out, "tokenizer"), args.vocab, MAX_TOKENS)
 encoded = tok(unique + [""], padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt")
 ids, mask = encoded.input_ids, encoded.attention_mask
 longest = int(mask.sum(1).max())
@@ -133,33 +158,82 @@ n_transformer = sum(p.numel() for p in transformer.parameters()); n_text = sum(p
 print(f"{args.size}: transformer {n_transformer} parameters, UMT5 {n_text}", flush=True)
 
 opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
-sched = sd.warmup_cosine(opt, args.steps)
 gen = torch.Generator().manual_seed(args.seed)
 log = []; running = None; first_step = 0; earlier_seconds = 0.0
+settings = {k: getattr(args, k) for k in ("size", "steps", "batch", "lr", "count", "seed", "vocab")}
+settings["vae"] = vae_digest  # the VAE's weights, wherever they are read from
+
+
+def make_schedule(paused):
+    """Warm-up and cosine over all steps; after a --pause-after snapshot, from its place on the schedule with the
+    learning rate re-warmed over 50 steps (the snapshot has no optimizer moments)."""
+    base = sd.warmup_cosine(opt, args.steps)
+    if paused is None:
+        return base
+    offset = paused["after_step"] + 1
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: base.lr_lambdas[0](s + offset) * min(1, (s + 1) / 50))
+
 
 # An interrupted run resumes from its last checkpoint (every 100 steps) when started again with the same flags.
 checkpoint_path = os.path.join(args.out, "checkpoint.pt")
-settings = {k: getattr(args, k) for k in ("size", "steps", "batch", "lr", "count", "seed", "vocab", "vae")}
+paused = None  # {"after_step": K, ...} once a run has gone through a --pause-after snapshot
 if os.path.exists(checkpoint_path):
     ck = torch.load(checkpoint_path, weights_only=False)
     if ck["settings"] != settings:
         sys.exit(f"{checkpoint_path} was written by a run with {ck['settings']}, not {settings}: "
                  "start it again with those flags, or delete the checkpoint to train afresh")
+    paused = ck["paused"]
+    sched = make_schedule(paused)
     for module, key in ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"),
                         (ema_transformer, "ema_transformer"), (opt, "opt"), (sched, "sched")):
         module.load_state_dict(ck[key])
     gen.set_state(ck["generator"])
     log, running, first_step, earlier_seconds = ck["log"], ck["running"], ck["step"] + 1, ck["seconds"]
     print(f"resuming after step {ck['step']} ({earlier_seconds:.0f}s of training so far)", flush=True)
+elif args.resume_from:
+    from safetensors.torch import load_file
+    state = torch.load(os.path.join(args.resume_from, "state.pt"), weights_only=False)
+    if state["settings"] != settings:
+        sys.exit(f"{args.resume_from} was written by a run with {state['settings']}, not {settings}: "
+                 "resume it with those flags")
+    for module, key in ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"),
+                        (ema_transformer, "ema_transformer")):
+        weights = load_file(os.path.join(args.resume_from, key + ".safetensors"))
+        module.load_state_dict({k: v.float() for k, v in weights.items()})
+    gen.set_state(state["generator"])
+    log, running, first_step, earlier_seconds = state["log"], state["running"], state["step"] + 1, state["seconds"]
+    paused = {"after_step": state["step"], "optimizer": "fresh AdamW moments, learning rate re-warmed over 50 steps"}
+    sched = make_schedule(paused)
+    print(f"resuming {args.resume_from} after step {state['step']} ({earlier_seconds:.0f}s of training so far)", flush=True)
+else:
+    sched = make_schedule(None)
 
 
 def save_checkpoint(step):
     ck = {"settings": settings, "step": step, "log": log, "running": running, "generator": gen.get_state(),
           "seconds": earlier_seconds + time.time() - start, "text": text.state_dict(),
           "transformer": transformer.state_dict(), "ema_text": ema_text.state_dict(),
-          "ema_transformer": ema_transformer.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()}
+          "ema_transformer": ema_transformer.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+          "paused": paused}
     torch.save(ck, checkpoint_path + ".tmp")
     os.replace(checkpoint_path + ".tmp", checkpoint_path)
+
+
+def save_snapshot(step):
+    """The portable --pause-after snapshot: f16 weights and averages, tokenizer, step, log and sampler state."""
+    from safetensors.torch import save_file
+    d = os.path.join(args.out, "snapshot")
+    if os.path.exists(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    for module, key in ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"),
+                        (ema_transformer, "ema_transformer")):
+        save_file({k: v.detach().half().contiguous() for k, v in module.state_dict().items()},
+                  os.path.join(d, key + ".safetensors"))
+    shutil.copytree(os.path.join(args.out, "tokenizer"), os.path.join(d, "tokenizer"))
+    torch.save({"settings": settings, "step": step, "log": log, "running": running, "generator": gen.get_state(),
+                "seconds": earlier_seconds + time.time() - start}, os.path.join(d, "state.pt"))
+    print(f"paused after step {step}: {d} (continue with --resume-from {d})", flush=True)
 
 
 start = time.time()
@@ -185,6 +259,9 @@ for step in range(first_step, args.steps):
         print(f"step {step} loss {running:.4f} {earlier_seconds + time.time() - start:.0f}s", flush=True)
         log.append((step, round(running, 5)))
         save_checkpoint(step)
+    if step == args.pause_after:
+        save_snapshot(step)
+        sys.exit(0)
 
 for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)):
     d = os.path.join(args.out, name)
@@ -194,7 +271,7 @@ for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)
 json.dump({"size": args.size, "transformer_parameters": n_transformer, "umt5_parameters": n_text,
            "tokenizer_pieces": len(tok), "clips": len(captions), "steps": args.steps, "batch": args.batch,
            "lr": args.lr, "final_loss_ema_of_batches": log[-1][1],
-           "seconds": round(earlier_seconds + time.time() - start), "log": log},
+           "seconds": round(earlier_seconds + time.time() - start), "paused": paused, "log": log},
           open(os.path.join(args.out, "training_log.json"), "w"), indent=1)
 os.remove(checkpoint_path)
 print("wrote", args.out)

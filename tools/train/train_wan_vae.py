@@ -147,11 +147,17 @@ def verifier_pass_rate(vae, first, count):
 ceiling = verifier_pass_rate(vae, len(captions) - 512, 512)
 print("verifier accepts the round trips of the last 512 clips:", ceiling, flush=True)
 vae.register_to_config(latents_mean=[round(float(v), 5) for v in mean], latents_std=[round(float(v), 5) for v in std])
+# Every training stage, first to last, so the log describes the VAE without the earlier stage's directory.
+stages = []
+if args.init:
+    earlier = json.load(open(os.path.join(args.init, "training_log.json")))
+    stages = earlier.get("stages") or [{"steps": earlier["steps"], "window": earlier["window"], "lr": earlier["lr"]}]
+stages.append({"steps": args.steps, "window": args.window, "lr": args.lr})
 os.makedirs(args.out, exist_ok=True)
 sd.save_f16(vae, args.out)
 json.dump({"parameters": n_params, "steps": args.steps, "batch": args.batch, "window": args.window, "lr": args.lr,
            "final_reconstruction_loss": log[-1][1], "psnr_db_512_train_clips": round(psnr, 2),
-           "psnr_db_per_frame": psnr_frames, "verifier_pass_rate_of_round_trips": ceiling, "init": args.init,
+           "psnr_db_per_frame": psnr_frames, "verifier_pass_rate_of_round_trips": ceiling, "init": args.init, "stages": stages,
            "seconds": round(time.time() - start), "log": log},
           open(os.path.join(args.out, "training_log.json"), "w"), indent=1)
 print(f"wrote {args.out}: PSNR {psnr:.2f} dB on 512 whole clips (per frame {psnr_frames}); "
