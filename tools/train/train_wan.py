@@ -69,7 +69,8 @@ ap.add_argument("--vocab", type=int, default=96, help="SentencePiece vocabulary 
 ap.add_argument("--vae", default=os.path.join(sd.CACHE, "wan-vae"))
 ap.add_argument("--out", default=None)
 ap.add_argument("--pause-after", type=int, default=None, metavar="K",
-                help="stop after step K, writing a portable snapshot to <out>/snapshot")
+                help="stop after step K, writing a portable snapshot to <out>/snapshot (at once, from the "
+                     "checkpoint, when the run has passed K)")
 ap.add_argument("--resume-from", default=None, metavar="SNAPSHOT", help="continue a --pause-after snapshot")
 args = ap.parse_args()
 args.steps = args.steps or {"small": 8000, "large": 1500}[args.size]
@@ -237,6 +238,9 @@ def save_snapshot(step):
 
 
 start = time.time()
+if args.pause_after is not None and first_step > args.pause_after:  # a checkpoint already past K: snapshot it
+    save_snapshot(first_step - 1)
+    sys.exit(0)
 for step in range(first_step, args.steps):
     idx = torch.randint(0, len(captions), (args.batch,), generator=gen)
     x0 = latents[idx]
