@@ -234,6 +234,14 @@ def save_snapshot(step):
     shutil.copytree(os.path.join(args.out, "tokenizer"), os.path.join(d, "tokenizer"))
     torch.save({"settings": settings, "step": step, "log": log, "running": running, "generator": gen.get_state(),
                 "seconds": earlier_seconds + time.time() - start}, os.path.join(d, "state.pt"))
+    flags = f"--size {args.size}" + "".join(f" --{k} {getattr(args, k)}" for k in ("steps", "batch", "lr", "count", "seed", "vocab"))
+    with open(os.path.join(d, "README.md"), "w") as f:
+        f.write("\n".join([
+            f"# shapes-wan-{args.size}: training paused after step {step} of {args.steps}", "",
+            "A portable snapshot of `tools/train/train_wan.py`: the transformer and UMT5 weights and their moving",
+            "averages in f16, the tokenizer, the training log and the sampler's state (no optimizer moments). Continue",
+            "it with the VAE whose latents it was trained on (digest " + vae_digest + " of its tensors):", "",
+            f"    python3 tools/train/train_wan.py {flags} --vae VAE_DIR --resume-from THIS_DIRECTORY", ""]))
     print(f"paused after step {step}: {d} (continue with --resume-from {d})", flush=True)
 
 
