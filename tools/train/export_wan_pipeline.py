@@ -97,7 +97,9 @@ with open(os.path.join(args.out, "README.md"), "w") as f:
         "320 video tokens (16×5×16×16 latents) and 48 text tokens.",
         f"  Rectified flow (σ logit-normal, timestep 1000·σ, velocity ε − x0), {log['steps']} steps × batch {log['batch']},",
         f"  AdamW lr {log['lr']} (warm-up, cosine), caption dropout 10%, EMA 0.999; final training loss (EMA of batches)",
-        f"  {log['final_loss_ema_of_batches']}; {log['seconds'] / 60:.0f} min on this machine's CPU (one thread, with UMT5).",
+        f"  {log['final_loss_ema_of_batches']}; {log['seconds'] / 60:.0f} min on this machine's CPU (one thread, with UMT5)"
+        + (f"; paused after step {log['paused']['after_step']} and resumed from an f16 snapshot ({log['paused']['optimizer']})."
+           if log.get("paused") else "."),
         f"- **Text encoder:** UMT5EncoderModel, {log['umt5_parameters']:,} parameters, trained from scratch with the transformer;",
         f"  tokenizer: SentencePiece Unigram on the caption grammar, {log['tokenizer_pieces']} pieces, as T5TokenizerFast.",
         f"- **VAE:** AutoencoderKLWan, {vlog['parameters']:,} parameters (base_dim 16, dim_mult (1, 2, 4), z_dim 16; spatial",
