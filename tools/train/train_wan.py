@@ -165,14 +165,19 @@ settings = {k: getattr(args, k) for k in ("size", "steps", "batch", "lr", "count
 settings["vae"] = vae_digest  # the VAE's weights, wherever they are read from
 
 
+REWARM_STEPS = 50  # after a snapshot, whose optimizer moments start from zero
+# The trained modules, by their names in checkpoints and snapshots.
+weight_modules = ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"), (ema_transformer, "ema_transformer"))
+
+
 def make_schedule(paused):
     """Warm-up and cosine over all steps; after a --pause-after snapshot, from its place on the schedule with the
-    learning rate re-warmed over 50 steps (the snapshot has no optimizer moments)."""
+    learning rate re-warmed over REWARM_STEPS (the snapshot has no optimizer moments)."""
     base = sd.warmup_cosine(opt, args.steps)
     if paused is None:
         return base
     offset = paused["after_step"] + 1
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: base.lr_lambdas[0](s + offset) * min(1, (s + 1) / 50))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: base.lr_lambdas[0](s + offset) * min(1, (s + 1) / REWARM_STEPS))
 
 
 # An interrupted run resumes from its last checkpoint (every 100 steps) when started again with the same flags.
@@ -185,8 +190,7 @@ if os.path.exists(checkpoint_path):
                  "start it again with those flags, or delete the checkpoint to train afresh")
     paused = ck["paused"]
     sched = make_schedule(paused)
-    for module, key in ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"),
-                        (ema_transformer, "ema_transformer"), (opt, "opt"), (sched, "sched")):
+    for module, key in weight_modules + ((opt, "opt"), (sched, "sched")):
         module.load_state_dict(ck[key])
     gen.set_state(ck["generator"])
     log, running, first_step, earlier_seconds = ck["log"], ck["running"], ck["step"] + 1, ck["seconds"]
@@ -197,13 +201,12 @@ elif args.resume_from:
     if state["settings"] != settings:
         sys.exit(f"{args.resume_from} was written by a run with {state['settings']}, not {settings}: "
                  "resume it with those flags")
-    for module, key in ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"),
-                        (ema_transformer, "ema_transformer")):
+    for module, key in weight_modules:
         weights = load_file(os.path.join(args.resume_from, key + ".safetensors"))
         module.load_state_dict({k: v.float() for k, v in weights.items()})
     gen.set_state(state["generator"])
     log, running, first_step, earlier_seconds = state["log"], state["running"], state["step"] + 1, state["seconds"]
-    paused = {"after_step": state["step"], "optimizer": "fresh AdamW moments, learning rate re-warmed over 50 steps"}
+    paused = {"after_step": state["step"], "optimizer": f"fresh AdamW moments, learning rate re-warmed over {REWARM_STEPS} steps"}
     sched = make_schedule(paused)
     print(f"resuming {args.resume_from} after step {state['step']} ({earlier_seconds:.0f}s of training so far)", flush=True)
 else:
@@ -227,14 +230,13 @@ def save_snapshot(step):
     if os.path.exists(d):
         shutil.rmtree(d)
     os.makedirs(d)
-    for module, key in ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"),
-                        (ema_transformer, "ema_transformer")):
+    for module, key in weight_modules:
         save_file({k: v.detach().half().contiguous() for k, v in module.state_dict().items()},
                   os.path.join(d, key + ".safetensors"))
     shutil.copytree(os.path.join(args.out, "tokenizer"), os.path.join(d, "tokenizer"))
     torch.save({"settings": settings, "step": step, "log": log, "running": running, "generator": gen.get_state(),
                 "seconds": earlier_seconds + time.time() - start}, os.path.join(d, "state.pt"))
-    flags = f"--size {args.size}" + "".join(f" --{k} {getattr(args, k)}" for k in ("steps", "batch", "lr", "count", "seed", "vocab"))
+    flags = " ".join(f"--{k} {v}" for k, v in settings.items() if k != "vae")
     with open(os.path.join(d, "README.md"), "w") as f:
         f.write("\n".join([
             f"# shapes-wan-{args.size}: training paused after step {step} of {args.steps}", "",
