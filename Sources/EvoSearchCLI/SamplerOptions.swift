@@ -55,11 +55,18 @@ struct SamplerOptions: ParsableArguments {
                           maxSequenceLength: maxSequenceLength, trueCFGScale: trueCFGScale)
     }
 
-    /// The flags with omitted ones filled from `searchDefaults` (`defaultSteps` replaces its step count).
-    func forSearch(defaultSteps: Int = searchDefaults.steps) -> SearchSampler {
+    /// The flags with omitted ones filled from `searchDefaults` (`defaultSteps` and `defaultEta` replace its step
+    /// count and η).
+    func forSearch(defaultSteps: Int = searchDefaults.steps, defaultEta: Float = searchDefaults.eta) -> SearchSampler {
         SearchSampler(steps: steps ?? defaultSteps, guidance: guidance ?? Self.searchDefaults.guidance,
-                      eta: eta ?? Self.searchDefaults.eta, scheduler: scheduler, width: width, height: height,
+                      eta: eta ?? defaultEta, scheduler: scheduler, width: width, height: height,
                       frames: frames, maxSequenceLength: maxSequenceLength, trueCFGScale: trueCFGScale)
+    }
+
+    /// The sampler of plain samples (`generate` through `shapes eval` and `shapes hard-split`): the searching
+    /// defaults, with η 0 for a family whose `generate` is deterministic only.
+    func forPlainSamples(of family: any GeneratorPipeline.Type) -> SearchSampler {
+        forSearch(defaultEta: family.generateTakesEta ? Self.searchDefaults.eta : 0)
     }
 }
 

@@ -17,8 +17,8 @@ struct ShapesEval: ParsableCommand {
         type, the fraction of images whose every constraint holds ("accuracy") and the mean fraction of constraints \
         satisfied ("score"). A video model (shapes-wan-small, shapes-wan-large) is scored the same way on the \
         moving-shapes prompt suite with the video verifier, per video task type. The samplers default to the \
-        searching commands' (η 1, DDIM for Stable Diffusion); flow and video pipelines generate with their \
-        deterministic samplers only, so give them --eta 0.
+        searching commands' (20 steps, guidance 1.5; η 1, DDIM, for Stable Diffusion); flow and video pipelines \
+        generate with their deterministic samplers only, so their η defaults to 0.
         """)
 
     @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large, shapes-flux-small, shapes-wan-small, shapes-wan-large).")
@@ -37,11 +37,12 @@ struct ShapesEval: ParsableCommand {
 
     func run() throws {
         if samples < 1 { throw CLIError("--samples: \(samples) must be at least 1") }
-        let sampler = self.sampler.forSearch()
         if let json { try checkWritable(json, option: "--json") }
         let dir = try EmbeddedModels().resolvePipeline(model)
-        let kind: SampleKind
-        do { kind = try Catalog.pipelines.family(of: dir).kind } catch { throw CLIError("--model \(model): \(error)") }
+        let family: any GeneratorPipeline.Type
+        do { family = try Catalog.pipelines.family(of: dir) } catch { throw CLIError("--model \(model): \(error)") }
+        let kind = family.kind
+        let sampler = self.sampler.forPlainSamples(of: family)
         let prompts: [JudgedPrompt]
         switch kind {
         case .image:
@@ -130,8 +131,8 @@ struct ShapesHardSplit: ParsableCommand {
         if perTask < 1 { throw CLIError("--per-task: \(perTask) must be at least 1") }
         guard maxAccuracy > 0, maxAccuracy <= 1 else { throw CLIError("--max-accuracy: \(maxAccuracy) must be in (0, 1]") }
         if let json { try checkWritable(json, option: "--json") }
-        let sampler = self.sampler.forSearch()
         let pipeline = try loadImagePipeline(try EmbeddedModels().resolvePipeline(model).path, command: "shapes hard-split")
+        let sampler = self.sampler.forPlainSamples(of: type(of: pipeline))
         let pool = ShapesPromptSuite.candidates(perTask: candidates, seed: poolSeed)
         let started = Date()
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }

@@ -71,6 +71,7 @@ public struct FluxPipeline: GeneratorPipeline {
     }
 
     public static let kind: SampleKind = .image
+    public static let generateTakesEta = false
     public var schedulerNames: [String] { ["euler", "flow-sde"] }
     public var vaeScaleFactor: Int { vae.config.downsamplingFactor }
     /// diffusers' `default_sample_size` (128) × the VAE factor: 1024 px for FLUX.1.

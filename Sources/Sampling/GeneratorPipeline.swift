@@ -81,6 +81,9 @@ public protocol GeneratorPipeline: Sendable {
     var directory: URL { get }
     /// What the family makes: images or videos (known from `model_index.json` before anything is loaded).
     static var kind: SampleKind { get }
+    /// Whether `generate` takes η > 0 (Stable Diffusion's DDIM η); flow and video pipelines generate with their
+    /// deterministic samplers only (η > 0 is for searching, through `makeTrajectory`).
+    static var generateTakesEta: Bool { get }
     /// Sampler names `GenerationRequest.scheduler` accepts.
     var schedulerNames: [String] { get }
     /// The reference pipeline's defaults for `generate`.

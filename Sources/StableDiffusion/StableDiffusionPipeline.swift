@@ -49,6 +49,7 @@ public struct StableDiffusionPipeline: GeneratorPipeline {
     public var defaultSize: Int { (unet.config.sampleSize ?? 64) * vaeScaleFactor }
 
     public static let kind: SampleKind = .image
+    public static let generateTakesEta = true
     public var schedulerNames: [String] { SchedulerFactory.diffusion.map(\.name) }
     /// diffusers' `StableDiffusionPipeline.__call__` defaults.
     public var defaults: GenerationDefaults {

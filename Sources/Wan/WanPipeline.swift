@@ -88,6 +88,7 @@ public struct WanPipeline: GeneratorPipeline {
     }
 
     public static let kind: SampleKind = .video
+    public static let generateTakesEta = false
     /// The checkpoint's sampler name (`unipc` or `euler`).
     public var checkpointSampler: String {
         switch schedulerConfig { case .unipc: "unipc"; case .euler: "euler" }

@@ -95,6 +95,7 @@ import Testing
         #expect(field(GenerationRequest(prompt: "a", scheduler: "ddim")) == .scheduler)
         #expect(field(GenerationRequest(prompt: "a", frames: 5)) == .frames)
         #expect(throws: GenerationRequestError.self) { try pipeline.generate(GenerationRequest(prompt: "a", eta: 1), seed: 0) }
+        #expect(!FluxPipeline.generateTakesEta)   // what `shapes eval` reads to default to η 0
     }
 
     @Test func aMissingComponentIsNamed() throws {

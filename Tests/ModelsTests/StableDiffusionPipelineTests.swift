@@ -25,6 +25,7 @@ import Testing
         let pipeline = try StableDiffusionPipeline(directory: SDFixtures.url("pipeline-tiny"))
         #expect(pipeline.schedulerClassName == "DDIMScheduler")
         #expect(pipeline.defaultSize == 16)
+        #expect(StableDiffusionPipeline.generateTakesEta)   // η 1 generates diffusers' image, as below
         let request = GenerationRequest(prompt: run.prompt, negativePrompt: run.negative_prompt ?? "", guidance: run.guidance_scale,
                                         steps: run.num_inference_steps, eta: run.eta)
         let image = try pipeline.generate(request, seed: run.seed, progress: nil)

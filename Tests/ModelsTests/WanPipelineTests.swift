@@ -202,6 +202,10 @@ import Wan
             try pipeline.generate(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, scheduler: "euler"), seed: 0)
         }
         #expect(e?.field == .scheduler)
+        #expect(throws: GenerationRequestError.self) {
+            try pipeline.generate(GenerationRequest(prompt: "a", width: 32, height: 32, frames: 5, eta: 1), seed: 0)
+        }
+        #expect(!WanPipeline.generateTakesEta)   // what `shapes eval` reads to default to η 0
         let frames = #expect(throws: GenerationRequestError.self) {
             try pipeline.sampleShape(for: GenerationRequest(prompt: "a", width: 32, height: 32, frames: 6))
         }
