@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search", "Sampling", "Models", "Rewards", "Schedulers", "RandomStreams", "TensorCore", "ToyWorlds"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Search", "Sampling", "StableDiffusion", "Rewards", "Imaging", "TensorCore"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld", "Rewards", "RandomStreams", "Imaging", "TensorCore"]),
-        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Catalog", "ModelIO", "RandomStreams", "Sampling", "Search", "ShapesWorld", "TensorCore", "ToyWorlds"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Catalog", "ModelIO", "RandomStreams", "Rewards", "Sampling", "Search", "ShapesWorld", "TensorCore", "ToyWorlds"]),
         .testTarget(name: "RemoteTests", dependencies: ["Remote", "StableDiffusion", "Flux", "Wan", "Sampling", "Search", "Rewards", "ModelIO", "TensorCore"]),
         .testTarget(name: "ToyWorldsTests", dependencies: ["ToyWorlds", "RandomStreams", "Models", "Rewards", "Schedulers", "TensorCore", "FuzzSupport"]),
     ],

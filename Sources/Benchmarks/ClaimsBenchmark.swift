@@ -404,13 +404,3 @@ public struct ClaimsBenchmark {
         return sum / Double(pairs)
     }
 }
-
-extension ShapesBenchmark.Guide {
-    /// `clip` (CLIP similarity of the image with the prompt) on a CLIP model directory, e.g. the embedded
-    /// shapes-clip; named `ClaimsBenchmark.clipName`.
-    public static func clip(directory: URL) -> ShapesBenchmark.Guide {
-        ShapesBenchmark.Guide(name: ClaimsBenchmark.clipName) { prompt in
-            try Catalog.rewards.make(ClaimsBenchmark.clipName, models: RewardModels(shared: directory), prompt: prompt.text)
-        }
-    }
-}

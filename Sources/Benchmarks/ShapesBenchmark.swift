@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 import Reports
 import Rewards
@@ -22,6 +23,16 @@ public struct ShapesBenchmark {
         /// The exact verifier of each prompt: `shapes-verifier` for images, `shapes-video-verifier` for videos.
         public static func verifier(_ kind: SampleKind) -> Guide {
             Guide(name: kind == .image ? ShapesVerifierReward.registryName : ShapesVideoVerifierReward.registryName) { $0.verifierReward }
+        }
+        /// `clip` (CLIP similarity of a sample with its prompt) on a CLIP model directory, e.g. the embedded
+        /// shapes-clip; on videos the mean over `videoFrames` evenly spaced frames (`FrameAveragedReward`, at least
+        /// 1). Named `ClaimsBenchmark.clipName`, with the frame count for videos.
+        public static func clip(directory: URL, videoFrames: Int? = nil) -> Guide {
+            let name = ClaimsBenchmark.clipName
+            return Guide(name: videoFrames.map { "\(name) (mean of \($0) frames)" } ?? name) { prompt in
+                let clip = try Catalog.rewards.make(name, models: RewardModels(shared: directory), prompt: prompt.text)
+                return videoFrames.map { FrameAveragedReward(clip, frames: $0) } ?? clip
+            }
         }
     }
 

@@ -93,13 +93,7 @@ struct BenchShapes: ParsableCommand {
         let clipDir = clipModel == "none" ? nil : try resolver.resolve(clipModel, option: "--clip-model")
 
         var guides = [ShapesBenchmark.Guide.verifier(kind)]
-        if let clipDir {
-            let frames = frameAverage
-            guides.append(ShapesBenchmark.Guide(name: video ? "clip (shapes-clip, mean of \(frames) frames)" : "clip (shapes-clip)") { prompt in
-                let clip = try buildReward("clip", modelArguments: [clipDir.path], prompt: prompt.text)
-                return video ? FrameAveragedReward(clip, frames: frames) : clip
-            })
-        }
+        if let clipDir { guides.append(.clip(directory: clipDir, videoFrames: video ? frameAverage : nil)) }
         let started = Date()
         let quiet = self.quiet
         let bench = ShapesBenchmark(settings: settings, prompts: JudgedPrompt.heldout(kind, perTask: perTask), guides: guides) { done, total, what in

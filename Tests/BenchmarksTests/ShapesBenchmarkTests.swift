@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import RandomStreams
+import Rewards
 import Sampling
 import Search
 import ShapesWorld
@@ -64,9 +65,9 @@ import Testing
         #expect(s.problem?.hasPrefix("steps") == true)
     }
 
-    /// Every method × budget that validates runs once, on the diffusion and on the flow model; guided by the
+    /// Every method × budget that validates runs once, on the diffusion, the flow and the video model; guided by the
     /// verifier, the best reward the search saw is the verifier's score of the best sample the benchmark judged.
-    @Test(arguments: ["shapes-sd-small", "shapes-flux-small"])
+    @Test(arguments: ["shapes-sd-small", "shapes-flux-small", "shapes-wan-small"])
     func gridRunsEachRunnableMethodAndJudgesTheBest(model: String) throws {
         let settings = Self.settings(methods: SearchMethod.allCases)
         let pipeline = try Self.pipeline(model)
@@ -100,6 +101,18 @@ import Testing
         for task in JudgedPrompt.tasks(kind) { #expect(table.contains(task)) }
         for m in settings.methods { #expect(table.contains("| \(m.rawValue) | ")) }
         #expect(report.accuracySVG.hasPrefix("<svg"))
+    }
+
+    /// The CLIP guide scores images as they are and videos by the mean over evenly spaced frames.
+    @Test func clipGuideAveragesTheFramesOfVideos() throws {
+        let dir = Self.repository.appendingPathComponent("models/shapes-clip")
+        let videoGuide = ShapesBenchmark.Guide.clip(directory: dir, videoFrames: 4)
+        let onVideo = try videoGuide.make(JudgedPrompt.heldout(.video, perTask: 1)[0])
+        #expect(videoGuide.name == "clip (mean of 4 frames)")
+        #expect(onVideo.name == "clip@4frames" && onVideo.takes == .videos)
+        let imageGuide = ShapesBenchmark.Guide.clip(directory: dir)
+        let onImage = try imageGuide.make(JudgedPrompt.heldout(.image, perTask: 1)[0])
+        #expect(imageGuide.name == "clip" && onImage.name == "clip" && onImage.takes == .images)
     }
 
     /// The small model gets at least one rollout and as many as fit in the large model's time.
