@@ -29,19 +29,21 @@ import Testing
                 == ["three blue circles", "four red circles", "two red circles", "a red circle above a blue square"])
     }
 
-    /// The evaluation's images are the pipeline's `generate` for the seeds, judged by the verifier.
-    @Test func evaluationJudgesTheGeneratedImages() throws {
-        let pipeline = try ShapesBenchmarkTests.pipeline()
-        let prompt = try ShapesPrompt(parsing: "a red circle")
-        let request = { (text: String) in GenerationRequest(prompt: text, guidance: 1.5, steps: 3, eta: 1) }
-        let results = try PlainSampleEvaluation(samples: 2, seed: 40, request: request).run(pipeline, prompts: [JudgedPrompt(image: prompt)])
+    /// The evaluation's samples are the pipeline's `generate` for the seeds, judged by the verifier of the
+    /// model's world: images on the diffusion model, clips on the video model.
+    @Test(arguments: ["shapes-sd-small", "shapes-wan-small"])
+    func evaluationJudgesTheGeneratedSamples(model: String) throws {
+        let pipeline = try ShapesBenchmarkTests.pipeline(model)
+        let prompt = JudgedPrompt.heldout(pipeline.sampleKind, perTask: 1)[0]
+        let request = { (text: String) in GenerationRequest(prompt: text, guidance: 1.5, steps: 3) }
+        let results = try PlainSampleEvaluation(samples: 2, seed: 40, request: request).run(pipeline, prompts: [prompt])
         #expect(results.count == 1 && results[0].fractions.count == 2)
         for j in 0..<2 {
-            let image = try pipeline.generate(request(prompt.text), seed: 40 + UInt64(j), progress: nil)
-            let verdict = try ShapesVerifier(prompt: prompt).verify(tensor: image.row(0))
-            #expect(results[0].fractions[j] == verdict.fraction && results[0].satisfied[j] == verdict.allSatisfied)
+            let sample = try pipeline.generate(request(prompt.text), seed: 40 + UInt64(j), progress: nil)
+            let verdict = try prompt.judge(sample)
+            #expect(results[0].fractions[j] == verdict.fraction && results[0].satisfied[j] == verdict.satisfied)
         }
         let table = PlainSampleEvaluation.byTask(results)
-        #expect(table.count == 1 && table[0].task == ShapesTask.singleObject.rawValue && table[0].samples == 2)
+        #expect(table.count == 1 && table[0].task == prompt.task && table[0].samples == 2)
     }
 }

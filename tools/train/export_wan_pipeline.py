@@ -93,13 +93,13 @@ with open(os.path.join(args.out, "README.md"), "w") as f:
         "",
         f"- **Data:** {log['clips']} clips of `evosearch shapes render --video --count {log['clips']} --seed 1` (six task types).",
         f"- **Transformer:** WanTransformer3DModel, {log['transformer_parameters']:,} parameters: {tconf['num_layers']} blocks,",
-        f"  {tconf['num_attention_heads']} heads × {tconf['attention_head_dim']}, ffn {tconf['ffn_dim']}, patches (1, 2, 2): "
-        "320 video tokens (16×5×16×16 latents) and 48 text tokens.",
+        f"  {tconf['num_attention_heads']} heads × {tconf['attention_head_dim']}, ffn {tconf['ffn_dim']}, patches "
+        f"{tuple(tconf['patch_size'])}: {5 * (16 // tconf['patch_size'][1]) * (16 // tconf['patch_size'][2])} video "
+        "tokens (16×5×16×16 latents) and 48 text tokens.",
         f"  Rectified flow (σ logit-normal, timestep 1000·σ, velocity ε − x0), {log['steps']} steps × batch {log['batch']},",
         f"  AdamW lr {log['lr']} (warm-up, cosine), caption dropout 10%, EMA 0.999; final training loss (EMA of batches)",
         f"  {log['final_loss_ema_of_batches']}; {log['seconds'] / 60:.0f} min on this machine's CPU (one thread, with UMT5)"
-        + (f"; paused after step {log['paused']['after_step']} and resumed from an f16 snapshot ({log['paused']['optimizer']})."
-           if log.get("paused") else "."),
+        + "".join(f"; after step {r['after_step']} {r['how']}" for r in log["restarts"]) + ".",
         f"- **Text encoder:** UMT5EncoderModel, {log['umt5_parameters']:,} parameters, trained from scratch with the transformer;",
         f"  tokenizer: SentencePiece Unigram on the caption grammar, {log['tokenizer_pieces']} pieces, as T5TokenizerFast.",
         f"- **VAE:** AutoencoderKLWan, {vlog['parameters']:,} parameters (base_dim 16, dim_mult (1, 2, 4), z_dim 16; spatial",

@@ -7,7 +7,7 @@
 
 Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered moving-shapes clips (17 frames, 64×64):
 - latents: the shapes-wan VAE's posterior mean (.cache/shapes/wan-vae, train_wan_vae.py), normalised per channel
-  as WanPipeline does, (z − latents_mean) / latents_std: 16 × 5 × 16 × 16, patches (1, 2, 2), 320 tokens;
+  as WanPipeline does, (z − latents_mean) / latents_std: 16 × 5 × 16 × 16;
 - text: a UMT5 encoder (gated-GELU, per-layer relative position bias) trained from scratch with the transformer on
   the ids of a SentencePiece Unigram tokenizer trained here on the caption grammar, 48 tokens with the attention
   mask and the states past the prompt's tokens zeroed, as WanPipeline encodes prompts; the caption is replaced by
@@ -16,12 +16,17 @@ Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered movin
   transformer predicts ε − x0 (flow_prediction); MSE;
 - AdamW with warm-up and cosine decay, gradient clipping 1; the saved weights are exponential moving averages
   (decay 0.999) of the transformer and the encoder;
-- a checkpoint every 100 steps (.cache/shapes/wan-<size>/checkpoint.pt): the same command resumes an interrupted run;
+- a checkpoint every 100 steps (.cache/shapes/wan-<size>/checkpoint.pt): the same command resumes an interrupted run,
+  and a larger --steps extends a run (the cosine decay is stretched to the new length from where the run stands;
+  the log records the extension);
 - `--pause-after K` ends a run after step K with a portable snapshot small enough to keep in git (the weights and
   their averages in f16, the tokenizer, the step and the sampler's state; no optimizer moments), and
   `--resume-from SNAPSHOT` continues it to the end on another machine: fresh AdamW moments, the learning rate
   re-warmed over 50 steps at its place on the schedule. The log records the pause.
-The two sizes differ in width and depth: the large transformer has ≈ 14× the small one's multiply-adds per token.
+The two sizes differ in patch size, width and depth: small takes 4×4 latent patches (80 video tokens, 2 blocks ×
+256, as wide as a patch's 256 values so the embedding loses nothing), large 2×2 patches (320 video tokens, 6 blocks
+× 160), which makes a large forward several times a small one's time here (docs/BENCHMARKS.md), as Wan 2.1's 14B
+model is ≈ 10× its 1.3B one.
 
 Writes .cache/shapes/wan-<size>/{transformer,text_encoder,tokenizer,training_log.json}; then
 tools/train/export_wan_pipeline.py assembles models/shapes-wan-<size>.
@@ -49,9 +54,11 @@ import shapes_data as sd  # noqa: E402
 
 MAX_TOKENS = 48  # the longest caption of the video grammar is 32 pieces with </s>
 SIZES = {
-    "small": dict(num_attention_heads=4, attention_head_dim=16, ffn_dim=256, num_layers=2),
-    "large": dict(num_attention_heads=8, attention_head_dim=20, ffn_dim=640, num_layers=6),
+    "small": dict(patch_size=(1, 4, 4), num_attention_heads=8, attention_head_dim=32, ffn_dim=512, num_layers=2),
+    "large": dict(patch_size=(1, 2, 2), num_attention_heads=8, attention_head_dim=20, ffn_dim=640, num_layers=6),
 }
+DEFAULT_STEPS = {"small": 14000, "large": 3500}
+DEFAULT_BATCH = {"small": 32, "large": 32}
 UMT5_CONFIG = dict(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, feed_forward_proj="gated-gelu",
                    relative_attention_num_buckets=32, relative_attention_max_distance=64, dropout_rate=0.0,
                    is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1)
@@ -59,8 +66,8 @@ UMT5_CONFIG = dict(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, fee
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--size", choices=SIZES, default="small")
 ap.add_argument("--encode-only", action="store_true", help="only write the cached latents of the clips")
-ap.add_argument("--steps", type=int, default=None, help="default: 8000 (small), 1500 (large)")
-ap.add_argument("--batch", type=int, default=32)
+ap.add_argument("--steps", type=int, default=None, help="default: 14000 (small), 3500 (large)")
+ap.add_argument("--batch", type=int, default=None, help="default: 64 (small), 32 (large)")
 ap.add_argument("--lr", type=float, default=1e-3)
 ap.add_argument("--count", type=int, default=16000, help="rendered clips (seed 1)")
 ap.add_argument("--seed", type=int, default=0)
@@ -73,7 +80,8 @@ ap.add_argument("--pause-after", type=int, default=None, metavar="K",
                      "checkpoint, when the run has passed K)")
 ap.add_argument("--resume-from", default=None, metavar="SNAPSHOT", help="continue a --pause-after snapshot")
 args = ap.parse_args()
-args.steps = args.steps or {"small": 8000, "large": 1500}[args.size]
+args.steps = args.steps or DEFAULT_STEPS[args.size]
+args.batch = args.batch or DEFAULT_BATCH[args.size]
 args.out = args.out or os.path.join(sd.CACHE, f"wan-{args.size}")
 torch.set_num_threads(args.threads)
 sd.seed_everything(args.seed)
@@ -144,7 +152,7 @@ def make_models():
     torch.manual_seed(args.seed)
     text = UMT5EncoderModel(UMT5Config(vocab_size=len(tok), **UMT5_CONFIG))
     transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2), in_channels=latents.shape[1], out_channels=latents.shape[1],
+        in_channels=latents.shape[1], out_channels=latents.shape[1],
         text_dim=UMT5_CONFIG["d_model"], freq_dim=256, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
         eps=1e-6, rope_max_seq_len=1024, **SIZES[args.size])
     return text, transformer
@@ -170,47 +178,65 @@ REWARM_STEPS = 50  # after a snapshot, whose optimizer moments start from zero
 weight_modules = ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"), (ema_transformer, "ema_transformer"))
 
 
-def make_schedule(paused):
-    """Warm-up and cosine over all steps; after a --pause-after snapshot, from its place on the schedule with the
-    learning rate re-warmed over REWARM_STEPS (the snapshot has no optimizer moments)."""
+def make_schedule(restarts):
+    """Warm-up and cosine over all steps; after a restart (a --pause-after snapshot resumed, or a run extended), from
+    the latest restart's place on the schedule with the learning rate re-warmed over REWARM_STEPS."""
     base = sd.warmup_cosine(opt, args.steps)
-    if paused is None:
+    if not restarts:
         return base
-    offset = paused["after_step"] + 1
+    offset = restarts[-1]["after_step"] + 1
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: base.lr_lambdas[0](s + offset) * min(1, (s + 1) / REWARM_STEPS))
 
 
-# An interrupted run resumes from its last checkpoint (every 100 steps) when started again with the same flags.
+def extends(old):
+    """Whether a run with `old` settings may be continued by this one: the same settings, or a larger --steps."""
+    same = {k: v for k, v in old.items() if k != "steps"} == {k: v for k, v in settings.items() if k != "steps"}
+    return same and args.steps >= old["steps"]
+
+
+def extension(old, step):
+    return ([] if args.steps == old["steps"] else
+            [{"after_step": step, "how": f"extended from {old['steps']} to {args.steps} steps"}])
+
+
+# An interrupted run resumes from its last checkpoint (every 100 steps) when started again with the same flags, or
+# with a larger --steps to extend it.
 checkpoint_path = os.path.join(args.out, "checkpoint.pt")
-paused = None  # {"after_step": K, ...} once a run has gone through a --pause-after snapshot
+restarts = []  # [{"after_step": K, "how": …}] for each snapshot resumed and each extension, in order
 if os.path.exists(checkpoint_path):
     ck = torch.load(checkpoint_path, weights_only=False)
-    if ck["settings"] != settings:
-        sys.exit(f"{checkpoint_path} was written by a run with {ck['settings']}, not {settings}: "
-                 "start it again with those flags, or delete the checkpoint to train afresh")
-    paused = ck["paused"]
-    sched = make_schedule(paused)
-    for module, key in weight_modules + ((opt, "opt"), (sched, "sched")):
+    old = ck["settings"]
+    if not extends(old):
+        sys.exit(f"{checkpoint_path} was written by a run with {old}, not {settings}: start it again with those "
+                 "flags (a larger --steps extends it), or delete the checkpoint to train afresh")
+    extending = args.steps > old["steps"]
+    restarts = ck["restarts"] + [dict(r, how=r["how"] + f", AdamW moments kept, learning rate re-warmed over "
+                                      f"{REWARM_STEPS} steps") for r in extension(old, ck["step"])]
+    sched = make_schedule(restarts)
+    for module, key in weight_modules + ((opt, "opt"),) + (() if extending else ((sched, "sched"),)):
         module.load_state_dict(ck[key])
     gen.set_state(ck["generator"])
     log, running, first_step, earlier_seconds = ck["log"], ck["running"], ck["step"] + 1, ck["seconds"]
-    print(f"resuming after step {ck['step']} ({earlier_seconds:.0f}s of training so far)", flush=True)
+    print(f"resuming after step {ck['step']} ({earlier_seconds:.0f}s of training so far)"
+          + (f", extended to {args.steps} steps" if extending else ""), flush=True)
 elif args.resume_from:
     from safetensors.torch import load_file
     state = torch.load(os.path.join(args.resume_from, "state.pt"), weights_only=False)
-    if state["settings"] != settings:
+    if not extends(state["settings"]):
         sys.exit(f"{args.resume_from} was written by a run with {state['settings']}, not {settings}: "
-                 "resume it with those flags")
+                 "resume it with those flags (a larger --steps extends it)")
     for module, key in weight_modules:
         weights = load_file(os.path.join(args.resume_from, key + ".safetensors"))
         module.load_state_dict({k: v.float() for k, v in weights.items()})
     gen.set_state(state["generator"])
     log, running, first_step, earlier_seconds = state["log"], state["running"], state["step"] + 1, state["seconds"]
-    paused = {"after_step": state["step"], "optimizer": f"fresh AdamW moments, learning rate re-warmed over {REWARM_STEPS} steps"}
-    sched = make_schedule(paused)
+    restarts = state["restarts"] + [{"after_step": state["step"], "how": "resumed from an f16 snapshot"
+                                     + "".join(", " + r["how"] for r in extension(state["settings"], state["step"]))
+                                     + f", fresh AdamW moments, learning rate re-warmed over {REWARM_STEPS} steps"}]
+    sched = make_schedule(restarts)
     print(f"resuming {args.resume_from} after step {state['step']} ({earlier_seconds:.0f}s of training so far)", flush=True)
 else:
-    sched = make_schedule(None)
+    sched = make_schedule(restarts)
 
 
 def save_checkpoint(step):
@@ -218,7 +244,7 @@ def save_checkpoint(step):
           "seconds": earlier_seconds + time.time() - start, "text": text.state_dict(),
           "transformer": transformer.state_dict(), "ema_text": ema_text.state_dict(),
           "ema_transformer": ema_transformer.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-          "paused": paused}
+          "restarts": restarts}
     torch.save(ck, checkpoint_path + ".tmp")
     os.replace(checkpoint_path + ".tmp", checkpoint_path)
 
@@ -235,7 +261,7 @@ def save_snapshot(step):
                   os.path.join(d, key + ".safetensors"))
     shutil.copytree(os.path.join(args.out, "tokenizer"), os.path.join(d, "tokenizer"))
     torch.save({"settings": settings, "step": step, "log": log, "running": running, "generator": gen.get_state(),
-                "seconds": earlier_seconds + time.time() - start}, os.path.join(d, "state.pt"))
+                "seconds": earlier_seconds + time.time() - start, "restarts": restarts}, os.path.join(d, "state.pt"))
     flags = " ".join(f"--{k} {v}" for k, v in settings.items() if k != "vae")
     with open(os.path.join(d, "README.md"), "w") as f:
         f.write("\n".join([
@@ -285,7 +311,7 @@ for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)
 json.dump({"size": args.size, "transformer_parameters": n_transformer, "umt5_parameters": n_text,
            "tokenizer_pieces": len(tok), "clips": len(captions), "steps": args.steps, "batch": args.batch,
            "lr": args.lr, "final_loss_ema_of_batches": log[-1][1],
-           "seconds": round(earlier_seconds + time.time() - start), "paused": paused, "log": log},
+           "seconds": round(earlier_seconds + time.time() - start), "restarts": restarts, "log": log},
           open(os.path.join(args.out, "training_log.json"), "w"), indent=1)
 os.remove(checkpoint_path)
 print("wrote", args.out)
