@@ -17,12 +17,12 @@ Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered movin
 - AdamW with warm-up and cosine decay, gradient clipping 1; the saved weights are exponential moving averages
   (decay 0.999) of the transformer and the encoder;
 - a checkpoint every 100 steps (.cache/shapes/wan-<size>/checkpoint.pt): the same command resumes an interrupted run,
-  and a larger --steps extends a run (the cosine decay is stretched to the new length from where the run stands;
-  the log records the extension);
+  and a larger --steps extends a run (the cosine is recomputed over the new length and the learning rate re-warmed
+  over 50 steps from the step reached; the log records the extension);
 - `--pause-after K` ends a run after step K with a portable snapshot small enough to keep in git (the weights and
   their averages in f16, the tokenizer, the step and the sampler's state; no optimizer moments), and
   `--resume-from SNAPSHOT` continues it to the end on another machine: fresh AdamW moments, the learning rate
-  re-warmed over 50 steps at its place on the schedule. The log records the pause.
+  re-warmed over 50 steps at its place on the schedule. The log records every pause and extension.
 The two sizes differ in patch size, width and depth: small takes 4×4 latent patches (80 video tokens, 2 blocks ×
 256, as wide as a patch's 256 values so the embedding loses nothing), large 2×2 patches (320 video tokens, 6 blocks
 × 160), which makes a large forward several times a small one's time here (docs/BENCHMARKS.md), as Wan 2.1's 14B
@@ -58,7 +58,6 @@ SIZES = {
     "large": dict(patch_size=(1, 2, 2), num_attention_heads=8, attention_head_dim=20, ffn_dim=640, num_layers=6),
 }
 DEFAULT_STEPS = {"small": 14000, "large": 3500}
-DEFAULT_BATCH = {"small": 32, "large": 32}
 UMT5_CONFIG = dict(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, feed_forward_proj="gated-gelu",
                    relative_attention_num_buckets=32, relative_attention_max_distance=64, dropout_rate=0.0,
                    is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1)
@@ -67,7 +66,7 @@ ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--size", choices=SIZES, default="small")
 ap.add_argument("--encode-only", action="store_true", help="only write the cached latents of the clips")
 ap.add_argument("--steps", type=int, default=None, help="default: 14000 (small), 3500 (large)")
-ap.add_argument("--batch", type=int, default=None, help="default: 64 (small), 32 (large)")
+ap.add_argument("--batch", type=int, default=32)
 ap.add_argument("--lr", type=float, default=1e-3)
 ap.add_argument("--count", type=int, default=16000, help="rendered clips (seed 1)")
 ap.add_argument("--seed", type=int, default=0)
@@ -81,7 +80,6 @@ ap.add_argument("--pause-after", type=int, default=None, metavar="K",
 ap.add_argument("--resume-from", default=None, metavar="SNAPSHOT", help="continue a --pause-after snapshot")
 args = ap.parse_args()
 args.steps = args.steps or DEFAULT_STEPS[args.size]
-args.batch = args.batch or DEFAULT_BATCH[args.size]
 args.out = args.out or os.path.join(sd.CACHE, f"wan-{args.size}")
 torch.set_num_threads(args.threads)
 sd.seed_everything(args.seed)
@@ -173,7 +171,7 @@ settings = {k: getattr(args, k) for k in ("size", "steps", "batch", "lr", "count
 settings["vae"] = vae_digest  # the VAE's weights, wherever they are read from
 
 
-REWARM_STEPS = 50  # after a snapshot, whose optimizer moments start from zero
+REWARM_STEPS = 50  # after a restart: a snapshot's optimizer moments start from zero, an extension raises the rate
 # The trained modules, by their names in checkpoints and snapshots.
 weight_modules = ((text, "text"), (transformer, "transformer"), (ema_text, "ema_text"), (ema_transformer, "ema_transformer"))
 
@@ -194,9 +192,9 @@ def extends(old):
     return same and args.steps >= old["steps"]
 
 
-def extension(old, step):
-    return ([] if args.steps == old["steps"] else
-            [{"after_step": step, "how": f"extended from {old['steps']} to {args.steps} steps"}])
+def extension(old):
+    """How this run extends one with `old` settings, in the log's words, or None when it does not."""
+    return None if args.steps == old["steps"] else f"extended from {old['steps']} to {args.steps} steps"
 
 
 # An interrupted run resumes from its last checkpoint (every 100 steps) when started again with the same flags, or
@@ -209,16 +207,16 @@ if os.path.exists(checkpoint_path):
     if not extends(old):
         sys.exit(f"{checkpoint_path} was written by a run with {old}, not {settings}: start it again with those "
                  "flags (a larger --steps extends it), or delete the checkpoint to train afresh")
-    extending = args.steps > old["steps"]
-    restarts = ck["restarts"] + [dict(r, how=r["how"] + f", AdamW moments kept, learning rate re-warmed over "
-                                      f"{REWARM_STEPS} steps") for r in extension(old, ck["step"])]
+    extended = extension(old)
+    restarts = ck["restarts"] + ([{"after_step": ck["step"], "how": f"{extended}, AdamW moments kept, learning rate "
+                                   f"re-warmed over {REWARM_STEPS} steps"}] if extended else [])
     sched = make_schedule(restarts)
-    for module, key in weight_modules + ((opt, "opt"),) + (() if extending else ((sched, "sched"),)):
+    for module, key in weight_modules + ((opt, "opt"),) + (() if extended else ((sched, "sched"),)):
         module.load_state_dict(ck[key])
     gen.set_state(ck["generator"])
     log, running, first_step, earlier_seconds = ck["log"], ck["running"], ck["step"] + 1, ck["seconds"]
     print(f"resuming after step {ck['step']} ({earlier_seconds:.0f}s of training so far)"
-          + (f", extended to {args.steps} steps" if extending else ""), flush=True)
+          + (f", {extended}" if extended else ""), flush=True)
 elif args.resume_from:
     from safetensors.torch import load_file
     state = torch.load(os.path.join(args.resume_from, "state.pt"), weights_only=False)
@@ -230,8 +228,9 @@ elif args.resume_from:
         module.load_state_dict({k: v.float() for k, v in weights.items()})
     gen.set_state(state["generator"])
     log, running, first_step, earlier_seconds = state["log"], state["running"], state["step"] + 1, state["seconds"]
+    extended = extension(state["settings"])
     restarts = state["restarts"] + [{"after_step": state["step"], "how": "resumed from an f16 snapshot"
-                                     + "".join(", " + r["how"] for r in extension(state["settings"], state["step"]))
+                                     + (f", {extended}" if extended else "")
                                      + f", fresh AdamW moments, learning rate re-warmed over {REWARM_STEPS} steps"}]
     sched = make_schedule(restarts)
     print(f"resuming {args.resume_from} after step {state['step']} ({earlier_seconds:.0f}s of training so far)", flush=True)
