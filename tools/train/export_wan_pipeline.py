@@ -6,8 +6,8 @@
 Written by WanPipeline.save_pretrained (model_index.json, transformer/, text_encoder/, tokenizer/, vae/,
 scheduler/) in float16, with the transformer, UMT5 encoder and SentencePiece tokenizer trained by train_wan.py
 (.cache/shapes/wan-<size>), the VAE trained by train_wan_vae.py (.cache/shapes/wan-vae) and Wan 2.1's published
-UniPCMultistepScheduler config with flow_shift 1 (the model was trained on logit-normal σ at 64 px, where the
-published shift of 3 for 480p would not suit it). generation_defaults.json records the size, frame count and
+UniPCMultistepScheduler config with the flow_shift of the model's last training stage (train_wan.py --shift),
+so the sampler spends its steps where the model was trained. generation_defaults.json records the size, frame count and
 prompt length the model was trained at (64×64, 17 frames, 48 tokens); diffusers ignores the file (pass
 height=64, width=64, num_frames=17, max_sequence_length=48 there).
 """
@@ -34,7 +34,7 @@ from make_wan_transformer_fixtures import load_sharded  # noqa: E402
 
 DEFAULTS = {"height": 64, "width": 64, "frames": 17, "max_sequence_length": 48}
 UNIPC = dict(beta_end=0.02, beta_schedule="linear", beta_start=0.0001, disable_corrector=[],
-             final_sigmas_type="zero", flow_shift=1.0, lower_order_final=True, num_train_timesteps=1000,
+             final_sigmas_type="zero", lower_order_final=True, num_train_timesteps=1000,
              predict_x0=True, prediction_type="flow_prediction", solver_order=2, solver_type="bh2",
              timestep_spacing="linspace", use_flow_sigmas=True)
 
@@ -46,6 +46,9 @@ ap.add_argument("--out", default=None, help="default models/shapes-wan-<size>")
 args = ap.parse_args()
 args.trained = args.trained or os.path.join(sd.CACHE, f"wan-{args.size}")
 args.out = args.out or os.path.join(sd.ROOT, "models", f"shapes-wan-{args.size}")
+log = json.load(open(os.path.join(args.trained, "training_log.json")))
+stages = log.get("stages") or [{"steps": log["steps"], "batch": log["batch"], "lr": log["lr"], "shift": 1.0,
+                                "seconds": log["seconds"], "restarts": log["restarts"]}]  # first to last
 
 vae = AutoencoderKLWan.from_pretrained(args.vae, torch_dtype=torch.float32)
 # WanPipeline sizes latents by scale_factor_spatial, whose default (8) is not this VAE's factor.
@@ -55,7 +58,7 @@ pipe = WanPipeline(
     text_encoder=UMT5EncoderModel.from_pretrained(os.path.join(args.trained, "text_encoder"), torch_dtype=torch.float32),
     transformer=load_sharded(os.path.join(args.trained, "transformer")),
     vae=vae,
-    scheduler=UniPCMultistepScheduler(**UNIPC))
+    scheduler=UniPCMultistepScheduler(**UNIPC, flow_shift=stages[-1]["shift"]))
 if os.path.exists(args.out):
     shutil.rmtree(args.out)
 pipe.to(torch.float16).save_pretrained(args.out, safe_serialization=True)
@@ -77,9 +80,8 @@ video = check("a red circle moving right", num_inference_steps=3, guidance_scale
               num_frames=17, max_sequence_length=48).frames
 assert video.shape == (1, 17, 64, 64, 3), video.shape
 
-log = json.load(open(os.path.join(args.trained, "training_log.json")))
 vlog = json.load(open(os.path.join(args.vae, "training_log.json")))
-stages = [(s["steps"], s["window"]) for s in vlog["stages"]]  # each VAE training stage, first to last
+vae_stages = [(s["steps"], s["window"]) for s in vlog["stages"]]  # each VAE training stage, first to last
 ceiling = vlog["verifier_pass_rate_of_round_trips"]
 tconf = json.load(open(os.path.join(args.out, "transformer", "config.json")))
 weights = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(args.out) for f in fs if f.endswith(".safetensors"))
@@ -96,23 +98,30 @@ with open(os.path.join(args.out, "README.md"), "w") as f:
         f"  {tconf['num_attention_heads']} heads × {tconf['attention_head_dim']}, ffn {tconf['ffn_dim']}, patches "
         f"{tuple(tconf['patch_size'])}: {5 * (16 // tconf['patch_size'][1]) * (16 // tconf['patch_size'][2])} video "
         "tokens (16×5×16×16 latents) and 48 text tokens.",
-        f"  Rectified flow (σ logit-normal, timestep 1000·σ, velocity ε − x0), {log['steps']} steps × batch {log['batch']},",
-        f"  AdamW lr {log['lr']} (warm-up, cosine), caption dropout 10%, EMA 0.999; final training loss (EMA of batches)",
-        f"  {log['final_loss_ema_of_batches']}; {log['seconds'] / 60:.0f} min on this machine's CPU (one thread, with UMT5)"
-        + "".join(f"; after step {r['after_step']} {r['how']}" for r in log["restarts"]) + ".",
+        "  Rectified flow (σ logit-normal, shifted by k, timestep 1000·σ, velocity ε − x0), in stages: "
+        + "; then ".join(f"{st['steps']} steps × batch {st['batch']} at shift {st['shift']:g}, AdamW lr {st['lr']}"
+                         + "".join(f" (after step {r['after_step']} {r['how']})" for r in st["restarts"])
+                         for st in stages) + ",",
+        "  each with warm-up and cosine; caption dropout 10%, EMA 0.999; final training loss (EMA of batches)",
+        f"  {log['final_loss_ema_of_batches']}; {sum(st['seconds'] for st in stages) / 60:.0f} min on this machine's CPU "
+        "(one thread, with UMT5).",
         f"- **Text encoder:** UMT5EncoderModel, {log['umt5_parameters']:,} parameters, trained from scratch with the transformer;",
         f"  tokenizer: SentencePiece Unigram on the caption grammar, {log['tokenizer_pieces']} pieces, as T5TokenizerFast.",
         f"- **VAE:** AutoencoderKLWan, {vlog['parameters']:,} parameters (base_dim 16, dim_mult (1, 2, 4), z_dim 16; spatial",
         "  factor 4, temporal 4), trained on 32×32 crops of " + ", then ".join(
-            f"{n} steps × {vlog['batch']} of {w}-frame windows" for n, w in stages) + ";",
+            f"{n} steps × {vlog['batch']} of {w}-frame windows" for n, w in vae_stages) + ";",
         f"  PSNR {vlog['psnr_db_512_train_clips']} dB on 512 training clips, whose round trips the video verifier accepts "
         f"{100 * ceiling['all']:.1f}% of the time",
         "  (" + ", ".join(f"{t.replace('_', ' ')} {100 * v:.0f}%" for t, v in ceiling.items() if t != "all") + ").",
-        "- **Scheduler:** UniPCMultistepScheduler (Wan 2.1's config) with flow_shift 1.",
+        f"- **Scheduler:** UniPCMultistepScheduler (Wan 2.1's config) with flow_shift {stages[-1]['shift']:g}, the last stage's.",
         "- **Defaults:** generation_defaults.json (64×64, 17 frames, max_sequence_length 48), which evosearch reads; in",
         "  diffusers pass `height=64, width=64, num_frames=17, max_sequence_length=48`.",
         f"- **Size:** {weights / 1e6:.1f} MB of weights.",
         "- Scripts: the video phases of `tools/train/train_all.sh` (the VAE in two stages, the clips' latents,",
-        f"  `python3 tools/train/train_wan.py --size {args.size}`), then `python3 tools/train/export_wan_pipeline.py --size {args.size}`.",
+        f"  `python3 tools/train/train_wan.py --size {args.size}`"
+        + (f", then `python3 tools/train/train_wan.py --size {args.size} --init {log['init']} --shift {log['shift']:g} "
+           f"--steps {log['steps']} --lr {log['lr']} --out {args.trained}`" if log.get("init") else "")
+        + f"), then `python3 tools/train/export_wan_pipeline.py --size {args.size}"
+        + (f" --trained {args.trained}`." if log.get("init") else "`."),
         ""]))
 print("wrote", args.out)

@@ -4,6 +4,8 @@
     python3 tools/train/train_wan.py --encode-only --threads 2   # latents of the clips (after train_wan_vae.py)
     python3 tools/train/train_wan.py --size small
     python3 tools/train/train_wan.py --size large
+    python3 tools/train/train_wan.py --size small --init .cache/shapes/wan-small --shift 3 --steps 800 --lr 3e-4 \
+        --out .cache/shapes/wan-small-shift3   # then the same for large: the second stage of each
 
 Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered moving-shapes clips (17 frames, 64×64):
 - latents: the shapes-wan VAE's posterior mean (.cache/shapes/wan-vae, train_wan_vae.py), normalised per channel
@@ -12,13 +14,20 @@ Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered movin
   the ids of a SentencePiece Unigram tokenizer trained here on the caption grammar, 48 tokens with the attention
   mask and the states past the prompt's tokens zeroed, as WanPipeline encodes prompts; the caption is replaced by
   the empty prompt 10% of the time so classifier-free guidance on the (empty) negative prompt works;
-- objective: x_σ = (1 − σ)·x0 + σ·ε with σ logit-normal(0, 1), timestep 1000·σ (the scheduler's timesteps), the
-  transformer predicts ε − x0 (flow_prediction); MSE;
+- objective: x_σ = (1 − σ)·x0 + σ·ε with σ logit-normal(0, 1), shifted σ ↦ k·σ / (1 + (k − 1)·σ) by `--shift k`
+  as the sampler's flow_shift shifts its grid, timestep 1000·σ (the scheduler's timesteps); the transformer
+  predicts ε − x0 (flow_prediction); MSE. Consecutive frames are nearly alike, so a clip keeps its layout at
+  noise levels that erase a still image's, and the layout is decided at σ > 0.9, which unshifted σ reaches in
+  1.4 % of batches: a second stage at shift 3 (`--init` from the first) is what makes the samples' objects hold
+  their colour and shape across frames (docs/BENCHMARKS.md), and export_wan_pipeline.py gives the sampler the
+  same flow_shift;
 - AdamW with warm-up and cosine decay, gradient clipping 1; the saved weights are exponential moving averages
   (decay 0.999) of the transformer and the encoder;
 - a checkpoint every 100 steps (.cache/shapes/wan-<size>/checkpoint.pt): the same command resumes an interrupted run,
   and a larger --steps extends a run (the cosine is recomputed over the new length and the learning rate re-warmed
   over 50 steps from the step reached; the log records the extension);
+- `--init DIR` starts from a finished run's weights (its transformer, text encoder and tokenizer; fresh AdamW
+  moments and averages) and the log lists every stage;
 - `--pause-after K` ends a run after step K with a portable snapshot small enough to keep in git (the weights and
   their averages in f16, the tokenizer, the step and the sampler's state; no optimizer moments), and
   `--resume-from SNAPSHOT` continues it to the end on another machine: fresh AdamW moments, the learning rate
@@ -52,6 +61,9 @@ from transformers import UMT5Config, UMT5EncoderModel  # noqa: E402
 
 import shapes_data as sd  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from make_wan_transformer_fixtures import load_sharded  # noqa: E402
+
 MAX_TOKENS = 48  # the longest caption of the video grammar is 32 pieces with </s>
 SIZES = {
     "small": dict(patch_size=(1, 4, 4), num_attention_heads=8, attention_head_dim=32, ffn_dim=512, num_layers=2),
@@ -72,6 +84,9 @@ ap.add_argument("--count", type=int, default=16000, help="rendered clips (seed 1
 ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--vocab", type=int, default=96, help="SentencePiece vocabulary size")
+ap.add_argument("--shift", type=float, default=1.0, help="σ shift k of the training noise levels (default 1)")
+ap.add_argument("--init", default=None, metavar="DIR", help="a finished run's output (its transformer, text "
+                "encoder and tokenizer) to train from, e.g. a second stage at a larger --shift")
 ap.add_argument("--vae", default=os.path.join(sd.CACHE, "wan-vae"))
 ap.add_argument("--out", default=None)
 ap.add_argument("--pause-after", type=int, default=None, metavar="K",
@@ -131,11 +146,11 @@ unique = sorted(set(captions))
 index = {c: i for i, c in enumerate(unique)}
 caption_ids = torch.tensor([index[c] for c in captions])
 empty_id = len(unique)
-if args.resume_from:  # the snapshot's tokenizer, so the ids match the embeddings it learned
+if args.resume_from or args.init:  # the earlier run's tokenizer, so the ids match the embeddings it learned
     from transformers import T5TokenizerFast
     if os.path.exists(os.path.join(args.out, "tokenizer")):
         shutil.rmtree(os.path.join(args.out, "tokenizer"))
-    shutil.copytree(os.path.join(args.resume_from, "tokenizer"), os.path.join(args.out, "tokenizer"))
+    shutil.copytree(os.path.join(args.resume_from or args.init, "tokenizer"), os.path.join(args.out, "tokenizer"))
     tok = T5TokenizerFast.from_pretrained(os.path.join(args.out, "tokenizer"))
 else:
     tok = sd.train_sentencepiece(unique, os.path.join(args.out, "tokenizer"), args.vocab, MAX_TOKENS)
@@ -157,6 +172,9 @@ def make_models():
 
 
 text, transformer = make_models()
+if args.init:
+    transformer.load_state_dict(load_sharded(os.path.join(args.init, "transformer")).state_dict())
+    text.load_state_dict(UMT5EncoderModel.from_pretrained(os.path.join(args.init, "text_encoder")).float().state_dict())
 ema_text, ema_transformer = make_models()
 ema_text.load_state_dict(text.state_dict()); ema_transformer.load_state_dict(transformer.state_dict())
 ema_text.requires_grad_(False); ema_transformer.requires_grad_(False)
@@ -167,7 +185,7 @@ print(f"{args.size}: transformer {n_transformer} parameters, UMT5 {n_text}", flu
 opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
 gen = torch.Generator().manual_seed(args.seed)
 log = []; running = None; first_step = 0; earlier_seconds = 0.0
-settings = {k: getattr(args, k) for k in ("size", "steps", "batch", "lr", "count", "seed", "vocab")}
+settings = {k: getattr(args, k) for k in ("size", "steps", "batch", "lr", "count", "seed", "vocab", "shift", "init")}
 settings["vae"] = vae_digest  # the VAE's weights, wherever they are read from
 
 
@@ -179,7 +197,7 @@ weight_modules = ((text, "text"), (transformer, "transformer"), (ema_text, "ema_
 def make_schedule(restarts):
     """Warm-up and cosine over all steps; after a restart (a --pause-after snapshot resumed, or a run extended), from
     the latest restart's place on the schedule with the learning rate re-warmed over REWARM_STEPS."""
-    base = sd.warmup_cosine(opt, args.steps)
+    base = sd.warmup_cosine(opt, args.steps, warmup=REWARM_STEPS if args.init else 200)
     if not restarts:
         return base
     offset = restarts[-1]["after_step"] + 1
@@ -188,6 +206,7 @@ def make_schedule(restarts):
 
 def extends(old):
     """Whether a run with `old` settings may be continued by this one: the same settings, or a larger --steps."""
+    old = {"shift": 1.0, "init": None, **old}  # runs from before these flags
     same = {k: v for k, v in old.items() if k != "steps"} == {k: v for k, v in settings.items() if k != "steps"}
     return same and args.steps >= old["steps"]
 
@@ -281,7 +300,8 @@ for step in range(first_step, args.steps):
     x0 = latents[idx]
     cid = caption_ids[idx].clone()
     cid[torch.rand(args.batch, generator=gen) < 0.1] = empty_id
-    sigma = torch.sigmoid(torch.randn(args.batch, generator=gen))
+    u = torch.sigmoid(torch.randn(args.batch, generator=gen))
+    sigma = args.shift * u / (1 + (args.shift - 1) * u)
     eps = torch.randn(x0.shape, generator=gen)
     s = sigma.view(-1, 1, 1, 1, 1)
     xt = (1 - s) * x0 + s * eps
@@ -307,9 +327,19 @@ for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)
     if os.path.exists(d):
         shutil.rmtree(d)
     sd.save_f16(model.eval(), d)
+# Every training stage, first to last, so the log describes the model without the earlier stage's directory.
+stages = []
+if args.init:
+    earlier = json.load(open(os.path.join(args.init, "training_log.json")))
+    stages = earlier.get("stages") or [{"steps": earlier["steps"], "batch": earlier["batch"], "lr": earlier["lr"],
+                                        "shift": earlier.get("shift", 1.0), "seconds": earlier["seconds"],
+                                        "restarts": earlier["restarts"]}]
+stages.append({"steps": args.steps, "batch": args.batch, "lr": args.lr, "shift": args.shift,
+               "seconds": round(earlier_seconds + time.time() - start), "restarts": restarts})
 json.dump({"size": args.size, "transformer_parameters": n_transformer, "umt5_parameters": n_text,
            "tokenizer_pieces": len(tok), "clips": len(captions), "steps": args.steps, "batch": args.batch,
-           "lr": args.lr, "final_loss_ema_of_batches": log[-1][1],
+           "lr": args.lr, "shift": args.shift, "init": args.init, "stages": stages,
+           "final_loss_ema_of_batches": log[-1][1],
            "seconds": round(earlier_seconds + time.time() - start), "restarts": restarts, "log": log},
           open(os.path.join(args.out, "training_log.json"), "w"), indent=1)
 os.remove(checkpoint_path)
