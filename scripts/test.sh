@@ -13,5 +13,5 @@ if [ "$#" -eq 0 ]; then
     "$bin" bench toy --quick > .build/bench-toy-quick.md
     "$bin" bench shapes --quick --quiet --out .build/bench-shapes-quick
     "$bin" bench shapes --video --quick --quiet --rollouts 1,4 --methods best-of-n,evosearch --clip-model none \
-        --large none --out .build/bench-shapes-video-quick
+        --out .build/bench-shapes-video-quick
 fi

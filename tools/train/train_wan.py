@@ -26,8 +26,8 @@ Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered movin
 - a checkpoint every 100 steps (.cache/shapes/wan-<size>/checkpoint.pt): the same command resumes an interrupted run,
   and a larger --steps extends a run (the cosine is recomputed over the new length and the learning rate re-warmed
   over 50 steps from the step reached; the log records the extension);
-- `--init DIR` starts from a finished run's weights (its transformer, text encoder and tokenizer; fresh AdamW
-  moments and averages) and the log lists every stage;
+- `--init DIR` starts from a finished run's weights, or an exported models/shapes-wan-* pipeline's (its
+  transformer, text encoder and tokenizer; fresh AdamW moments and averages), and the log lists every stage;
 - `--pause-after K` ends a run after step K with a portable snapshot small enough to keep in git (the weights and
   their averages in f16, the tokenizer, the step and the sampler's state; no optimizer moments), and
   `--resume-from SNAPSHOT` continues it to the end on another machine: fresh AdamW moments, the learning rate
@@ -85,8 +85,9 @@ ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--vocab", type=int, default=96, help="SentencePiece vocabulary size")
 ap.add_argument("--shift", type=float, default=1.0, help="σ shift k of the training noise levels (default 1)")
-ap.add_argument("--init", default=None, metavar="DIR", help="a finished run's output (its transformer, text "
-                "encoder and tokenizer) to train from, e.g. a second stage at a larger --shift")
+ap.add_argument("--init", default=None, metavar="DIR", help="a finished run's output or an exported "
+                "models/shapes-wan-* pipeline (its transformer, text encoder and tokenizer) to train from, e.g. a "
+                "second stage at a larger --shift")
 ap.add_argument("--vae", default=os.path.join(sd.CACHE, "wan-vae"))
 ap.add_argument("--out", default=None)
 ap.add_argument("--pause-after", type=int, default=None, metavar="K",
@@ -173,6 +174,11 @@ def make_models():
 
 text, transformer = make_models()
 if args.init:
+    # A run's output keeps its log at the top, an exported pipeline (models/shapes-wan-*) under transformer/.
+    init_log = next((p for p in (os.path.join(args.init, "training_log.json"),
+                                 os.path.join(args.init, "transformer", "training_log.json")) if os.path.exists(p)), None)
+    if init_log is None:
+        sys.exit(f"{args.init}: no training_log.json (give train_wan.py's output or an exported models/shapes-wan-* directory)")
     transformer.load_state_dict(load_sharded(os.path.join(args.init, "transformer")).state_dict())
     text.load_state_dict(UMT5EncoderModel.from_pretrained(os.path.join(args.init, "text_encoder")).float().state_dict())
 ema_text, ema_transformer = make_models()
@@ -330,7 +336,7 @@ for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)
 # Every training stage, first to last, so the log describes the model without the earlier stage's directory.
 stages = []
 if args.init:
-    earlier = json.load(open(os.path.join(args.init, "training_log.json")))
+    earlier = json.load(open(init_log))
     stages = earlier.get("stages") or [{"steps": earlier["steps"], "batch": earlier["batch"], "lr": earlier["lr"],
                                         "shift": earlier.get("shift", 1.0), "seconds": earlier["seconds"],
                                         "restarts": earlier["restarts"]}]
