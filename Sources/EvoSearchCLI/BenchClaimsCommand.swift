@@ -126,19 +126,18 @@ struct BenchClaims: ParsableCommand {
                 handles[.equalTime]?.write(Data(rows.map(ClaimsReport.csvRow).joined().utf8))
             }
         }
-        let terminal = isatty(STDERR_FILENO) != 0
+        let status = StatusLine(quiet: quiet)
         bench.progress = { p in
-            guard !quiet else { return }
             let eta = p.eta.map { String(format: "ETA %.0f min", $0 / 60) } ?? "ETA —"
             let line = String(format: "%d/%d searches  %.1f/%.1f kNFE  %.0f s  %@  %@", p.done, p.total, Double(p.nfeDone) / 1000,
                               Double(p.nfeTotal) / 1000, p.elapsed, eta, p.description)
-            FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : line + "\n").utf8))
+            status.show(line)
         }
         let result: ClaimsBenchmark.Result
         do { result = try bench.run(small: smallPipeline, large: largePipeline) } catch let error as ShapesBenchmarkError {
-            throw CLIError("bench claims: \(error)")
-        } catch { throw cliError(error) }
-        if !quiet && terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            status.end(); throw CLIError("bench claims: \(error)")
+        } catch { status.end(); throw cliError(error) }
+        status.end()
         for h in handles.values { h.closeFile() }
 
         let context = ClaimsReport.Context(

@@ -95,26 +95,25 @@ struct BenchShapes: ParsableCommand {
         var guides = [ShapesBenchmark.Guide.verifier(kind)]
         if let clipDir { guides.append(.clip(directory: clipDir, videoFrames: video ? frameAverage : nil)) }
         let started = Date()
-        let quiet = self.quiet
+        let status = StatusLine(quiet: quiet)
         let bench = ShapesBenchmark(settings: settings, prompts: JudgedPrompt.heldout(kind, perTask: perTask), guides: guides) { done, total, what in
-            if !quiet {
-                FileHandle.standardError.write(Data(String(format: "\r\u{1B}[K%d/%d  %@  %.0f s", done, total, what,
-                                                           Date().timeIntervalSince(started)).utf8))
-            }
+            status.show(String(format: "%d/%d  %@  %.0f s", done, total, what, Date().timeIntervalSince(started)))
         }
         let smallPipeline = try loadPipeline(smallDir.path)
         let runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], fluxRuns: [ShapesBenchmark.Run]?
         var fluxSeconds = 0.0
         do {
             runs = try bench.runGrid(on: smallPipeline)
-            if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+            status.end()
             equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadPipeline($0.path)) } ?? []
-            if !quiet, largeDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+            status.end()
             let fluxStarted = Date()
             fluxRuns = try fluxDir.map { try bench.runGrid(on: loadPipeline($0.path)) }
             fluxSeconds = Date().timeIntervalSince(fluxStarted)
-            if !quiet, fluxDir != nil { FileHandle.standardError.write(Data("\n".utf8)) }
-        } catch let error as ShapesBenchmarkError { throw CLIError("bench shapes: \(error)") } catch { throw cliError(error) }
+            status.end()
+        } catch let error as ShapesBenchmarkError {
+            status.end(); throw CLIError("bench shapes: \(error)")
+        } catch { status.end(); throw cliError(error) }
 
         let report = ShapesBenchmarkReport(settings: settings, model: small, promptCount: bench.prompts.count,
                                            guides: guides.map(\.name), runs: runs, equalTime: equalTime,

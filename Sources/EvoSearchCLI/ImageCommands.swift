@@ -102,17 +102,16 @@ struct Generate: ParsableCommand {
         }
         let started = Date()
         let sample: Tensor
+        let status = StatusLine(quiet: quiet)
         do {
             let request = sampler.request(prompt: prompt, negativePrompt: negativePrompt)
             try memory.check(.generation(try pipeline.memoryEstimate(for: request)))
             for w in sampler.warnings + pipeline.promptWarnings(for: request) {
                 FileHandle.standardError.write(Data("warning: \(w)\n".utf8))
             }
-            sample = try pipeline.generate(request, seed: seed) { done, total in
-                if !quiet { FileHandle.standardError.write(Data("\rstep \(done)/\(total)".utf8)) }
-            }
-        } catch { throw cliError(error) }
-        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+            sample = try pipeline.generate(request, seed: seed) { done, total in status.show("step \(done)/\(total)") }
+        } catch { status.end(); throw cliError(error) }
+        status.end()
         let steps = sampler.steps ?? pipeline.defaults.steps
         let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
         if let output {

@@ -55,13 +55,13 @@ struct ShapesEval: ParsableCommand {
             prompts = ShapesVideoPromptSuite.prompts(s).map(JudgedPrompt.init(video:))
         }
         let pipeline = try loadPipeline(dir.path)
-        let started = Date()
+        let status = PromptStatus(quiet: quiet)
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
         do {
-            results = try evaluation.run(pipeline, prompts: prompts, progress: promptProgress(quiet: quiet, started: started))
-        } catch { throw cliError(error) }
-        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+            results = try evaluation.run(pipeline, prompts: prompts, progress: status.update)
+        } catch { status.line.end(); throw cliError(error) }
+        status.line.end()
         print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         printTaskTable(results)
         let records: [[String: Any]] = results.map { ["prompt": $0.prompt.text, "task": $0.prompt.task, "scores": $0.fractions] }
@@ -73,10 +73,15 @@ struct ShapesEval: ParsableCommand {
     }
 }
 
-/// The progress line of `shapes eval` and `shapes hard-split` on standard error ("prompt 3/12  41 s"), or nothing.
-func promptProgress(quiet: Bool, started: Date) -> (Int, Int) -> Void {
-    { done, total in
-        if !quiet { FileHandle.standardError.write(Data(String(format: "\rprompt %d/%d  %.0f s", done, total, Date().timeIntervalSince(started)).utf8)) }
+/// The status of `shapes eval` and `shapes hard-split` ("prompt 3/12  41 s"), timed from its creation.
+struct PromptStatus {
+    let line: StatusLine
+    let started = Date()
+
+    init(quiet: Bool) { line = StatusLine(quiet: quiet) }
+
+    func update(done: Int, total: Int) {
+        line.show(String(format: "prompt %d/%d  %.0f s", done, total, Date().timeIntervalSince(started)))
     }
 }
 
@@ -134,13 +139,13 @@ struct ShapesHardSplit: ParsableCommand {
         let pipeline = try loadImagePipeline(try EmbeddedModels().resolvePipeline(model).path, command: "shapes hard-split")
         let sampler = self.sampler.forPlainSamples(of: type(of: pipeline))
         let pool = ShapesPromptSuite.candidates(perTask: candidates, seed: poolSeed)
-        let started = Date()
+        let status = PromptStatus(quiet: quiet)
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
         do {
-            results = try evaluation.run(pipeline, prompts: pool.map(JudgedPrompt.init(image:)), progress: promptProgress(quiet: quiet, started: started))
-        } catch { throw cliError(error) }
-        if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+            results = try evaluation.run(pipeline, prompts: pool.map(JudgedPrompt.init(image:)), progress: status.update)
+        } catch { status.line.end(); throw cliError(error) }
+        status.line.end()
         let chosen = HardPromptSelection.select(results, maxAccuracy: maxAccuracy, perTask: perTask)
         print("model \(model), \(pool.count) candidates (pool seed \(poolSeed)), \(samples) images each from seed \(seed), \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         printTaskTable(results)
