@@ -47,8 +47,7 @@ args = ap.parse_args()
 args.trained = args.trained or os.path.join(sd.CACHE, f"wan-{args.size}")
 args.out = args.out or os.path.join(sd.ROOT, "models", f"shapes-wan-{args.size}")
 log = json.load(open(os.path.join(args.trained, "training_log.json")))
-stages = log.get("stages") or [{"steps": log["steps"], "batch": log["batch"], "lr": log["lr"], "shift": 1.0,
-                                "seconds": log["seconds"], "restarts": log["restarts"]}]  # first to last
+stages = sd.transformer_stages(log)
 
 vae = AutoencoderKLWan.from_pretrained(args.vae, torch_dtype=torch.float32)
 # WanPipeline sizes latents by scale_factor_spatial, whose default (8) is not this VAE's factor.

@@ -140,6 +140,13 @@ def ema_update(pairs, step, decay=0.999):
                 pe.lerp_(p, 1 - d)
 
 
+def transformer_stages(log):
+    """Every training stage of a train_wan.py run, first to last, from its training_log.json (a log from before
+    stages were recorded is one stage at shift 1)."""
+    return log.get("stages") or [{"steps": log["steps"], "batch": log["batch"], "lr": log["lr"], "shift": 1.0,
+                                  "seconds": log["seconds"], "restarts": log["restarts"]}]
+
+
 def save_f16(model, directory):
     """save_pretrained with float16 weights (the config keeps torch_dtype float16)."""
     model.to(torch.float16).save_pretrained(directory, safe_serialization=True)

@@ -335,10 +335,7 @@ for name, model in (("transformer", ema_transformer), ("text_encoder", ema_text)
 # Every training stage, first to last, so the log describes the model without the earlier stage's directory.
 stages = []
 if args.init:
-    earlier = json.load(open(init_log))
-    stages = earlier.get("stages") or [{"steps": earlier["steps"], "batch": earlier["batch"], "lr": earlier["lr"],
-                                        "shift": earlier.get("shift", 1.0), "seconds": earlier["seconds"],
-                                        "restarts": earlier["restarts"]}]
+    stages = sd.transformer_stages(json.load(open(init_log)))
 stages.append({"steps": args.steps, "batch": args.batch, "lr": args.lr, "shift": args.shift,
                "seconds": round(earlier_seconds + time.time() - start), "restarts": restarts})
 json.dump({"size": args.size, "transformer_parameters": n_transformer, "umt5_parameters": n_text,
