@@ -134,10 +134,10 @@ struct BenchClaims: ParsableCommand {
             status.show(line)
         }
         let result: ClaimsBenchmark.Result
-        do { result = try bench.run(small: smallPipeline, large: largePipeline) } catch let error as ShapesBenchmarkError {
-            status.end(); throw CLIError("bench claims: \(error)")
-        } catch { status.end(); throw cliError(error) }
-        status.end()
+        do {
+            defer { status.end() }
+            result = try bench.run(small: smallPipeline, large: largePipeline)
+        } catch let error as ShapesBenchmarkError { throw CLIError("bench claims: \(error)") } catch { throw cliError(error) }
         for h in handles.values { h.closeFile() }
 
         let context = ClaimsReport.Context(

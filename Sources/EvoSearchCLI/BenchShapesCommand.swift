@@ -103,6 +103,7 @@ struct BenchShapes: ParsableCommand {
         let runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], fluxRuns: [ShapesBenchmark.Run]?
         var fluxSeconds = 0.0
         do {
+            defer { status.end() }
             runs = try bench.runGrid(on: smallPipeline)
             status.end()
             equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadPipeline($0.path)) } ?? []
@@ -110,10 +111,7 @@ struct BenchShapes: ParsableCommand {
             let fluxStarted = Date()
             fluxRuns = try fluxDir.map { try bench.runGrid(on: loadPipeline($0.path)) }
             fluxSeconds = Date().timeIntervalSince(fluxStarted)
-            status.end()
-        } catch let error as ShapesBenchmarkError {
-            status.end(); throw CLIError("bench shapes: \(error)")
-        } catch { status.end(); throw cliError(error) }
+        } catch let error as ShapesBenchmarkError { throw CLIError("bench shapes: \(error)") } catch { throw cliError(error) }
 
         let report = ShapesBenchmarkReport(settings: settings, model: small, promptCount: bench.prompts.count,
                                            guides: guides.map(\.name), runs: runs, equalTime: equalTime,

@@ -104,14 +104,14 @@ struct Generate: ParsableCommand {
         let sample: Tensor
         let status = StatusLine(quiet: quiet)
         do {
+            defer { status.end() }
             let request = sampler.request(prompt: prompt, negativePrompt: negativePrompt)
             try memory.check(.generation(try pipeline.memoryEstimate(for: request)))
             for w in sampler.warnings + pipeline.promptWarnings(for: request) {
                 FileHandle.standardError.write(Data("warning: \(w)\n".utf8))
             }
             sample = try pipeline.generate(request, seed: seed) { done, total in status.show("step \(done)/\(total)") }
-        } catch { status.end(); throw cliError(error) }
-        status.end()
+        } catch { throw cliError(error) }
         let steps = sampler.steps ?? pipeline.defaults.steps
         let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
         if let output {

@@ -59,9 +59,9 @@ struct ShapesEval: ParsableCommand {
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
         do {
+            defer { status.end() }
             results = try evaluation.run(pipeline, prompts: prompts, progress: status.update)
-        } catch { status.line.end(); throw cliError(error) }
-        status.line.end()
+        } catch { throw cliError(error) }
         print("model \(model), \(split) split, \(samples) sample(s) per prompt, \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         printTaskTable(results)
         let records: [[String: Any]] = results.map { ["prompt": $0.prompt.text, "task": $0.prompt.task, "scores": $0.fractions] }
@@ -75,14 +75,16 @@ struct ShapesEval: ParsableCommand {
 
 /// The status of `shapes eval` and `shapes hard-split` ("prompt 3/12  41 s"), timed from its creation.
 struct PromptStatus {
-    let line: StatusLine
-    let started = Date()
+    private let line: StatusLine
+    private let started = Date()
 
     init(quiet: Bool) { line = StatusLine(quiet: quiet) }
 
     func update(done: Int, total: Int) {
         line.show(String(format: "prompt %d/%d  %.0f s", done, total, Date().timeIntervalSince(started)))
     }
+
+    func end() { line.end() }
 }
 
 /// The per-task table of `shapes eval` and `shapes hard-split`: samples, accuracy, mean fraction of constraints.
@@ -143,9 +145,9 @@ struct ShapesHardSplit: ParsableCommand {
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
         do {
+            defer { status.end() }
             results = try evaluation.run(pipeline, prompts: pool.map(JudgedPrompt.init(image:)), progress: status.update)
-        } catch { status.line.end(); throw cliError(error) }
-        status.line.end()
+        } catch { throw cliError(error) }
         let chosen = HardPromptSelection.select(results, maxAccuracy: maxAccuracy, perTask: perTask)
         print("model \(model), \(pool.count) candidates (pool seed \(poolSeed)), \(samples) images each from seed \(seed), \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         printTaskTable(results)

@@ -146,6 +146,12 @@ unique = sorted(set(captions))
 index = {c: i for i, c in enumerate(unique)}
 caption_ids = torch.tensor([index[c] for c in captions])
 empty_id = len(unique)
+if args.init:
+    # A run's output keeps its log at the top, an exported pipeline (models/shapes-wan-*) under transformer/.
+    init_log = next((p for p in (os.path.join(args.init, "training_log.json"),
+                                 os.path.join(args.init, "transformer", "training_log.json")) if os.path.exists(p)), None)
+    if init_log is None:
+        sys.exit(f"{args.init}: no training_log.json (give train_wan.py's output or an exported models/shapes-wan-* directory)")
 if args.resume_from or args.init:  # the earlier run's tokenizer, so the ids match the embeddings it learned
     from transformers import T5TokenizerFast
     if os.path.exists(os.path.join(args.out, "tokenizer")):
@@ -173,11 +179,6 @@ def make_models():
 
 text, transformer = make_models()
 if args.init:
-    # A run's output keeps its log at the top, an exported pipeline (models/shapes-wan-*) under transformer/.
-    init_log = next((p for p in (os.path.join(args.init, "training_log.json"),
-                                 os.path.join(args.init, "transformer", "training_log.json")) if os.path.exists(p)), None)
-    if init_log is None:
-        sys.exit(f"{args.init}: no training_log.json (give train_wan.py's output or an exported models/shapes-wan-* directory)")
     transformer.load_state_dict(load_sharded(os.path.join(args.init, "transformer")).state_dict())
     text.load_state_dict(UMT5EncoderModel.from_pretrained(os.path.join(args.init, "text_encoder")).float().state_dict())
 ema_text, ema_transformer = make_models()
