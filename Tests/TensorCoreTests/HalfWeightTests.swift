@@ -118,6 +118,10 @@ import Testing
             #expect(SmallGEMM.suitable(m: m, n: 13, k: k))
             checkGEMM(m: m, n: 13, k: k, halfA: true, bias: true, format: format)
         }
+        // At least two bands per core: each core widens and multiplies whole bands (60, 60, 60 and 63 rows).
+        let deep = 4000, deepBand = SmallGEMM.widenedBandFloats / deep / 6 * 6
+        #expect(deepBand == 60 && SmallGEMM.suitable(m: 4 * deepBand + 3, n: 8, k: deep))
+        checkGEMM(m: 4 * deepBand + 3, n: 8, k: deep, halfA: true, bias: true, addend: true, format: format)
     }
 
     @Test(arguments: [HalfFormat.f16, .bf16])
@@ -176,7 +180,8 @@ import Testing
         // (n, c, h, w, o, kernel, stride, padding, groups)
         let cases = [(2, 16, 12, 12, 24, 3, 1, 1, 1), (1, 16, 8, 50, 24, 3, 1, 1, 1), (2, 16, 12, 12, 32, 3, 2, 1, 1),
                      (2, 16, 12, 12, 40, 1, 1, 0, 1), (1, 8, 10, 10, 8, 3, 1, 1, 2), (1, 16, 40, 40, 64, 3, 1, 1, 1),
-                     (3, 8, 4, 4, 16, 3, 1, 1, 1), (1, 64, 40, 40, 96, 1, 1, 0, 1)]
+                     (3, 8, 4, 4, 16, 3, 1, 1, 1), (1, 64, 40, 40, 96, 1, 1, 0, 1),
+                     (1, 448, 4, 4, 256, 3, 1, 1, 1)]  // the last: five bands of widened weight rows
         for (n, c, h, w, o, kk, s, p, g) in cases {
             let weight = Self.weight([o, c / g, kk, kk], format, seed: UInt64(o * 31 + c))
             let wide = weight.widened()

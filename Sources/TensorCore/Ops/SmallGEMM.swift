@@ -102,22 +102,44 @@ enum SmallGEMM {
 
     /// Calls `body(row0, rows, band)` for bands of consecutive rows of the `[m, k]` matrix `a` (row stride `lda`),
     /// each widened into a row-major float32 band (row stride k); bands hold whole row groups of 6 and at least 6
-    /// rows when m ≥ 6, so each runs the tile kernel as an ordinary product.
+    /// rows when m ≥ 6, so each runs the tile kernel as an ordinary product. The bands' products must write
+    /// disjoint outputs: with at least two bands per core, each core takes a contiguous run of whole bands and
+    /// widens and multiplies each in its own scratch (its product runs on that core alone), so the cores do not
+    /// meet at a barrier twice per band and split a band's few tiles unevenly; fewer bands run one after another,
+    /// each widened and multiplied by all the cores.
     static func forEachWidenedBand(_ a: MatrixElements, lda: Int, m: Int, k: Int,
-                                   _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
+                                   _ body: @escaping (Int, Int, UnsafePointer<Float>) -> Void) {
         let bandRows = Swift.max(6, widenedBandFloats / Swift.max(1, k) / 6 * 6)
+        var starts: [Int] = []
+        var row0 = 0
+        while row0 < m {
+            starts.append(row0)
+            // A remainder of fewer than 6 rows joins the band before it.
+            row0 += m - row0 < bandRows + 6 ? m - row0 : bandRows
+        }
+        starts.append(m)
+        let bands = starts.count - 1, cores = WorkerPool.shared.threads
+        if cores >= 2 && bands >= 2 * cores {
+            WorkerPool.shared.run(chunks: cores) { part in
+                let band = UnsafeMutablePointer<Float>.allocate(capacity: (bandRows + 5) * k)
+                defer { band.deallocate() }
+                for index in bands * part / cores ..< bands * (part + 1) / cores {
+                    let first = starts[index], rows = starts[index + 1] - first
+                    for i in 0..<rows { a.widen(offset: (first + i) * lda, count: k, into: band + i * k) }
+                    body(first, rows, band)
+                }
+            }
+            return
+        }
         let band = UnsafeMutablePointer<Float>.allocate(capacity: (bandRows + 5) * k)
         defer { band.deallocate() }
         let pband = SendablePointer(band)
-        var row0 = 0
-        while row0 < m {
-            // A remainder of fewer than 6 rows joins the band before it.
-            let rows = m - row0 < bandRows + 6 ? m - row0 : bandRows
+        for index in 0..<bands {
+            let first = starts[index], rows = starts[index + 1] - first
             NN.parallel(rows, cost: k) { r in
-                for i in r { a.widen(offset: (row0 + i) * lda, count: k, into: pband.base + i * k) }
+                for i in r { a.widen(offset: (first + i) * lda, count: k, into: pband.base + i * k) }
             }
-            body(row0, rows, band)
-            row0 += rows
+            body(first, rows, band)
         }
     }
 
