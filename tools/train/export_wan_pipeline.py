@@ -117,9 +117,8 @@ with open(os.path.join(args.out, "README.md"), "w") as f:
         "  diffusers pass `height=64, width=64, num_frames=17, max_sequence_length=48`.",
         f"- **Size:** {weights / 1e6:.1f} MB of weights.",
         "- Scripts: the video phases of `tools/train/train_all.sh` (the VAE in two stages, the clips' latents,",
-        f"  `python3 tools/train/train_wan.py --size {args.size} --steps {stages[0]['steps']}"
-        + (f" --shift {stages[0]['shift']:g}" if stages[0]["shift"] != 1 else "")
-        + (f" --lr {stages[0]['lr']}" if stages[0]["lr"] != 1e-3 else "") + "`"
+        f"  `python3 tools/train/train_wan.py --size {args.size} --steps {stages[0]['steps']} --lr {stages[0]['lr']}"
+        f" --shift {stages[0]['shift']:g}`"
         + (f", then `python3 tools/train/train_wan.py --size {args.size} --init {log['init']} --shift {log['shift']:g} "
            f"--steps {log['steps']} --lr {log['lr']} --out {args.trained}`" if log.get("init") else "")
         + f"), then `python3 tools/train/export_wan_pipeline.py --size {args.size}"
