@@ -23,7 +23,7 @@ let simd: [SwiftSetting] = {
     }
     switch level {
     case "avx2":
-        return [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"], .when(platforms: [.linux]))]
+        return [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c", "-target-cpu", "haswell"], .when(platforms: [.linux]))]
     case "avx512":
         return [.unsafeFlags(["-Xcc", "-march=skylake-avx512", "-target-cpu", "skylake-avx512"], .when(platforms: [.linux])),
                 .define("EVOSEARCH_AVX512", .when(platforms: [.linux]))]
@@ -60,7 +60,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Imaging", dependencies: ["TensorCore", "CZlib"], swiftSettings: simd),
         .target(name: "CThreading", path: "Sources/CThreading"),
-        .target(name: "TensorCore", dependencies: ["COpenBLAS", "CThreading"], swiftSettings: simd),
+        .systemLibrary(name: "CHalfConversion", path: "Sources/CHalfConversion"),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS", "CThreading", "CHalfConversion"], swiftSettings: simd),
         .target(name: "ModelIO", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "RandomStreams", dependencies: ["TensorCore"], swiftSettings: simd),
         .target(name: "Schedulers", dependencies: ["TensorCore", "ModelIO"], swiftSettings: simd),

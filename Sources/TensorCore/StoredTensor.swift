@@ -1,3 +1,5 @@
+import CHalfConversion
+
 /// A 16-bit floating-point format a weight can be stored in.
 public enum HalfFormat: Sendable, Hashable, CustomStringConvertible {
     /// IEEE 754 binary16 (`torch.float16`).
@@ -8,22 +10,20 @@ public enum HalfFormat: Sendable, Hashable, CustomStringConvertible {
     public var description: String { self == .f16 ? "F16" : "BF16" }
 
     /// Widens `count` elements at `src` (any alignment) into float32 at `dst`. Exact for every bit pattern:
-    /// f16 through `Float16` (F16C's `vcvtph2ps`; subnormals, ±0 and ±inf exact, NaNs quietened as torch's
+    /// f16 by F16C's `vcvtph2ps` (subnormals, ±0 and ±inf exact, NaNs quietened as torch's
     /// conversion does on x86), bf16 by a 16-bit shift (payloads kept). Both loops are 16 lanes wide.
     public func widen(_ src: UnsafeRawPointer, count: Int, into dst: UnsafeMutablePointer<Float>) {
         var i = 0
         switch self {
         case .f16:
             while i + 16 <= count {
-                let h = src.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-                VMath.store(SIMD16<Float>(unsafeBitCast(h, to: SIMD16<Float16>.self)), dst + i)
+                VMath.store(evo_widen_f16x16(src + 2 * i), dst + i)
                 i += 16
             }
             while i < count { dst[i] = Float(src.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self)); i += 1 }
         case .bf16:
             while i + 16 <= count {
-                let h = src.loadUnaligned(fromByteOffset: 2 * i, as: SIMD16<UInt16>.self)
-                VMath.store(unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD16<Float>.self), dst + i)
+                VMath.store(evo_widen_bf16x16(src + 2 * i), dst + i)
                 i += 16
             }
             while i < count {

@@ -10,7 +10,7 @@ import Testing
     }
 
     func check(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false, alpha: Float, beta: Float,
-               bias withBias: Bool = false, addend withAddend: Bool = false, pad: Int = 3) {
+               bias withBias: Bool = false, addend withAddend: Bool = false, pad: Int = 3, elements: Bool = false) {
         let lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad
         let a = Self.values((transA ? k : m) * lda, seed: 1), b = Self.values((transB ? n : k) * ldb, seed: 2)
         var c = Self.values(m * ldc, seed: 3)
@@ -34,9 +34,16 @@ import Testing
                 c.withUnsafeMutableBufferPointer { pc in
                     bias.withUnsafeBufferPointer { pbias in
                         addend.withUnsafeBufferPointer { padd in
-                            GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: lda,
-                                       b: pb.baseAddress!, ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc,
-                                       bias: withBias ? pbias.baseAddress! : nil, addend: withAddend ? padd.baseAddress! : nil)
+                            if elements {
+                                GEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                                          a: MatrixElements(pa.baseAddress!), lda: lda, b: MatrixElements(pb.baseAddress!),
+                                          ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc,
+                                          bias: withBias ? pbias.baseAddress! : nil, addend: withAddend ? padd.baseAddress! : nil)
+                            } else {
+                                GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: lda,
+                                           b: pb.baseAddress!, ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc,
+                                           bias: withBias ? pbias.baseAddress! : nil, addend: withAddend ? padd.baseAddress! : nil)
+                            }
                         }
                     }
                 }
@@ -59,6 +66,23 @@ import Testing
             check(m: m, n: n, k: k, alpha: 1, beta: 0, bias: true, addend: true)
             check(m: m, n: n, k: k, transB: true, alpha: 1, beta: 0, addend: true)
         }
+    }
+
+    /// `GEMM.gemm` with a transposed B and few rows of A runs `InnerProductGEMM`: every edge of its 4×4 tiles (rows
+    /// of A or B fewer than 4 or not a multiple of 4, k not a multiple of 16) and the largest A it takes.
+    @Test func innerProductTilesMatchDoubleProduct() {
+        for (m, n, k) in [(1, 1, 16), (1, 5, 17), (1, 6, 300), (2, 3, 256), (3, 4, 257), (4, 4, 256), (5, 7, 271),
+                          (7, 13, 300), (13, 64, 320), (64, 9, 1280), (128, 6, 256)] {
+            #expect(InnerProductGEMM.suitable(m: m, n: n, k: k))
+            check(m: m, n: n, k: k, transB: true, alpha: 1, beta: 0, elements: true)
+            check(m: m, n: n, k: k, transB: true, alpha: 0.5, beta: 0.75, elements: true)
+            check(m: m, n: n, k: k, transB: true, alpha: 1, beta: 0, bias: true, addend: true, elements: true)
+        }
+        let widest = InnerProductGEMM.maxFloatsOfA / InnerProductGEMM.maxRows
+        #expect(InnerProductGEMM.suitable(m: InnerProductGEMM.maxRows, n: 5, k: widest))
+        #expect(!InnerProductGEMM.suitable(m: InnerProductGEMM.maxRows + 1, n: 5, k: 256)
+                && !InnerProductGEMM.suitable(m: 4, n: 5, k: 255) && !InnerProductGEMM.suitable(m: 1, n: 5, k: 15))
+        check(m: 2, n: 5, k: widest, transB: true, alpha: 1, beta: 1, bias: true, elements: true)
     }
 
     @Test func openBLASSplitsMatchDoubleProduct() {

@@ -54,7 +54,9 @@ import Testing
         }
     }
 
-    /// `GEMM.gemm` with the half operand against `GEMM.sgemm` on its widening.
+    /// `GEMM.gemm` with the half operand against the path its float32 widening takes: `sgemm` for a half A (a
+    /// convolution weight), `GEMM.gemm` for a half B (which runs `InnerProductGEMM` for a transposed B with few rows
+    /// of A, as a half B does).
     func checkGEMM(m: Int, n: Int, k: Int, halfA: Bool, transA: Bool = false, transB: Bool = false, alpha: Float = 1,
                    beta: Float = 0, bias withBias: Bool = false, addend withAddend: Bool = false,
                    format: HalfFormat, exact: Bool = true) {
@@ -71,9 +73,15 @@ import Testing
                     addend.withUnsafeBufferPointer { pe in
                         let (a, b) = halfA ? (w.baseAddress!, o.baseAddress!) : (o.baseAddress!, w.baseAddress!)
                         expected.withUnsafeMutableBufferPointer { c in
-                            GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-                                       ldb: ldb, beta: beta, c: c.baseAddress!, ldc: ldc,
-                                       bias: withBias ? pb.baseAddress! : nil, addend: withAddend ? pe.baseAddress! : nil)
+                            if halfA {
+                                GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                           b: b, ldb: ldb, beta: beta, c: c.baseAddress!, ldc: ldc,
+                                           bias: withBias ? pb.baseAddress! : nil, addend: withAddend ? pe.baseAddress! : nil)
+                            } else {
+                                GEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: MatrixElements(a),
+                                          lda: lda, b: MatrixElements(b), ldb: ldb, beta: beta, c: c.baseAddress!, ldc: ldc,
+                                          bias: withBias ? pb.baseAddress! : nil, addend: withAddend ? pe.baseAddress! : nil)
+                            }
                         }
                         half.withElements { h in
                             got.withUnsafeMutableBufferPointer { c in
@@ -102,7 +110,10 @@ import Testing
 
     @Test(arguments: [HalfFormat.f16, .bf16])
     func smallGEMMWithHalfOperandEqualsFloat32(format: HalfFormat) {
-        for (m, n, k) in [(1, 1, 1), (7, 17, 5), (13, 33, 40), (5, 300, 9), (64, 16, 576), (77, 64, 64)] {
+        // With B transposed, (64, 16, 576) and (77, 40, 300) take InnerProductGEMM, the others
+        // SmallGEMM's packed panels of the half B.
+        for (m, n, k) in [(1, 1, 1), (7, 17, 5), (13, 33, 40), (5, 300, 9), (64, 16, 576), (77, 64, 64), (150, 40, 24),
+                          (77, 40, 300)] {
             #expect(SmallGEMM.suitable(m: m, n: n, k: k))
             checkGEMM(m: m, n: n, k: k, halfA: false, transB: true, format: format)
             checkGEMM(m: m, n: n, k: k, halfA: false, transB: true, alpha: 0.5, beta: 0.75, format: format)
@@ -129,24 +140,24 @@ import Testing
         // The half operand in one widened block: the same OpenBLAS calls on the same values.
         for transA in [false, true] {
             for transB in [false, true] {
-                #expect(!SmallGEMM.suitable(m: 128, n: 400, k: 200))
-                checkGEMM(m: 128, n: 400, k: 200, halfA: false, transA: transA, transB: transB, format: format)
+                #expect(!SmallGEMM.suitable(m: 200, n: 400, k: 200) && !InnerProductGEMM.suitable(m: 200, n: 400, k: 200))
+                checkGEMM(m: 200, n: 400, k: 200, halfA: false, transA: transA, transB: transB, format: format)
                 checkGEMM(m: 400, n: 128, k: 200, halfA: true, transA: transA, transB: transB, alpha: 0.5, beta: 0.75,
                           format: format)
             }
         }
-        checkGEMM(m: 128, n: 400, k: 200, halfA: false, transB: true, bias: true, addend: true, format: format)
+        checkGEMM(m: 200, n: 400, k: 200, halfA: false, transB: true, bias: true, addend: true, format: format)
         checkGEMM(m: 400, n: 128, k: 200, halfA: true, bias: true, format: format)
         // Several widened blocks: equal up to summation order.
         #expect(GEMM.widenedBlockFloats / 700 < 8192)
-        checkGEMM(m: 16, n: 8192, k: 700, halfA: false, transB: true, beta: 1, format: format, exact: false)
+        checkGEMM(m: 160, n: 8192, k: 700, halfA: false, transB: true, beta: 1, format: format, exact: false)
         checkGEMM(m: 8192, n: 16, k: 700, halfA: true, bias: true, format: format, exact: false)
         // Cache-sized blocks, whole blocks per core (every layout): equal up to summation order.
         let width = max(GEMM.cacheBlockMinimumWidth, GEMM.cacheBlockFloats / 2048 / 16 * 16)
         #expect((1024 + width - 1) / width >= 2 * WorkerPool.shared.threads || WorkerPool.shared.threads < 2)
         for transA in [false, true] {
             for transB in [false, true] {
-                checkGEMM(m: 40, n: 1024, k: 2048, halfA: false, transA: transA, transB: transB, beta: 0.5, format: format, exact: false)
+                checkGEMM(m: 136, n: 1024, k: 2048, halfA: false, transA: transA, transB: transB, beta: 0.5, format: format, exact: false)
                 checkGEMM(m: 1024, n: 40, k: 2048, halfA: true, transA: transA, transB: transB, format: format, exact: false)
             }
         }

@@ -74,6 +74,11 @@ enum GEMM {
                      a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
                      c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
                      addend: UnsafePointer<Float>? = nil) {
+        if transB && !transA && a.isFloat32 && InnerProductGEMM.suitable(m: m, n: n, k: k) {
+            InnerProductGEMM.run(m: m, n: n, k: k, alpha: alpha, a: a.float32, lda: lda, b: b, ldb: ldb, beta: beta,
+                                 c: c, ldc: ldc, bias: bias, addend: addend)
+            return
+        }
         if a.isFloat32 && b.isFloat32 {
             sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.float32, lda: lda,
                   b: b.float32, ldb: ldb, beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
@@ -146,14 +151,17 @@ enum GEMM {
         let rowsOfK = halfB ? transB : !transA
         let ld = halfB ? ldb : lda
         let cores = WorkerPool.shared.threads
-        let cacheWidth = Swift.max(cacheBlockMinimumWidth, cacheBlockFloats / Swift.max(k, 1) / 16 * 16)
-        let cacheBlocks = (extent + cacheWidth - 1) / cacheWidth
+        // Cache-sized blocks, as many as a multiple of the cores and of equal width (so no core waits on another).
+        let targetWidth = Swift.max(cacheBlockMinimumWidth, cacheBlockFloats / Swift.max(k, 1) / 16 * 16)
+        let cacheBlocks = ((extent + targetWidth - 1) / targetWidth + cores - 1) / cores * cores
+        let cacheWidth = ((extent + cacheBlocks - 1) / cacheBlocks + 15) / 16 * 16
         let floatOperandFloats = (halfB ? m : n) * k
         _ = blasThreadsOff
         if cores >= 2 && cacheBlocks >= 2 * cores && floatOperandFloats <= cacheRepackMaximumFloats {
             let (pc, pf) = (SendablePointer(c), SendablePointer(halfB ? a.float32 : b.float32))
             WorkerPool.shared.run(chunks: cacheBlocks) { blockIndex in
                 let first = blockIndex * cacheWidth, width = Swift.min(cacheWidth, extent - first)
+                if width <= 0 { return }
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: width * k)
                 defer { scratch.deallocate() }
                 if rowsOfK {
