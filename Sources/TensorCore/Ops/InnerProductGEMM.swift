@@ -179,28 +179,30 @@ struct Float32Rows: WidenedRows {
     }
 }
 
-struct Float16Rows: WidenedRows {
-    let base: UnsafeRawPointer
-    let ld: Int
-    @inline(__always) func load(_ j: Int, _ kk: Int) -> VFloat {
-        evo_widen_f16x16(base + 2 * (j * ld + kk))
-    }
+/// Rows of 16-bit elements, widened by `widen16` (16 elements at any address as float32; zero bits widen to 0).
+protocol HalfRows: WidenedRows {
+    var base: UnsafeRawPointer { get }
+    var ld: Int { get }
+    static func widen16(_ p: UnsafeRawPointer) -> VFloat
+}
+
+extension HalfRows {
+    @inline(__always) func load(_ j: Int, _ kk: Int) -> VFloat { Self.widen16(base + 2 * (j * ld + kk)) }
     @inline(__always) func loadPartial(_ j: Int, _ kk: Int, _ count: Int) -> VFloat {
-        var v = VFloat()
-        for e in 0..<count { v[e] = HalfFormat.f16.value(base, j * ld + kk + e) }
-        return v
+        var bits = SIMD16<UInt16>()
+        withUnsafeMutableBytes(of: &bits) { $0.baseAddress!.copyMemory(from: base + 2 * (j * ld + kk), byteCount: 2 * count) }
+        return withUnsafeBytes(of: bits) { Self.widen16($0.baseAddress!) }
     }
 }
 
-struct BFloat16Rows: WidenedRows {
+struct Float16Rows: HalfRows {
     let base: UnsafeRawPointer
     let ld: Int
-    @inline(__always) func load(_ j: Int, _ kk: Int) -> VFloat {
-        evo_widen_bf16x16(base + 2 * (j * ld + kk))
-    }
-    @inline(__always) func loadPartial(_ j: Int, _ kk: Int, _ count: Int) -> VFloat {
-        var v = VFloat()
-        for e in 0..<count { v[e] = HalfFormat.bf16.value(base, j * ld + kk + e) }
-        return v
-    }
+    @inline(__always) static func widen16(_ p: UnsafeRawPointer) -> VFloat { evo_widen_f16x16(p) }
+}
+
+struct BFloat16Rows: HalfRows {
+    let base: UnsafeRawPointer
+    let ld: Int
+    @inline(__always) static func widen16(_ p: UnsafeRawPointer) -> VFloat { evo_widen_bf16x16(p) }
 }
