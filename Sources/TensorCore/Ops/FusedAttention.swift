@@ -53,7 +53,7 @@ struct FusedAttention: Sendable {
     private func packKeys(pair: Int, into dst: UnsafeMutablePointer<Float>, panels: Int) {
         let bi = pair / heads, h = pair % heads
         for p in 0..<panels {
-            SmallGEMM.packRows(k.base + bi * lk * e + h * d, rowStride: e, rows: lk, depth: d, panel: p, into: dst + p * d * 16)
+            SmallGEMM.packRows(MatrixElements(k.base + bi * lk * e + h * d), rowStride: e, rows: lk, depth: d, panel: p, into: dst + p * d * 16)
         }
     }
 

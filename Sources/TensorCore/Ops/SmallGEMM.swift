@@ -1,3 +1,5 @@
+import CHalfConversion
+
 /// Register-tiled GEMM for small products, C = α·A·op(B) + β·C (row-major; B may be transposed, A not), in
 /// Swift SIMD: the im2col convolutions and the linear layers of small UNets (e.g. 256 tokens × 32 features × 32)
 /// where OpenBLAS spends much of its time packing and in edge kernels.
@@ -27,7 +29,7 @@ enum SmallGEMM {
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, packedPanels * k * 16))
         defer { packed.deallocate() }
         if transB {
-            for p in 0..<panels { packRows(b, rowStride: ldb, rows: n, depth: k, panel: p, into: packed + p * k * 16) }
+            for p in 0..<panels { packRows(MatrixElements(b), rowStride: ldb, rows: n, depth: k, panel: p, into: packed + p * k * 16) }
         } else if tail > 0 {
             packColumns(b, rowStride: ldb, depth: k, columns: n, panel: fullPanels, into: packed)
         }
@@ -82,13 +84,13 @@ enum SmallGEMM {
                 beta: beta, c: c, ldc: ldc, bias: bias, addend: addend)
             return
         }
-        // Scratch per range: one packed panel [k][16], plus one widened row of B when it is transposed.
+        // Scratch per range: one packed panel [k][16].
         tiles(m: m, n: n, k: k, alpha: alpha, a: a.float32, lda: lda, beta: beta, c: c, ldc: ldc, bias: bias,
-              addend: addend, panelScratch: k * 16 + (transB ? k : 0)) { p, scratch, fresh in
+              addend: addend, panelScratch: k * 16) { p, scratch, fresh in
             let panel = scratch!
             if fresh {
                 if transB {
-                    packRows(b, rowStride: ldb, rows: n, depth: k, panel: p, into: panel, rowScratch: panel + k * 16)
+                    packRows(b, rowStride: ldb, rows: n, depth: k, panel: p, into: panel)
                 } else {
                     packColumns(b, rowStride: ldb, depth: k, columns: n, panel: p, into: panel)
                 }
@@ -216,32 +218,25 @@ enum SmallGEMM {
         }
     }
 
-    /// Panel `p` of the transpose of a row-major `[rows, depth]` matrix: `panel[kk·16 + c] = src[(16p + c)·rowStride
-    /// + kk]`, zero for rows past `rows` (a linear layer's `[out, in]` weight as B, attention's keys).
-    static func packRows(_ src: UnsafePointer<Float>, rowStride: Int, rows: Int, depth: Int, panel p: Int,
-                         into panel: UnsafeMutablePointer<Float>) {
-        for c in 0..<16 {
-            let r = p * 16 + c
-            if r < rows {
-                let row = src + r * rowStride
-                for kk in 0..<depth { panel[kk * 16 + c] = row[kk] }
-            } else {
-                for kk in 0..<depth { panel[kk * 16 + c] = 0 }
-            }
-        }
-    }
-
-    /// `packRows` of a matrix in any element format; `rowScratch` holds `depth` floats (one widened row).
+    /// Panel `p` of the transpose of a row-major `[rows, depth]` matrix in any element format: `panel[kk·16 + c] =
+    /// src[(16p + c)·rowStride + kk]` widened, zero for rows past `rows` (a linear layer's `[out, in]` weight as B,
+    /// attention's keys). Whole 16×16 blocks are transposed in registers (`evo_pack_rows16`), the depth's tail
+    /// element by element.
     static func packRows(_ src: MatrixElements, rowStride: Int, rows: Int, depth: Int, panel p: Int,
-                         into panel: UnsafeMutablePointer<Float>, rowScratch: UnsafeMutablePointer<Float>) {
-        for c in 0..<16 {
-            let r = p * 16 + c
-            if r < rows {
-                src.widen(offset: r * rowStride, count: depth, into: rowScratch)
-                for kk in 0..<depth { panel[kk * 16 + c] = rowScratch[kk] }
-            } else {
-                for kk in 0..<depth { panel[kk * 16 + c] = 0 }
-            }
+                         into panel: UnsafeMutablePointer<Float>) {
+        let valid = Swift.max(0, Swift.min(16, rows - p * 16))
+        let format = switch src.half {
+        case nil: Int32(EVO_FORMAT_F32)
+        case .f16: Int32(EVO_FORMAT_F16)
+        case .bf16: Int32(EVO_FORMAT_BF16)
+        }
+        let origin = valid > 0 ? src.advanced(by: p * 16 * rowStride) : src
+        let blocked = depth / 16 * 16
+        for kk in stride(from: 0, to: blocked, by: 16) {
+            evo_pack_rows16(origin.advanced(by: kk).base, rowStride, Int32(valid), format, panel + kk * 16)
+        }
+        for kk in blocked..<depth {
+            for c in 0..<16 { panel[kk * 16 + c] = c < valid ? origin.value(c * rowStride + kk) : 0 }
         }
     }
 
