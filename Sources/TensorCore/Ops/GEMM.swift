@@ -159,9 +159,9 @@ enum GEMM {
         _ = blasThreadsOff
         if cores >= 2 && cacheBlocks >= 2 * cores && floatOperandFloats <= cacheRepackMaximumFloats {
             let (pc, pf) = (SendablePointer(c), SendablePointer(halfB ? a.float32 : b.float32))
-            WorkerPool.shared.run(chunks: cacheBlocks) { blockIndex in
+            // Rounding the width up to 16 can leave fewer blocks than planned; only the ones with columns run.
+            WorkerPool.shared.run(chunks: (extent + cacheWidth - 1) / cacheWidth) { blockIndex in
                 let first = blockIndex * cacheWidth, width = Swift.min(cacheWidth, extent - first)
-                if width <= 0 { return }
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: width * k)
                 defer { scratch.deallocate() }
                 if rowsOfK {
