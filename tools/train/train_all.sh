@@ -10,8 +10,8 @@
 #   3. export_pipeline.py (models/shapes-sd-*, model cards)
 #   4. the shapes-wan VAE on rendered clips (two threads: nothing else runs): 9-frame windows, then whole clips;
 #      then the clips' latents
-#   5. shapes-wan-small (at shift 3)  ||  shapes-wan-large, then a second stage of each at shift 3 (--init),
-#      then export_wan_pipeline.py for each
+#   5. shapes-wan-small (at shift 3, then a second stage at shift 3 with --init)  ||  shapes-wan-large (at shift 3,
+#      one stage: ≈ 3.5 h), then export_wan_pipeline.py for each
 # Logs: .cache/logs/train-<job>.log. Stops at the first failed job and names its log.
 # Usage: tools/train/train_all.sh   (Python with tools/requirements.txt installed; the renderer is built on demand)
 set -euo pipefail
@@ -46,10 +46,9 @@ phase "shapes-wan VAE on whole clips (log: $logs/train-wan-vae-whole.log)"
 python3 tools/train/train_wan_vae.py --threads 2 --init .cache/shapes/wan-vae-w9 --steps 800 --lr 3e-4 > "$logs/train-wan-vae-whole.log" 2>&1 || { echo "training failed, see: $logs/train-wan-vae-whole.log" >&2; exit 1; }
 phase "latents of the clips (log: $logs/train-wan-encode.log)"
 python3 tools/train/train_wan.py --encode-only --threads 2 > "$logs/train-wan-encode.log" 2>&1 || { echo "training failed, see: $logs/train-wan-encode.log" >&2; exit 1; }
-run_pair wan-small "python3 tools/train/train_wan.py --size small --shift 3 --steps 5000" wan-large "python3 tools/train/train_wan.py --size large"
-run_pair wan-small-stage2 "python3 tools/train/train_wan.py --size small --init .cache/shapes/wan-small --shift 3 --steps 9000 --lr 5e-4 --out .cache/shapes/wan-small-stage2" \
-    wan-large-shift3 "python3 tools/train/train_wan.py --size large --init .cache/shapes/wan-large --shift 3 --steps 300 --lr 3e-4 --out .cache/shapes/wan-large-shift3"
+run_pair wan-small "python3 tools/train/train_wan.py --size small --shift 3 --steps 5000 && python3 tools/train/train_wan.py --size small --init .cache/shapes/wan-small --shift 3 --steps 9000 --lr 5e-4 --out .cache/shapes/wan-small-stage2" \
+    wan-large "python3 tools/train/train_wan.py --size large --shift 3 --steps 3500"
 phase "exporting models/shapes-wan-*"
 python3 tools/train/export_wan_pipeline.py --size small --trained .cache/shapes/wan-small-stage2
-python3 tools/train/export_wan_pipeline.py --size large --trained .cache/shapes/wan-large-shift3
+python3 tools/train/export_wan_pipeline.py --size large
 phase "done; rerun the parity fixture: python3 tools/fixtures/make_shapes_fixtures.py"

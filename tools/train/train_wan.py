@@ -5,9 +5,7 @@
     python3 tools/train/train_wan.py --size small --shift 3 --steps 5000
     python3 tools/train/train_wan.py --size small --init .cache/shapes/wan-small --shift 3 --steps 9000 --lr 5e-4 \
         --out .cache/shapes/wan-small-stage2   # its second stage, as train_all.sh runs it
-    python3 tools/train/train_wan.py --size large
-    python3 tools/train/train_wan.py --size large --init .cache/shapes/wan-large --shift 3 --steps 300 --lr 3e-4 \
-        --out .cache/shapes/wan-large-shift3
+    python3 tools/train/train_wan.py --size large --shift 3 --steps 3500
 
 Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered moving-shapes clips (17 frames, 64×64):
 - latents: the shapes-wan VAE's posterior mean (.cache/shapes/wan-vae, train_wan_vae.py), normalised per channel
@@ -20,8 +18,8 @@ Wan 2.1's text-to-video recipe at toy scale, by rectified flow on rendered movin
   as the sampler's flow_shift shifts its grid, timestep 1000·σ (the scheduler's timesteps); the transformer
   predicts ε − x0 (flow_prediction); MSE. Consecutive frames are nearly alike, so a clip keeps its layout at
   noise levels that erase a still image's, and the layout is decided at σ > 0.9, which unshifted σ reaches in
-  1.4 % of batches; training at shift 3 from the start (small) or in a second stage (`--init` from the first;
-  large) raises the held-out accuracy of plain samples (docs/BENCHMARKS.md), and export_wan_pipeline.py gives the
+  1.4 % of batches; training at shift 3 from the start (both sizes; the small one then a second stage at shift 3)
+  raises the held-out accuracy of plain samples (docs/BENCHMARKS.md), and export_wan_pipeline.py gives the
   sampler the same flow_shift;
 - AdamW with warm-up and cosine decay, gradient clipping 1; the saved weights are exponential moving averages
   (decay 0.999) of the transformer and the encoder;
