@@ -68,7 +68,7 @@ public struct ShapesBenchmark {
     }
 
     /// One search of the grid.
-    public struct Run: Sendable {
+    public struct Run: Sendable, Codable {
         public var guide: String, method: SearchMethod, rollouts: Int, nfe: Int, prompt: String, task: String
         /// The verifier's fraction of constraints satisfied by the best sample, and whether all are.
         public var score: Double, correct: Bool
@@ -76,7 +76,7 @@ public struct ShapesBenchmark {
     }
 
     /// One entry of the equal-wall-time study.
-    public struct EqualTimeRow: Sendable {
+    public struct EqualTimeRow: Sendable, Codable {
         public var largeSamples: Int, prompt: String, task: String
         /// "large" or "small".
         public var model: String
@@ -92,6 +92,9 @@ public struct ShapesBenchmark {
     public var progress: (Int, Int, String) -> Void
     /// Polled by every search before each model and reward call (`SearchOptions.isCancelled`); true stops it.
     public var isCancelled: (@Sendable () -> Bool)? = nil
+    /// Where finished searches are recorded as they finish and read back instead of searching again; nil: none.
+    /// One journal per grid (the flow model's grid gets its own).
+    public var journal: ShapesBenchmarkJournal? = nil
 
     public init(settings: Settings, prompts: [JudgedPrompt], guides: [Guide],
                 progress: @escaping (Int, Int, String) -> Void = { _, _, _ in }) {
@@ -114,11 +117,17 @@ public struct ShapesBenchmark {
                     for m in settings.methods {
                         done += 1
                         progress(done, total, "\(guide.name) · \(prompt.text) · \(r) rollouts · \(m.rawValue)")
+                        if let recorded = journal?.run(guide: guide.name, method: m, rollouts: r, prompt: prompt.text) {
+                            runs.append(recorded)
+                            continue
+                        }
                         guard let result = try search(m, trajectory: trajectory, reward: reward, budget: r * settings.steps) else { continue }
                         let (score, correct) = try judge(result, prompt: prompt, trajectory: trajectory)
-                        runs.append(Run(guide: guide.name, method: m, rollouts: r, nfe: result.nfe, prompt: prompt.text, task: prompt.task,
-                                        score: score, correct: correct, guideReward: result.best.reward,
-                                        rewardCalls: result.rewardCalls, seconds: result.wallSeconds))
+                        let run = Run(guide: guide.name, method: m, rollouts: r, nfe: result.nfe, prompt: prompt.text, task: prompt.task,
+                                      score: score, correct: correct, guideReward: result.best.reward,
+                                      rewardCalls: result.rewardCalls, seconds: result.wallSeconds)
+                        try journal?.record(run)
+                        runs.append(run)
                     }
                 }
             }
@@ -135,6 +144,11 @@ public struct ShapesBenchmark {
         var rows: [EqualTimeRow] = []
         for (i, prompt) in prompts.enumerated() {
             progress(i + 1, prompts.count, "equal wall time: \(prompt.text)")
+            if let recorded = journal?.equalTimeRows(prompt: prompt.text) {
+                rows.append(contentsOf: recorded)
+                continue
+            }
+            var promptRows: [EqualTimeRow] = []
             let reward = prompt.verifierReward
             let big = try trajectory(large, prompt: prompt.text)
             let little = try trajectory(small, prompt: prompt.text)
@@ -148,17 +162,19 @@ public struct ShapesBenchmark {
             for k in settings.largeSamples {
                 guard let res = try search(.bestOfN, trajectory: big, reward: reward, budget: k * steps) else { continue }
                 let (s1, c1) = try judge(res, prompt: prompt, trajectory: big)
-                rows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "large",
-                                         method: k == 1 ? "1 sample" : "best-of-\(k)", nfe: res.nfe, score: s1, correct: c1,
-                                         seconds: res.wallSeconds))
+                promptRows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "large",
+                                               method: k == 1 ? "1 sample" : "best-of-\(k)", nfe: res.nfe, score: s1, correct: c1,
+                                               seconds: res.wallSeconds))
                 let fit = max(1, Int(res.wallSeconds / max(rollout, 1e-6)))
                 for m in [SearchMethod.bestOfN, .evosearch] {
                     guard let r = try search(m, trajectory: little, reward: reward, budget: fit * steps) else { continue }
                     let (s, c) = try judge(r, prompt: prompt, trajectory: little)
-                    rows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "small", method: m.rawValue,
-                                             nfe: r.nfe, score: s, correct: c, seconds: r.wallSeconds))
+                    promptRows.append(EqualTimeRow(largeSamples: k, prompt: prompt.text, task: prompt.task, model: "small", method: m.rawValue,
+                                                   nfe: r.nfe, score: s, correct: c, seconds: r.wallSeconds))
                 }
             }
+            try journal?.record(equalTime: promptRows, prompt: prompt.text)
+            rows.append(contentsOf: promptRows)
         }
         return rows
     }

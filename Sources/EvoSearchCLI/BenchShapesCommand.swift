@@ -26,6 +26,10 @@ struct BenchShapes: ParsableCommand {
         --video runs the same on the moving-shapes world: the held-out video prompts, shapes-wan-small against \
         shapes-wan-large, guided by shapes-video-verifier and by shapes-clip averaged over --frame-average evenly \
         spaced frames, every best video judged by the video verifier (no flow-model grid).
+
+        Each finished search is appended to OUT/journal.jsonl (OUT/flux/journal.jsonl for the flow grid), so an \
+        interrupted run loses nothing: the same command again skips every search recorded there and goes on. A \
+        journal written with other settings or models is refused. The journal is deleted once the report is written.
         """)
 
     @Flag(name: .long, help: "The moving-shapes world: video prompts, shapes-wan-small vs shapes-wan-large, the video verifier.")
@@ -96,9 +100,13 @@ struct BenchShapes: ParsableCommand {
         if let clipDir { guides.append(.clip(directory: clipDir, videoFrames: video ? frameAverage : nil)) }
         let started = Date()
         let status = StatusLine(quiet: quiet)
-        let bench = ShapesBenchmark(settings: settings, prompts: JudgedPrompt.heldout(kind, perTask: perTask), guides: guides) { done, total, what in
+        var bench = ShapesBenchmark(settings: settings, prompts: JudgedPrompt.heldout(kind, perTask: perTask), guides: guides) { done, total, what in
             status.show(String(format: "%d/%d  %@  %.0f s", done, total, what, Date().timeIntervalSince(started)))
         }
+        let rewards = [clipDir.map { "clip \($0.path)" + (video ? " mean of \(frameAverage) frames" : "") } ?? "no clip"]
+        let journal = try openJournal(out, settings: settings, models: ["small \(smallDir.path)", "large \(largeDir?.path ?? "none")"] + rewards)
+        let fluxJournal = try fluxDir.map { try openJournal(out + "/flux", settings: settings, models: ["flux \($0.path)"] + rewards) }
+        bench.journal = journal
         let smallPipeline = try loadPipeline(smallDir.path)
         let runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], fluxRuns: [ShapesBenchmark.Run]?
         var fluxSeconds = 0.0
@@ -109,7 +117,9 @@ struct BenchShapes: ParsableCommand {
             equalTime = try largeDir.map { try bench.runEqualTime(small: smallPipeline, large: loadPipeline($0.path)) } ?? []
             status.end()
             let fluxStarted = Date()
-            fluxRuns = try fluxDir.map { try bench.runGrid(on: loadPipeline($0.path)) }
+            var fluxBench = bench
+            fluxBench.journal = fluxJournal
+            fluxRuns = try fluxDir.map { try fluxBench.runGrid(on: loadPipeline($0.path)) }
             fluxSeconds = Date().timeIntervalSince(fluxStarted)
         } catch let error as ShapesBenchmarkError { throw CLIError("bench shapes: \(error)") } catch { throw cliError(error) }
 
@@ -122,6 +132,23 @@ struct BenchShapes: ParsableCommand {
                                                   guides: guides.map(\.name), runs: fluxRuns, equalTime: [], seconds: fluxSeconds),
                             to: out + "/flux")
         }
+        do {
+            try journal.remove()
+            try fluxJournal?.remove()
+        } catch { throw cliError(error) }
+    }
+
+    /// DIR/journal.jsonl, with what an interrupted run of the same settings left there.
+    private func openJournal(_ dir: String, settings: ShapesBenchmark.Settings, models: [String]) throws -> ShapesBenchmarkJournal {
+        let journal: ShapesBenchmarkJournal
+        do {
+            journal = try ShapesBenchmarkJournal(url: URL(fileURLWithPath: dir + "/journal.jsonl"),
+                                                 identity: .init(settings: settings, models: models))
+        } catch { throw CLIError("bench shapes: \(error)") }
+        if journal.recorded > 0, !quiet {
+            FileHandle.standardError.write(Data("resuming from \(journal.url.path): \(journal.recorded) finished searches recorded\n".utf8))
+        }
+        return journal
     }
 
     private func writeReport(_ report: ShapesBenchmarkReport, to dir: String) throws {

@@ -1,7 +1,7 @@
 /// The search methods by the names the command line and the benchmark tables use. `defaultStrategy` is the method
 /// with its default settings (the ones derived from the budget and step count where the method derives them);
 /// strategies with other settings are built from their own initialisers.
-public enum SearchMethod: String, CaseIterable, Sendable {
+public enum SearchMethod: String, CaseIterable, Sendable, Codable {
     case evosearch
     case bestOfN = "best-of-n"
     case particle
