@@ -17,8 +17,9 @@ import TensorCore
 ///
 /// The grid runs guide → prompt → seed → budget → method, one search at a time (so measured model and reward
 /// times are not shared). A method that cannot run at a budget (its own validation refuses) is skipped and the
-/// reason kept. `record` receives every finished run at once (callers write CSVs incrementally); when
-/// `isCancelled` turns true the search under way is dropped and `run` returns what finished, marked interrupted.
+/// reason kept. `record` receives every finished run at once (callers write CSVs incrementally), including those
+/// read back from `journal`, which holds every finished piece so that a rerun resumes; when `isCancelled` turns
+/// true the search under way is dropped and `run` returns what finished, marked interrupted.
 public struct ClaimsBenchmark {
     public enum Claim: String, CaseIterable, Sendable, Comparable {
         case scaling, generalisation, diversity
@@ -102,7 +103,7 @@ public struct ClaimsBenchmark {
 
     /// One search of the grid, judged by the verifier (and by CLIP when the benchmark has it), with the diversity of
     /// its final population.
-    public struct Run: Sendable, Equatable {
+    public struct Run: Sendable, Equatable, Codable {
         public var guide: String, method: String, rollouts: Int, prompt: String, task: ShapesTask, seed: UInt64
         public var nfe: Int, rewardCalls: Int
         /// The guiding reward of the best sample.
@@ -142,7 +143,7 @@ public struct ClaimsBenchmark {
     }
 
     /// One row of the equal-wall-time claim: `ShapesBenchmark.EqualTimeRow` with the seed its searches used.
-    public struct EqualTimeRun: Sendable, Equatable {
+    public struct EqualTimeRun: Sendable, Equatable, Codable {
         public var seed: UInt64, largeSamples: Int, prompt: String, task: ShapesTask
         /// "large" or "small".
         public var model: String
@@ -163,11 +164,15 @@ public struct ClaimsBenchmark {
         case equalTime([EqualTimeRun])
     }
 
-    /// Progress before each search or equal-time unit: counts, NFE planned and spent, seconds, and the ETA
-    /// (elapsed × NFE left / NFE spent; nil before anything was spent).
+    /// Progress before each search or equal-time unit: counts, NFE planned and done (`nfeResumed` of them read
+    /// back from the journal), seconds, and the ETA (elapsed × NFE left / NFE spent in this run; nil before anything
+    /// was spent).
     public struct Progress: Sendable {
-        public var done: Int, total: Int, nfeDone: Int, nfeTotal: Int, elapsed: Double, description: String
-        public var eta: Double? { nfeDone > 0 ? elapsed * Double(max(0, nfeTotal - nfeDone)) / Double(nfeDone) : nil }
+        public var done: Int, total: Int, nfeDone: Int, nfeResumed: Int, nfeTotal: Int, elapsed: Double, description: String
+        public var eta: Double? {
+            let spent = nfeDone - nfeResumed
+            return spent > 0 ? elapsed * Double(max(0, nfeTotal - nfeDone)) / Double(spent) : nil
+        }
     }
 
     public struct Result: Sendable {
@@ -204,6 +209,8 @@ public struct ClaimsBenchmark {
     public var progress: (Progress) -> Void
     public var record: (Event) -> Void
     public var isCancelled: (@Sendable () -> Bool)?
+    /// Where finished pieces are recorded and read back instead of running again; nil: none.
+    public var journal: ClaimsBenchmarkJournal? = nil
 
     public init(settings: Settings, prompts: [ShapesPrompt], clip: ShapesBenchmark.Guide?,
                 progress: @escaping (Progress) -> Void = { _ in }, record: @escaping (Event) -> Void = { _ in },
@@ -270,10 +277,11 @@ public struct ClaimsBenchmark {
         let started = Clock.wallSeconds()
         let plan = self.plan()
         var runs: [Run] = [], equal: [EqualTimeRun] = []
-        var done = 0, nfeDone = 0
+        var done = 0, nfeDone = 0, nfeResumed = 0
         let total = plan.searches, nfeTotal = plan.gridNFE + plan.largeNFE + plan.equalTimeSmallNFE
         func report(_ what: String) {
-            progress(Progress(done: done, total: total, nfeDone: nfeDone, nfeTotal: nfeTotal, elapsed: Clock.wallSeconds() - started, description: what))
+            progress(Progress(done: done, total: total, nfeDone: nfeDone, nfeResumed: nfeResumed, nfeTotal: nfeTotal,
+                              elapsed: Clock.wallSeconds() - started, description: what))
         }
         func finish(interrupted: Bool) -> Result {
             Result(runs: runs, skipped: plan.skipped, equalTime: equal, interrupted: interrupted, seconds: Clock.wallSeconds() - started)
@@ -295,12 +303,21 @@ public struct ClaimsBenchmark {
                 for seed in settings.seedList {
                     for r in settings.rollouts {
                         for m in settings.methods where refusal(m, rollouts: r) == nil {
+                            if let recorded = journal?.run(guide: guide.name, method: m.rawValue, rollouts: r, prompt: prompt.text, seed: seed) {
+                                runs.append(recorded); record(.run(recorded))
+                                done += 1; nfeDone += r * settings.steps; nfeResumed += r * settings.steps
+                                continue
+                            }
                             if stopped() { return finish(interrupted: true) }
                             report("\(guide.name) · \(prompt.text) · seed \(seed) · \(r) rollouts · \(m.rawValue)")
-                            guard let result = try bench.search(m, trajectory: trajectory, reward: reward, budget: r * settings.steps, seed: seed) else { continue }
-                            if result.interrupted { return finish(interrupted: true) }
+                            let result: SearchResult
+                            do {
+                                guard let searched = try bench.search(m, trajectory: trajectory, reward: reward, budget: r * settings.steps, seed: seed) else { continue }
+                                result = searched
+                            } catch is BenchmarkInterrupted { return finish(interrupted: true) }
                             let run = try judge(result, guide: guide.name, method: m, rollouts: r, prompt: prompt, seed: seed,
                                                 trajectory: trajectory, verifier: verifier, clip: clipJudge)
+                            try journal?.record(run)
                             runs.append(run); record(.run(run))
                             done += 1; nfeDone += r * settings.steps
                         }
@@ -311,17 +328,23 @@ public struct ClaimsBenchmark {
         if settings.claims.contains(.equalTime), let large {
             for seed in settings.seedList {
                 for prompt in prompts {
+                    if let recorded = journal?.equalTimeRows(prompt: prompt.text, seed: seed) {
+                        let nfe = recorded.map(\.nfe).reduce(0, +)
+                        equal += recorded; record(.equalTime(recorded))
+                        done += 1; nfeDone += nfe; nfeResumed += nfe
+                        continue
+                    }
                     if stopped() { return finish(interrupted: true) }
                     report("equal wall time · \(prompt.text) · seed \(seed)")
                     let rows: [ShapesBenchmark.EqualTimeRow]
                     var bench = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: [JudgedPrompt(image: prompt)], guides: [])
                     bench.isCancelled = isCancelled
-                    rows = try bench.runEqualTime(small: small, large: large)
-                    if stopped() { return finish(interrupted: true) }
+                    do { rows = try bench.runEqualTime(small: small, large: large) } catch is BenchmarkInterrupted { return finish(interrupted: true) }
                     let tagged = rows.map {
                         EqualTimeRun(seed: seed, largeSamples: $0.largeSamples, prompt: $0.prompt, task: prompt.task, model: $0.model,
                                      method: $0.method, nfe: $0.nfe, score: $0.score, correct: $0.correct, seconds: $0.seconds)
                     }
+                    try journal?.record(equalTime: tagged, prompt: prompt.text, seed: seed)
                     equal += tagged; record(.equalTime(tagged))
                     done += 1; nfeDone += rows.map(\.nfe).reduce(0, +)
                 }

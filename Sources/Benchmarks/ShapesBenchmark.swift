@@ -90,7 +90,8 @@ public struct ShapesBenchmark {
     public var guides: [Guide]
     /// Called before each search of the grid with (done, total, description) and once per prompt of the study.
     public var progress: (Int, Int, String) -> Void
-    /// Polled by every search before each model and reward call (`SearchOptions.isCancelled`); true stops it.
+    /// Polled by every search before each model and reward call (`SearchOptions.isCancelled`); true stops it and
+    /// the run throws `BenchmarkInterrupted` (what the journal holds is kept).
     public var isCancelled: (@Sendable () -> Bool)? = nil
     /// Where finished searches are recorded as they finish and read back instead of searching again; nil: none.
     /// One journal per grid (the flow model's grid gets its own).
@@ -185,7 +186,8 @@ public struct ShapesBenchmark {
     }
 
     /// One search with the method's default settings (seed: `settings.seed` unless given), or nil when the method
-    /// cannot run at this budget. An interrupted search (`isCancelled`) is returned as it stands.
+    /// cannot run at this budget. A search that `isCancelled` stopped throws `BenchmarkInterrupted`, so nothing
+    /// half-done is judged or recorded.
     func search(_ m: SearchMethod, trajectory: any Trajectory, reward: any Reward, budget: Int, seed: UInt64? = nil) throws -> SearchResult? {
         let strategy = m.defaultStrategy
         guard (try? strategy.validate(stepCount: settings.steps, budget: budget)) != nil else { return nil }
@@ -196,6 +198,7 @@ public struct ShapesBenchmark {
                                                                 isCancelled: isCancelled))
         } catch { throw ShapesBenchmarkError("\(m.rawValue) at \(budget) NFE: \(error)") }
         if let error = result.error { throw ShapesBenchmarkError("\(m.rawValue) at \(budget) NFE: \(error)") }
+        if result.interrupted { throw BenchmarkInterrupted() }
         return result
     }
 
@@ -212,4 +215,10 @@ public struct ShapesBenchmark {
 public struct ShapesBenchmarkError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// A benchmark stopped by its `isCancelled` (Ctrl-C): the search under way was dropped, finished work is kept.
+public struct BenchmarkInterrupted: Error, Sendable, CustomStringConvertible {
+    public init() {}
+    public var description: String { "interrupted" }
 }

@@ -17,7 +17,10 @@ struct BenchClaims: ParsableCommand {
         reverse, with the reward-hacking view; (3) diversity of each search's final population (distinct layouts, \
         latent and pixel distances); (4) equal wall time — the small model's search against --large's Best-of-k. \
         Writes OUT/<claim>.csv (appended as runs finish), OUT/<claim>.md, OUT/<claim>.svg and OUT/results.md with a \
-        verdict per claim. Default steps: 10. --quick: 2 prompts, 2 seeds, budgets 1,4 rollouts of 5 steps, \
+        verdict per claim. Each finished search is also appended to OUT/journal.jsonl, so an interrupted run (Ctrl-C \
+        writes the report of what finished) resumes when the same command runs again — with more seeds, budgets, \
+        methods or prompts, only the new searches run; a journal of other sampler settings or models is refused. \
+        The journal is deleted once a complete report is written. Default steps: 10. --quick: 2 prompts, 2 seeds, budgets 1,4 rollouts of 5 steps, \
         evosearch, best-of-n and particle, k = 1 (under a minute). --dry-run prints the plan and estimate only.
         """)
 
@@ -81,7 +84,7 @@ struct BenchClaims: ParsableCommand {
         let smallDir = try resolver.resolvePipeline(small, option: "--small")
         let largeDir = settings.claims.contains(.equalTime) ? try resolver.resolvePipeline(large, option: "--large") : nil
         let clipDir = clipModel == "none" ? nil : try resolver.resolve(clipModel, option: "--clip-model")
-        let interrupt = InterruptFlag()
+        let interrupt = InterruptFlag(action: "stopping at the next model call; the report will hold what finished")
         let started = Date()
         let quiet = self.quiet
         let outDir = URL(fileURLWithPath: out)
@@ -95,7 +98,7 @@ struct BenchClaims: ParsableCommand {
         do {
             smallRate = try bench.measureThroughput(smallPipeline, rollouts: 16)
             largeRate = try largePipeline.map { try bench.measureThroughput($0, rollouts: 4) } ?? smallRate
-        } catch { throw CLIError("bench claims: \(error)") }
+        } catch is BenchmarkInterrupted { throw ExitCode(interrupt.exitStatus ?? 130) } catch { throw CLIError("bench claims: \(error)") }
         let plan = bench.plan(largeCostRatio: largeRate.isFinite && largeRate > 0 ? smallRate / largeRate : 2)
         let estimate = plan.seconds(smallNFEPerSecond: smallRate, largeNFEPerSecond: largeRate)
         var lines = "bench claims: \(chosen.count) prompts of the \(split.rawValue) split × \(settings.seeds) seeds, \(settings.steps) steps, budgets \(settings.rollouts.map(String.init).joined(separator: ",")) rollouts, methods \(settings.methods.map(\.rawValue).joined(separator: ",")), claims \(settings.claims.map(\.rawValue).joined(separator: ","))\n"
@@ -105,8 +108,20 @@ struct BenchClaims: ParsableCommand {
         FileHandle.standardError.write(Data(lines.utf8))
         if dryRun { return }
 
-        // CSVs are appended as runs finish, so an interrupted or killed run keeps every finished row.
+        // CSVs are appended as runs finish, so an interrupted or killed run keeps every finished row; the journal
+        // lets the next run skip them.
         try checkWritable(out + "/results.md", option: "--out")
+        let clipUsed = settings.claims.contains(.generalisation) ? clipDir : nil
+        let models = ["small \(smallDir.path)", "large \(largeDir?.path ?? "none")", clipUsed.map { "clip \($0.path)" } ?? "no clip"]
+        let journal: ClaimsBenchmarkJournal
+        do {
+            journal = try ClaimsBenchmarkJournal(url: outDir.appendingPathComponent("journal.jsonl"),
+                                                 identity: ClaimsBenchmarkJournal.identity(settings, models: models))
+        } catch { throw CLIError("bench claims: \(error)") }
+        if journal.recorded > 0, !quiet {
+            FileHandle.standardError.write(Data("resuming from \(journal.url.path): \(journal.recorded) finished searches recorded\n".utf8))
+        }
+        bench.journal = journal
         var opened: [ClaimsBenchmark.Claim: FileHandle] = [:]
         for c in settings.claims {
             let path = outDir.appendingPathComponent("\(c.rawValue).csv").path
@@ -149,6 +164,11 @@ struct BenchClaims: ParsableCommand {
         print(report.resultsMarkdown())
         print("wrote " + report.files.map { "\(out)/\($0.name)" }.joined(separator: ", ")
               + String(format: " (%.0f s)", Date().timeIntervalSince(started)))
+        if result.interrupted {
+            FileHandle.standardError.write(Data("stopped: \(journal.recorded) finished searches in \(journal.url.path); run the same command again to resume\n".utf8))
+        } else {
+            do { try journal.remove() } catch { throw cliError(error) }
+        }
         if let status = interrupt.exitStatus { throw ExitCode(status) }
     }
 

@@ -28,8 +28,9 @@ struct BenchShapes: ParsableCommand {
         spaced frames, every best video judged by the video verifier (no flow-model grid).
 
         Each finished search is appended to OUT/journal.jsonl (OUT/flux/journal.jsonl for the flow grid), so an \
-        interrupted run loses nothing: the same command again skips every search recorded there and goes on. A \
-        journal written with other settings or models is refused. The journal is deleted once the report is written.
+        interrupted run (Ctrl-C stops at the next model call) loses nothing: the same command again skips every \
+        search recorded there and goes on. A journal written with other settings or models is refused. The journal is \
+        deleted once the report is written.
         """)
 
     @Flag(name: .long, help: "The moving-shapes world: video prompts, shapes-wan-small vs shapes-wan-large, the video verifier.")
@@ -100,6 +101,7 @@ struct BenchShapes: ParsableCommand {
         if let clipDir { guides.append(.clip(directory: clipDir, videoFrames: video ? frameAverage : nil)) }
         let started = Date()
         let status = StatusLine(quiet: quiet)
+        let interrupt = InterruptFlag(action: "stopping at the next model call; finished searches are in the journal")
         var bench = ShapesBenchmark(settings: settings, prompts: JudgedPrompt.heldout(kind, perTask: perTask), guides: guides) { done, total, what in
             status.show(String(format: "%d/%d  %@  %.0f s", done, total, what, Date().timeIntervalSince(started)))
         }
@@ -107,6 +109,7 @@ struct BenchShapes: ParsableCommand {
         let journal = try openJournal(out, settings: settings, models: ["small \(smallDir.path)", "large \(largeDir?.path ?? "none")"] + rewards)
         let fluxJournal = try fluxDir.map { try openJournal(out + "/flux", settings: settings, models: ["flux \($0.path)"] + rewards) }
         bench.journal = journal
+        bench.isCancelled = { interrupt.isRaised }
         let smallPipeline = try loadPipeline(smallDir.path)
         let runs: [ShapesBenchmark.Run], equalTime: [ShapesBenchmark.EqualTimeRow], fluxRuns: [ShapesBenchmark.Run]?
         var fluxSeconds = 0.0
@@ -121,6 +124,11 @@ struct BenchShapes: ParsableCommand {
             fluxBench.journal = fluxJournal
             fluxRuns = try fluxDir.map { try fluxBench.runGrid(on: loadPipeline($0.path)) }
             fluxSeconds = Date().timeIntervalSince(fluxStarted)
+        } catch is BenchmarkInterrupted {
+            let held = [journal] + (fluxJournal.map { [$0] } ?? [])
+            FileHandle.standardError.write(Data(("stopped: " + held.map { "\($0.recorded) finished searches in \($0.url.path)" }.joined(separator: ", ")
+                                                  + "; run the same command again to resume\n").utf8))
+            throw ExitCode(interrupt.exitStatus ?? 130)
         } catch let error as ShapesBenchmarkError { throw CLIError("bench shapes: \(error)") } catch { throw cliError(error) }
 
         let report = ShapesBenchmarkReport(settings: settings, model: small, promptCount: bench.prompts.count,
@@ -143,7 +151,7 @@ struct BenchShapes: ParsableCommand {
         let journal: ShapesBenchmarkJournal
         do {
             journal = try ShapesBenchmarkJournal(url: URL(fileURLWithPath: dir + "/journal.jsonl"),
-                                                 identity: .init(settings: settings, models: models))
+                                                 identity: ShapesBenchmarkJournal.identity(settings, models: models))
         } catch { throw CLIError("bench shapes: \(error)") }
         if journal.recorded > 0, !quiet {
             FileHandle.standardError.write(Data("resuming from \(journal.url.path): \(journal.recorded) finished searches recorded\n".utf8))

@@ -7,11 +7,14 @@ final class InterruptFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var first: (signal: Int32, at: Double)?
     private var sources: [DispatchSourceSignal] = []
+    private let action: String
 
     /// Signals closer together than this are one interruption.
     static let coalescingSeconds = 0.2
 
-    init() {
+    /// `action`: what the command does on the first signal, for the line it prints.
+    init(action: String = "finishing with the best found so far") {
+        self.action = action
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -29,7 +32,7 @@ final class InterruptFlag: @unchecked Sendable {
         lock.unlock()
         guard let earlier else {
             let name = sig == SIGTERM ? "SIGTERM" : "Ctrl-C"
-            FileHandle.standardError.write(Data("\ninterrupted (\(name)): finishing with the best found so far (again to quit now)\n".utf8))
+            FileHandle.standardError.write(Data("\ninterrupted (\(name)): \(action) (again to quit now)\n".utf8))
             return
         }
         if now - earlier.at > Self.coalescingSeconds { exit(128 + sig) }

@@ -264,7 +264,7 @@ struct SearchCommand: ParsableCommand {
         print("\(result.method): best \(plan.reward) \(format(result.best.reward)) after \(result.nfe)/\(plan.budget) NFE (\(result.forwardPasses) model passes), \(result.rewardCalls) reward calls, \(String(format: "%.1f", result.wallSeconds)) s")
         print(String(format: "%.0f NFE/s; %.1f%% of the wall time outside model and reward calls (model %.2f s, reward %.2f s)",
                      Double(result.nfe) / max(result.wallSeconds, 1e-9), 100 * result.overheadFraction, result.modelSeconds, result.rewardSeconds))
-        for s in [network, decoderNetwork, rewardNetwork].flatMap { $0?.statistics ?? [] } {
+        for s in [network, decoderNetwork, rewardNetwork].flatMap({ $0?.statistics ?? [] }) {
             let wire = s.serverSeconds > 0 ? String(format: ", %.1f ms per row on the wire", 1000 * max(s.seconds - s.serverSeconds, 0) / Double(max(s.rows, 1))) : ""
             print("\(s.endpoint): \(s.rows) rows in \(s.requests) requests, \(String(format: "%.2f", s.seconds)) s\(wire)\(s.failedAttempts > 0 ? ", \(s.failedAttempts) failed attempts" : "")\(s.down ? ", down" : "")")
         }

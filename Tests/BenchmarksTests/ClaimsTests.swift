@@ -245,4 +245,46 @@ import Testing
         #expect(result.runs.count == 2)
         #expect(bench.plan().searches > 2)
     }
+
+    /// An interrupted run resumes from its journal: the finished searches come back exactly (timings included) and
+    /// only the rest run; a rerun with one more seed runs only that seed's searches and equal-time unit.
+    @Test func interruptedRunResumesFromItsJournal() throws {
+        var settings = ClaimsBenchmark.Settings.quick
+        settings.claims = [.scaling, .equalTime]
+        settings.seeds = 1
+        let prompts = ClaimsBenchmark.prompts(count: 1)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("claims-journal-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("journal.jsonl")
+        let identity = ClaimsBenchmarkJournal.identity(settings, models: ["small", "large"])
+        let small = try Self.pipeline("shapes-sd-small"), large = try Self.pipeline("shapes-sd-large")
+        final class Counter: @unchecked Sendable { var n = 0 }
+        let counter = Counter()
+        var bench = ClaimsBenchmark(settings: settings, prompts: prompts, clip: nil, record: { _ in counter.n += 1 },
+                                    isCancelled: { counter.n >= 2 })
+        bench.journal = try ClaimsBenchmarkJournal(url: url, identity: identity)
+        let first = try bench.run(small: small, large: large)
+        #expect(first.interrupted && first.runs.count == 2)
+
+        var ran = 0
+        bench.isCancelled = nil
+        bench.progress = { _ in ran += 1 }
+        bench.journal = try ClaimsBenchmarkJournal(url: url, identity: identity)
+        #expect(bench.journal?.recorded == 2)
+        let second = try bench.run(small: small, large: large)
+        let perSeed = bench.plan().searches
+        #expect(!second.interrupted && ran == perSeed - 2)
+        #expect(Array(second.runs.prefix(2)) == first.runs)
+        #expect(second.runs.count + 1 == perSeed && !second.equalTime.isEmpty)
+
+        ran = 0
+        bench.settings.seeds = 2
+        bench.journal = try ClaimsBenchmarkJournal(url: url, identity: ClaimsBenchmarkJournal.identity(bench.settings, models: ["small", "large"]))
+        let third = try bench.run(small: small, large: large)
+        #expect(ran == perSeed)
+        #expect(third.runs.filter { $0.seed == 0 } == second.runs)
+        #expect(third.equalTime.filter { $0.seed == 0 } == second.equalTime)
+        #expect(third.runs.filter { $0.seed == 1 }.count == second.runs.count)
+    }
 }

@@ -4,10 +4,10 @@ import Testing
 @testable import Benchmarks
 
 @Suite struct ShapesBenchmarkJournalTests {
-    static func identity(seed: UInt64 = 7) -> ShapesBenchmarkJournal.Identity {
+    static func identity(seed: UInt64 = 7) -> JournalIdentity {
         var settings = ShapesBenchmarkTests.settings()
         settings.seed = seed
-        return .init(settings: settings, models: ["small models/shapes-sd-small", "large none", "no clip"])
+        return ShapesBenchmarkJournal.identity(settings, models: ["small models/shapes-sd-small", "large none", "no clip"])
     }
 
     static func directory() throws -> URL {
@@ -65,6 +65,34 @@ import Testing
         #expect { try ShapesBenchmarkJournal(url: url, identity: Self.identity()) } throws: { "\($0)".contains("line 1 is not a journal entry") }
     }
 
+    /// A file as written before the journal's mechanics were shared with bench claims (this exact text) still
+    /// resumes: an interrupted multi-hour run stays usable.
+    @Test func readsTheLineFormatItHasAlwaysWritten() throws {
+        let url = try Self.directory().appendingPathComponent("journal.jsonl")
+        let text = #"""
+        {"identity":{"eta":1,"guidance":1.5,"largeSamples":[1,4],"maxBatch":16,"models":["small m","large l","no clip"],"seed":0,"steps":20}}
+        {"run":{"correct":true,"guide":"shapes-video-verifier","guideReward":1,"method":"best-of-n","nfe":80,"prompt":"p","rewardCalls":4,"rollouts":4,"score":1,"seconds":2.5,"task":"single_motion"}}
+        {"equalTime":{"prompt":"p","rows":[{"correct":false,"largeSamples":1,"method":"1 sample","model":"large","nfe":20,"prompt":"p","score":0.5,"seconds":0.75,"task":"single_motion"}]}}
+
+        """#
+        try Data(text.utf8).write(to: url)
+        let settings = ShapesBenchmark.Settings(steps: 20, guidance: 1.5, eta: 1, seed: 0, rollouts: [4], methods: [.bestOfN], largeSamples: [1, 4])
+        let journal = try ShapesBenchmarkJournal(url: url, identity: ShapesBenchmarkJournal.identity(settings, models: ["small m", "large l", "no clip"]))
+        #expect(journal.recorded == 2)
+        #expect(journal.run(guide: "shapes-video-verifier", method: .bestOfN, rollouts: 4, prompt: "p")?.seconds == 2.5)
+        #expect(journal.equalTimeRows(prompt: "p")?.first?.score == 0.5)
+    }
+
+    /// Non-finite numbers (a reward that returned NaN) are written and read back instead of failing the run.
+    @Test func nonFiniteValuesRoundTrip() throws {
+        let url = try Self.directory().appendingPathComponent("journal.jsonl")
+        var run = Self.run(.bestOfN, rollouts: 1, prompt: "p", score: 0)
+        run.guideReward = .nan
+        try ShapesBenchmarkJournal(url: url, identity: Self.identity()).record(run)
+        let back = try ShapesBenchmarkJournal(url: url, identity: Self.identity())
+        #expect(back.run(guide: "shapes-verifier", method: .bestOfN, rollouts: 1, prompt: "p")?.guideReward.isNaN == true)
+    }
+
     /// The grid and the equal-time study take recorded searches instead of searching (a fabricated record comes
     /// back as it was), search the rest, and record them: a second pass over the same journal repeats the first
     /// exactly, timings included.
@@ -73,7 +101,7 @@ import Testing
         let prompt = JudgedPrompt.heldout(.image, perTask: 1)[0]
         let settings = ShapesBenchmarkTests.settings(methods: [.bestOfN], rollouts: [1, 2])
         let url = try Self.directory().appendingPathComponent("journal.jsonl")
-        let identity = ShapesBenchmarkJournal.Identity(settings: settings, models: ["small"])
+        let identity = ShapesBenchmarkJournal.identity(settings, models: ["small"])
         var bench = ShapesBenchmark(settings: settings, prompts: [prompt], guides: [.verifier(.image)])
         bench.journal = try ShapesBenchmarkJournal(url: url, identity: identity)
         let fabricated = Self.run(.bestOfN, rollouts: 1, prompt: prompt.text, score: 0.25)
