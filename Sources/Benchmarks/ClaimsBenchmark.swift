@@ -6,8 +6,9 @@ import Search
 import ShapesWorld
 import TensorCore
 
-/// The paper's four claims on the shapes world (`evosearch bench claims`), run on one small model with several
-/// search seeds per prompt so that every figure has an interval over (prompt, seed) pairs:
+/// The paper's four claims on the shapes world or the moving-shapes world (`evosearch bench claims`, `--video`), run
+/// on one small model with several search seeds per prompt so that every figure has an interval over (prompt, seed)
+/// pairs:
 ///
 /// 1. scaling — every method × budget guided by the verifier's constraint fraction, judged by the verifier;
 /// 2. generalisation — guided by the verifier and judged by CLIP, and guided by CLIP and judged by the verifier;
@@ -84,27 +85,27 @@ public struct ClaimsBenchmark {
         }
     }
 
-    /// The prompts the claims run on: the frozen split whose plain samples succeed rarely.
-    public static let promptSplit = ShapesPromptSuite.Split.hard
-
-    /// `count` prompts of `split` (all when nil), taken in turn from each task type (first of each type, then
-    /// second, …) so that a subset still covers every task type the split has.
-    public static func prompts(_ split: ShapesPromptSuite.Split = promptSplit, count: Int? = nil) -> [ShapesPrompt] {
-        let all = ShapesPromptSuite.prompts(split)
-        let byTask = ShapesTask.allCases.map { t in all.filter { $0.task == t } }.filter { !$0.isEmpty }
-        var out: [ShapesPrompt] = []
+    /// `count` prompts (all when nil) of the world's frozen `hard` split, whose plain samples succeed rarely, taken
+    /// in turn from each task type (first of each type, then second, …) so that a subset still covers every task
+    /// type the split has.
+    public static func prompts(_ kind: SampleKind = .image, count: Int? = nil) -> [JudgedPrompt] {
+        let all = kind == .image ? ShapesPromptSuite.prompts(.hard).map(JudgedPrompt.init(image:))
+                                 : ShapesVideoPromptSuite.prompts(.hard).map(JudgedPrompt.init(video:))
+        let byTask = JudgedPrompt.tasks(kind).map { t in all.filter { $0.task == t } }.filter { !$0.isEmpty }
+        var out: [JudgedPrompt] = []
         for i in 0..<(byTask.map(\.count).max() ?? 0) { for group in byTask where i < group.count { out.append(group[i]) } }
         return Array(out.prefix(count ?? out.count))
     }
 
-    /// The name runs carry for the verifier and for CLIP, as guide or judge.
+    /// The name image runs carry for the verifier and for CLIP, as guide or judge (video runs: `shapes-video-verifier`
+    /// and the CLIP guide's name with its frame count; `Result` names the two a run used).
     public static let verifierName = ShapesVerifierReward.registryName
     public static let clipName = "clip"
 
     /// One search of the grid, judged by the verifier (and by CLIP when the benchmark has it), with the diversity of
     /// its final population.
     public struct Run: Sendable, Equatable, Codable {
-        public var guide: String, method: String, rollouts: Int, prompt: String, task: ShapesTask, seed: UInt64
+        public var guide: String, method: String, rollouts: Int, prompt: String, task: String, seed: UInt64
         public var nfe: Int, rewardCalls: Int
         /// The guiding reward of the best sample.
         public var guideReward: Double
@@ -118,7 +119,7 @@ public struct ClaimsBenchmark {
         /// final latents and of the decoded images (nil for a set of one: no pairs).
         public var diversitySize: Int, layouts: Int, latentDistance: Double?, pixelDistance: Double?
 
-        public init(guide: String, method: String, rollouts: Int, prompt: String, task: ShapesTask, seed: UInt64, nfe: Int,
+        public init(guide: String, method: String, rollouts: Int, prompt: String, task: String, seed: UInt64, nfe: Int,
                     rewardCalls: Int, guideReward: Double, verifierScore: Double, correct: Bool, clipScore: Double?,
                     modelSeconds: Double, rewardSeconds: Double, wallSeconds: Double, diversitySize: Int, layouts: Int,
                     latentDistance: Double?, pixelDistance: Double?) {
@@ -144,13 +145,13 @@ public struct ClaimsBenchmark {
 
     /// One row of the equal-wall-time claim: `ShapesBenchmark.EqualTimeRow` with the seed its searches used.
     public struct EqualTimeRun: Sendable, Equatable, Codable {
-        public var seed: UInt64, largeSamples: Int, prompt: String, task: ShapesTask
+        public var seed: UInt64, largeSamples: Int, prompt: String, task: String
         /// "large" or "small".
         public var model: String
         /// "1 sample", "best-of-k" (large) or the small model's method name.
         public var method: String
         public var nfe: Int, score: Double, correct: Bool, seconds: Double
-        public init(seed: UInt64, largeSamples: Int, prompt: String, task: ShapesTask, model: String, method: String, nfe: Int,
+        public init(seed: UInt64, largeSamples: Int, prompt: String, task: String, model: String, method: String, nfe: Int,
                     score: Double, correct: Bool, seconds: Double) {
             self.seed = seed; self.largeSamples = largeSamples; self.prompt = prompt; self.task = task; self.model = model
             self.method = method; self.nfe = nfe; self.score = score; self.correct = correct; self.seconds = seconds
@@ -181,8 +182,12 @@ public struct ClaimsBenchmark {
         public var equalTime: [EqualTimeRun]
         public var interrupted: Bool
         public var seconds: Double
-        public init(runs: [Run], skipped: [Skip], equalTime: [EqualTimeRun], interrupted: Bool, seconds: Double) {
+        /// The guide names the runs carry for the verifier and for CLIP.
+        public var verifierGuide: String, clipGuide: String
+        public init(runs: [Run], skipped: [Skip], equalTime: [EqualTimeRun], interrupted: Bool, seconds: Double,
+                    verifierGuide: String = ClaimsBenchmark.verifierName, clipGuide: String = ClaimsBenchmark.clipName) {
             self.runs = runs; self.skipped = skipped; self.equalTime = equalTime; self.interrupted = interrupted; self.seconds = seconds
+            self.verifierGuide = verifierGuide; self.clipGuide = clipGuide
         }
     }
 
@@ -203,8 +208,9 @@ public struct ClaimsBenchmark {
     }
 
     public var settings: Settings
-    public var prompts: [ShapesPrompt]
-    /// The learned reward of the generalisation claim; nil leaves that claim out.
+    /// Prompts of one world (images or videos); the models must make that kind of sample.
+    public var prompts: [JudgedPrompt]
+    /// The learned reward of the generalisation claim (on videos, e.g. frame-averaged); nil leaves that claim out.
     public var clip: ShapesBenchmark.Guide?
     public var progress: (Progress) -> Void
     public var record: (Event) -> Void
@@ -212,18 +218,24 @@ public struct ClaimsBenchmark {
     /// Where finished pieces are recorded and read back instead of running again; nil: none.
     public var journal: ClaimsBenchmarkJournal? = nil
 
-    public init(settings: Settings, prompts: [ShapesPrompt], clip: ShapesBenchmark.Guide?,
+    public init(settings: Settings, prompts: [JudgedPrompt], clip: ShapesBenchmark.Guide?,
                 progress: @escaping (Progress) -> Void = { _ in }, record: @escaping (Event) -> Void = { _ in },
                 isCancelled: (@Sendable () -> Bool)? = nil) {
         self.settings = settings; self.prompts = prompts; self.clip = clip; self.progress = progress; self.record = record
         self.isCancelled = isCancelled
     }
 
+    /// The world of the prompts.
+    public var kind: SampleKind { prompts.first?.kind ?? .image }
+
+    /// The prompts' verifier as a guide (`shapes-verifier` or `shapes-video-verifier`).
+    public var verifierGuide: ShapesBenchmark.Guide { .verifier(kind) }
+
     /// The guides the grid runs: the verifier for claims 1–3, CLIP too for claim 2.
     public var guides: [ShapesBenchmark.Guide] {
         let c = Set(settings.claims)
         var g: [ShapesBenchmark.Guide] = []
-        if !c.isDisjoint(with: [.scaling, .generalisation, .diversity]) { g.append(.verifier(.image)) }
+        if !c.isDisjoint(with: [.scaling, .generalisation, .diversity]) { g.append(verifierGuide) }
         if c.contains(.generalisation), let clip { g.append(clip) }
         return g
     }
@@ -264,8 +276,9 @@ public struct ClaimsBenchmark {
         guard let prompt = prompts.first else { return .nan }
         let bench = shapes(seed: settings.firstSeed)
         let trajectory = try bench.trajectory(pipeline, prompt: prompt.text)
-        guard let r = try bench.search(.bestOfN, trajectory: trajectory, reward: ShapesVerifierReward(verifier: ShapesVerifier(prompt: prompt)),
-                                       budget: rollouts * settings.steps) else { return .nan }
+        guard let r = try bench.search(.bestOfN, trajectory: trajectory, reward: prompt.verifierReward, budget: rollouts * settings.steps) else {
+            return .nan
+        }
         return Double(r.nfe) / max(r.modelSeconds, 1e-9)
     }
 
@@ -284,8 +297,11 @@ public struct ClaimsBenchmark {
                               elapsed: Clock.wallSeconds() - started, description: what))
         }
         func finish(interrupted: Bool) -> Result {
-            Result(runs: runs, skipped: plan.skipped, equalTime: equal, interrupted: interrupted, seconds: Clock.wallSeconds() - started)
+            Result(runs: runs, skipped: plan.skipped, equalTime: equal, interrupted: interrupted, seconds: Clock.wallSeconds() - started,
+                   verifierGuide: verifierGuide.name, clipGuide: clip?.name ?? Self.clipName)
         }
+        try JudgedPrompt.checkKind(prompts, pipeline: small)
+        if let large { try JudgedPrompt.checkKind(prompts, pipeline: large) }
         let stopped = { isCancelled?() ?? false }
         let judgeByCLIP = settings.claims.contains(.generalisation) ? clip : nil
         let gridGuides = guides
@@ -296,10 +312,9 @@ public struct ClaimsBenchmark {
                 let reward: any Reward, clipJudge: (any Reward)?
                 do {
                     trajectory = try bench.trajectory(small, prompt: prompt.text)
-                    reward = try guide.make(JudgedPrompt(image: prompt))
-                    clipJudge = try judgeByCLIP.map { try $0.make(JudgedPrompt(image: prompt)) }
+                    reward = try guide.make(prompt)
+                    clipJudge = try judgeByCLIP.map { try $0.make(prompt) }
                 } catch { throw ShapesBenchmarkError("\(prompt.text): \(error)") }
-                let verifier = ShapesVerifier(prompt: prompt)
                 for seed in settings.seedList {
                     for r in settings.rollouts {
                         for m in settings.methods where refusal(m, rollouts: r) == nil {
@@ -316,7 +331,7 @@ public struct ClaimsBenchmark {
                                 result = searched
                             } catch is BenchmarkInterrupted { return finish(interrupted: true) }
                             let run = try judge(result, guide: guide.name, method: m, rollouts: r, prompt: prompt, seed: seed,
-                                                trajectory: trajectory, verifier: verifier, clip: clipJudge)
+                                                trajectory: trajectory, clip: clipJudge)
                             try journal?.record(run)
                             runs.append(run); record(.run(run))
                             done += 1; nfeDone += r * settings.steps
@@ -337,11 +352,11 @@ public struct ClaimsBenchmark {
                     if stopped() { return finish(interrupted: true) }
                     report("equal wall time · \(prompt.text) · seed \(seed)")
                     let rows: [ShapesBenchmark.EqualTimeRow]
-                    var bench = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: [JudgedPrompt(image: prompt)], guides: [])
+                    var bench = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: [prompt], guides: [])
                     bench.isCancelled = isCancelled
                     do { rows = try bench.runEqualTime(small: small, large: large) } catch is BenchmarkInterrupted { return finish(interrupted: true) }
                     let tagged = rows.map {
-                        EqualTimeRun(seed: seed, largeSamples: $0.largeSamples, prompt: $0.prompt, task: prompt.task, model: $0.model,
+                        EqualTimeRun(seed: seed, largeSamples: $0.largeSamples, prompt: $0.prompt, task: $0.task, model: $0.model,
                                      method: $0.method, nfe: $0.nfe, score: $0.score, correct: $0.correct, seconds: $0.seconds)
                     }
                     try journal?.record(equalTime: tagged, prompt: prompt.text, seed: seed)
@@ -354,31 +369,26 @@ public struct ClaimsBenchmark {
     }
 
     func shapes(seed: UInt64) -> ShapesBenchmark {
-        var b = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: prompts.map(JudgedPrompt.init(image:)), guides: [])
+        var b = ShapesBenchmark(settings: settings.shapesSettings(seed: seed), prompts: prompts, guides: [])
         b.isCancelled = isCancelled
         return b
     }
 
     /// The verifier's (and CLIP's) verdict on the best sample, and the diversity of the final population.
-    func judge(_ result: SearchResult, guide: String, method m: SearchMethod, rollouts r: Int, prompt: ShapesPrompt, seed: UInt64,
-               trajectory: any Trajectory, verifier: ShapesVerifier, clip: (any Reward)?) throws -> Run {
+    func judge(_ result: SearchResult, guide: String, method m: SearchMethod, rollouts r: Int, prompt: JudgedPrompt, seed: UInt64,
+               trajectory: any Trajectory, clip: (any Reward)?) throws -> Run {
         let set = Self.diversitySet(population: result.population, best: result.best, method: m)
         do {
             let samples = [result.best] + set
-            let images = try trajectory.decode(result.states(of: samples))
-            let verdict = try verifier.verify(batch: images, index: 0)
-            let clipScore = try clip.map { Double(try $0.scores(images.gatherRows([0]))[0]) }
-            let d = images.shape.dropFirst().reduce(1, *)
-            var layouts: [String] = []
-            for i in 1..<samples.count {
-                layouts.append(Self.layout(try verifier.detector.detect(planes: images.scalars, offset: i * d,
-                                                                        width: images.shape[3], height: images.shape[2]),
-                                           width: images.shape[3], height: images.shape[2]))
-            }
-            let pixels = (1..<samples.count).map { Array(images.scalars[($0 * d)..<(($0 + 1) * d)]) }
+            let decoded = try trajectory.decode(result.states(of: samples))
+            let verdict = try prompt.judge(decoded.row(0))
+            let clipScore = try clip.map { Double(try $0.scores(decoded.gatherRows([0]))[0]) }
+            let layouts = try (1..<samples.count).map { try prompt.layout(decoded.row($0)) }
+            let d = decoded.shape.dropFirst().reduce(1, *)
+            let pixels = (1..<samples.count).map { Array(decoded.scalars[($0 * d)..<(($0 + 1) * d)]) }
             return Run(guide: guide, method: m.rawValue, rollouts: r, prompt: prompt.text, task: prompt.task, seed: seed, nfe: result.nfe,
                        rewardCalls: result.rewardCalls, guideReward: Double(result.best.reward), verifierScore: verdict.fraction,
-                       correct: verdict.allSatisfied, clipScore: clipScore, modelSeconds: result.modelSeconds,
+                       correct: verdict.satisfied, clipScore: clipScore, modelSeconds: result.modelSeconds,
                        rewardSeconds: result.rewardSeconds, wallSeconds: result.wallSeconds, diversitySize: set.count,
                        layouts: Set(layouts).count, latentDistance: Self.meanPairwiseDistance(set.map(\.state)),
                        pixelDistance: Self.meanPairwiseDistance(pixels))

@@ -102,7 +102,9 @@ public struct ClaimsReport {
 
     var methods: [String] { settings.methods.map(\.rawValue) }
     var others: [String] { methods.filter { $0 != reference } }
-    static let verifier = ClaimsBenchmark.verifierName, clip = ClaimsBenchmark.clipName
+    /// The guide names of the verifier and of CLIP in this result's runs.
+    var verifier: String { result.verifierGuide }
+    var clip: String { result.clipGuide }
 
     // MARK: Statistics
 
@@ -163,7 +165,7 @@ public struct ClaimsReport {
     }
 
     /// The metric not used for guiding: CLIP for verifier-guided runs, the verifier's score for CLIP-guided ones.
-    public static func judged(by guide: String) -> Metric { guide == clip ? .verifierScore : .clipScore }
+    public func judged(by guide: String) -> Metric { guide == clip ? .verifierScore : .clipScore }
 
     /// Every consecutive pair of budgets where the guiding reward's mean rises while the judged metric's mean falls.
     public func hacking(_ guide: String) -> [Hacking] {
@@ -171,7 +173,7 @@ public struct ClaimsReport {
         for m in methods {
             let b = budgets(guide, m)
             for (lo, hi) in zip(b, b.dropFirst()) {
-                guard let g = change(guide, m, .guideReward, from: lo, to: hi), let j = change(guide, m, Self.judged(by: guide), from: lo, to: hi),
+                guard let g = change(guide, m, .guideReward, from: lo, to: hi), let j = change(guide, m, judged(by: guide), from: lo, to: hi),
                       g.difference > 0, j.difference < 0 else { continue }
                 out.append(Hacking(guide: guide, method: m, from: lo, to: hi, guideChange: g, judgedChange: j))
             }
@@ -215,19 +217,19 @@ public struct ClaimsReport {
     public func verdict(_ claim: ClaimsBenchmark.Claim) -> Verdict {
         switch claim {
         case .scaling:
-            guard let top = topBudget(Self.verifier) else { return .cannotTell }
-            return Verdict(others.flatMap { c in [Axis.nfe, .compute].map { compare(Self.verifier, .guideReward, contender: c, rollouts: top, axis: $0)?.outcome } })
+            guard let top = topBudget(verifier) else { return .cannotTell }
+            return Verdict(others.flatMap { c in [Axis.nfe, .compute].map { compare(verifier, .guideReward, contender: c, rollouts: top, axis: $0)?.outcome } })
         case .diversity:
-            guard let top = topBudget(Self.verifier) else { return .cannotTell }
-            return Verdict(others.map { compare(Self.verifier, .pixelDistance, contender: $0, rollouts: top, axis: .nfe)?.outcome })
+            guard let top = topBudget(verifier) else { return .cannotTell }
+            return Verdict(others.map { compare(verifier, .pixelDistance, contender: $0, rollouts: top, axis: .nfe)?.outcome })
         case .generalisation:
             var verdicts: [Verdict] = []
-            for g in [Self.verifier, Self.clip] {
+            for g in [verifier, clip] {
                 let b = budgets(g, reference)
-                guard let lo = b.first, let hi = b.last, lo != hi, let rise = change(g, reference, Self.judged(by: g), from: lo, to: hi) else {
+                guard let lo = b.first, let hi = b.last, lo != hi, let rise = change(g, reference, judged(by: g), from: lo, to: hi) else {
                     verdicts.append(.cannotTell); continue
                 }
-                let losses = others.contains { compare(g, Self.judged(by: g), contender: $0, rollouts: hi, axis: .nfe)?.outcome == .loss }
+                let losses = others.contains { compare(g, judged(by: g), contender: $0, rollouts: hi, axis: .nfe)?.outcome == .loss }
                 verdicts.append(rise.outcome == .loss || losses ? .doesNotHold : rise.outcome == .win ? .holds : .cannotTell)
             }
             return verdicts.contains(.doesNotHold) ? .doesNotHold : verdicts.allSatisfy { $0 == .holds } ? .holds : .cannotTell
@@ -297,10 +299,10 @@ public struct ClaimsReport {
     func verdictLine(_ claim: ClaimsBenchmark.Claim) -> String { "**Verdict: \(verdict(claim).rawValue).**" }
 
     public var scalingMarkdown: String {
-        let g = Self.verifier
+        let g = verifier
         var t = "## Claim 1 — scaling: best reward and verifier accuracy against NFE, guided by the verifier\n\n\(header)\n\n"
-        t += "\(verdictLine(.scaling)) Rule: at the largest budget EvoSearch ran, EvoSearch − each other method on the guiding reward (the verifier's constraint fraction of the best image) at equal NFE and at equal total compute; holds when every read is a win (interval above 0), does not hold when any is a loss, otherwise cannot tell.\n\n"
-        t += "Per cell: mean over (prompt, seed) pairs; accuracy = fraction of best images whose every constraint holds.\n\n" + cellTable(g, [.guideReward, .accuracy])
+        t += "\(verdictLine(.scaling)) Rule: at the largest budget EvoSearch ran, EvoSearch − each other method on the guiding reward (the verifier's constraint fraction of the best sample) at equal NFE and at equal total compute; holds when every read is a win (interval above 0), does not hold when any is a loss, otherwise cannot tell.\n\n"
+        t += "Per cell: mean over (prompt, seed) pairs; accuracy = fraction of best samples whose every constraint holds.\n\n" + cellTable(g, [.guideReward, .accuracy])
         t += skippedText()
         t += "\nEvoSearch − method, paired. Equal compute: the method's curve interpolated in log compute at EvoSearch's mean compute (— outside its measured range).\n\n"
         t += comparisonTable(g, [.guideReward, .accuracy], axes: [.nfe, .compute])
@@ -310,8 +312,8 @@ public struct ClaimsReport {
     public var generalisationMarkdown: String {
         var t = "## Claim 2 — generalisation: guided by one reward, judged by another\n\n\(header)\n\n"
         t += "\(verdictLine(.generalisation)) Rule: in both directions (verifier-guided judged by CLIP, CLIP-guided judged by the verifier's fraction), EvoSearch's judged metric must rise from its smallest to its largest budget (paired change, interval above 0) and lose to no method at equal NFE at the largest budget; holds when both directions do, does not hold when a change's interval lies below 0 or a loss is read, otherwise cannot tell.\n\n"
-        for g in [Self.verifier, Self.clip] where result.runs.contains(where: { $0.guide == g }) {
-            let j = Self.judged(by: g)
+        for g in [verifier, clip] where result.runs.contains(where: { $0.guide == g }) {
+            let j = judged(by: g)
             t += "### guided by \(g), judged by \(j.rawValue)\n\n" + cellTable(g, [.guideReward, j, .accuracy])
             t += "\nEvoSearch − method on \(j.rawValue), paired:\n\n" + comparisonTable(g, [j], axes: [.nfe, .compute])
             let b = budgets(g, reference)
@@ -328,15 +330,15 @@ public struct ClaimsReport {
                 t += "\n"
             }
         }
-        if !result.runs.contains(where: { $0.guide == Self.clip }) { t += "No CLIP-guided runs (no CLIP model given).\n" }
+        if !result.runs.contains(where: { $0.guide == clip }) { t += "No CLIP-guided runs (no CLIP model given).\n" }
         return t
     }
 
     public var diversityMarkdown: String {
-        let g = Self.verifier
+        let g = verifier
         var t = "## Claim 3 — diversity of the final population, guided by the verifier\n\n\(header)\n\n"
         t += "\(verdictLine(.diversity)) Rule: at the largest budget EvoSearch ran, EvoSearch − each other method on the mean pairwise pixel distance of the final population at equal NFE; holds when every read is a win, does not hold when any is a loss, otherwise cannot tell. (Distinct layouts are shown but not used: their count grows with the population's size, which differs between methods.)\n\n"
-        t += "The final population: EvoSearch's last generation, zero-order search's last iteration and search over paths' final paths (all of each); for Best-of-N, particle filtering and beam search the best min(8, size) of their final samples, particles or beams. A layout is the sorted multiset of (shape, colour, 3 × 3 grid cell of the centre) of the objects the verifier's detector finds; distances are Euclidean between final latents and between decoded images ([0, 1] RGB), averaged over pairs (a set of one has none). \n\n"
+        t += "The final population: EvoSearch's last generation, zero-order search's last iteration and search over paths' final paths (all of each); for Best-of-N, particle filtering and beam search the best min(8, size) of their final samples, particles or beams. A layout is the sorted multiset of (shape, colour, 3 × 3 grid cell of the centre) of the objects the verifier's detector finds (for a video, in its first and last frames); distances are Euclidean between final latents and between decoded samples ([0, 1] RGB), averaged over pairs (a set of one has none). \n\n"
         t += "`set` is the population's mean size.\n\n" + cellTable(g, [.layouts, .latentDistance, .pixelDistance], setSize: true)
         t += "\nEvoSearch − method, paired, at equal NFE:\n\n" + comparisonTable(g, [.layouts, .latentDistance, .pixelDistance], axes: [.nfe])
         return t
@@ -376,12 +378,15 @@ public struct ClaimsReport {
 
     /// Every claim's section with its figure (`figurePrefix` + "<claim>.svg") and the command and commit under it.
     public func resultsMarkdown(figurePrefix: String = "") -> String {
-        var t = "# EvoSearch's claims on the shapes world\n\n"
+        let world = verifier == ShapesVideoVerifierReward.registryName ? "moving-shapes world" : "shapes world"
+        var t = "# EvoSearch's claims on the \(world)\n\n"
         t += "| claim | verdict |\n|---|---|\n" + settings.claims.sorted().map { "| \($0.rawValue) | \(verdict($0).rawValue) |\n" }.joined() + "\n"
         for c in settings.claims.sorted() {
             t += markdown(c) + "\n![\(c.rawValue)](\(figurePrefix)\(c.rawValue).svg)\n\n\(stamp)\n\n"
         }
-        return t + String(format: "(%.0f s in total)\n", result.seconds)
+        // A resumed run's searches ran in earlier invocations too: their own times are summed beside this one's.
+        let searched = result.runs.map(\.wallSeconds).reduce(0, +) + result.equalTime.map(\.seconds).reduce(0, +)
+        return t + String(format: "(%.0f s of search time summed over the searches, whichever run made them; %.0f s for this command)\n", searched, result.seconds)
     }
 
     // MARK: CSV
@@ -391,17 +396,18 @@ public struct ClaimsReport {
     /// One run as a CSV line (prompts are quoted; the grammar has no quotes).
     public static func csvRow(_ r: Run) -> String {
         func o(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
-        return "\(r.guide),\(r.method),\(r.rollouts),\"\(r.prompt)\",\(r.task.rawValue),\(r.seed),\(r.nfe),\(r.rewardCalls),\(r.guideReward),\(r.verifierScore),\(r.correct),\(o(r.clipScore)),\(r.modelSeconds),\(r.rewardSeconds),\(r.wallSeconds),\(r.diversitySize),\(r.layouts),\(o(r.latentDistance)),\(o(r.pixelDistance))\n"
+        return "\(r.guide),\(r.method),\(r.rollouts),\"\(r.prompt)\",\(r.task),\(r.seed),\(r.nfe),\(r.rewardCalls),\(r.guideReward),\(r.verifierScore),\(r.correct),\(o(r.clipScore)),\(r.modelSeconds),\(r.rewardSeconds),\(r.wallSeconds),\(r.diversitySize),\(r.layouts),\(o(r.latentDistance)),\(o(r.pixelDistance))\n"
     }
 
     public static let equalTimeCSVHeader = "seed,large_samples,prompt,task,model,method,nfe,verifier_score,all_satisfied,seconds\n"
 
     public static func csvRow(_ e: ClaimsBenchmark.EqualTimeRun) -> String {
-        "\(e.seed),\(e.largeSamples),\"\(e.prompt)\",\(e.task.rawValue),\(e.model),\(e.method),\(e.nfe),\(e.score),\(e.correct),\(e.seconds)\n"
+        "\(e.seed),\(e.largeSamples),\"\(e.prompt)\",\(e.task),\(e.model),\(e.method),\(e.nfe),\(e.score),\(e.correct),\(e.seconds)\n"
     }
 
-    /// Which grid runs a claim's CSV holds: the verifier-guided ones, or all for generalisation.
-    public static func holds(_ claim: ClaimsBenchmark.Claim, _ r: Run) -> Bool {
+    /// Which grid runs a claim's CSV holds: the verifier-guided ones (guide name `verifier`), or all for
+    /// generalisation.
+    public static func holds(_ claim: ClaimsBenchmark.Claim, _ r: Run, verifier: String) -> Bool {
         switch claim {
         case .scaling, .diversity: r.guide == verifier
         case .generalisation: true
@@ -411,7 +417,7 @@ public struct ClaimsReport {
 
     public func csv(_ claim: ClaimsBenchmark.Claim) -> String {
         if claim == .equalTime { return Self.equalTimeCSVHeader + result.equalTime.map(Self.csvRow).joined() }
-        return Self.csvHeader + result.runs.filter { Self.holds(claim, $0) }.map(Self.csvRow).joined()
+        return Self.csvHeader + result.runs.filter { Self.holds(claim, $0, verifier: verifier) }.map(Self.csvRow).joined()
     }
 
     // MARK: SVG
@@ -440,7 +446,7 @@ public struct ClaimsReport {
     }
 
     public func svg(_ claim: ClaimsBenchmark.Claim) -> String {
-        let v = Self.verifier
+        let v = verifier
         switch claim {
         case .scaling:
             return plot("\(context.model): guided by the verifier — means with 95% bands over (prompt, seed)", [
@@ -452,8 +458,8 @@ public struct ClaimsReport {
             return plot("\(context.model): judged by the reward that did not guide — means with 95% bands", [
                 panel(v, .clipScore, axis: .nfe, title: "guided by the verifier, judged by CLIP (NFE)", unit: false),
                 panel(v, .clipScore, axis: .compute, title: "guided by the verifier, judged by CLIP (compute)", unit: false),
-                panel(Self.clip, .verifierScore, axis: .nfe, title: "guided by CLIP, judged by the verifier (NFE)", unit: true),
-                panel(Self.clip, .verifierScore, axis: .compute, title: "guided by CLIP, judged by the verifier (compute)", unit: true)])
+                panel(clip, .verifierScore, axis: .nfe, title: "guided by CLIP, judged by the verifier (NFE)", unit: true),
+                panel(clip, .verifierScore, axis: .compute, title: "guided by CLIP, judged by the verifier (compute)", unit: true)])
         case .diversity:
             return plot("\(context.model): diversity of the final population, guided by the verifier", [
                 panel(v, .layouts, axis: .nfe, title: "distinct layouts against NFE", unit: false),

@@ -14,12 +14,15 @@ public struct JudgedPrompt: Sendable, CustomStringConvertible {
     /// The verifier as a reward (`shapes-verifier` or `shapes-video-verifier`): the fraction of constraints satisfied.
     public let verifierReward: any Reward
     private let verdict: @Sendable (Tensor) throws -> (fraction: Double, satisfied: Bool)
+    /// The verifier's detector, for `layout`.
+    private let detector: ObjectDetector
 
     public init(image prompt: ShapesPrompt) {
         let verifier = ShapesVerifier(prompt: prompt)
         text = prompt.text; task = prompt.task.rawValue; kind = .image
         verifierReward = ShapesVerifierReward(verifier: verifier)
         verdict = { sample in let v = try verifier.verify(tensor: sample); return (v.fraction, v.allSatisfied) }
+        detector = verifier.detector
     }
 
     public init(video prompt: ShapesVideoPrompt) {
@@ -27,6 +30,7 @@ public struct JudgedPrompt: Sendable, CustomStringConvertible {
         text = prompt.text; task = prompt.task.rawValue; kind = .video
         verifierReward = ShapesVideoVerifierReward(verifier: verifier)
         verdict = { sample in let v = try verifier.verify(video: sample); return (v.fraction, v.allSatisfied) }
+        detector = verifier.detector
     }
 
     /// The verifier's fraction of constraints satisfied by one decoded sample (`[3, H, W]` or `[F, 3, H, W]` in
@@ -34,6 +38,20 @@ public struct JudgedPrompt: Sendable, CustomStringConvertible {
     public func judge(_ sample: Tensor) throws -> (fraction: Double, satisfied: Bool) {
         let single = kind == .image ? 3 : 4
         return try verdict(sample.rank == single + 1 && sample.shape[0] == 1 ? sample.row(0) : sample)
+    }
+
+    /// The scene layout of one decoded sample (`[3, H, W]` or `[F, 3, H, W]`), as `ClaimsBenchmark.layout` writes
+    /// it from the detected objects: an image's, or a video's first and last frames' joined by " → " (so the same
+    /// start with another motion is another layout).
+    public func layout(_ sample: Tensor) throws -> String {
+        let s = sample.shape
+        guard s.count >= 3 else { throw ShapesBenchmarkError("layout: a sample of shape \(s) has no [3, H, W] frames") }
+        let (h, w) = (s[s.count - 2], s[s.count - 1])
+        let frame = 3 * h * w
+        let frames = kind == .image ? [0] : [0, max(0, sample.count / frame - 1)]
+        return try frames.map { f in
+            ClaimsBenchmark.layout(try detector.detect(planes: sample.scalars, offset: f * frame, width: w, height: h), width: w, height: h)
+        }.joined(separator: " → ")
     }
 
     public var description: String { text }

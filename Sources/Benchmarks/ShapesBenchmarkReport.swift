@@ -65,7 +65,9 @@ public struct ShapesBenchmarkReport {
             }
             t += "\n"
         }
-        t += String(format: "(%.0f s in total)\n", seconds)
+        // A resumed run's searches ran in earlier invocations too: their own times are summed beside this one's.
+        let searched = runs.map(\.seconds).reduce(0, +) + equalTime.map(\.seconds).reduce(0, +)
+        t += String(format: "(%.0f s of search time summed over the searches, whichever run made them; %.0f s for this command)\n", searched, seconds)
         return t
     }
 

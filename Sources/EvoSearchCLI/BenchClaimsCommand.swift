@@ -1,6 +1,8 @@
 import ArgumentParser
 import Benchmarks
+import Catalog
 import Foundation
+import Sampling
 import Search
 import ShapesWorld
 
@@ -22,7 +24,17 @@ struct BenchClaims: ParsableCommand {
         methods or prompts, only the new searches run; a journal of other sampler settings or models is refused. \
         The journal is deleted once a complete report is written. Default steps: 10. --quick: 2 prompts, 2 seeds, budgets 1,4 rollouts of 5 steps, \
         evosearch, best-of-n and particle, k = 1 (under a minute). --dry-run prints the plan and estimate only.
+
+        --video runs the same on the moving-shapes world: the video hard split, shapes-wan-small against \
+        shapes-wan-large, guided by shapes-video-verifier and by shapes-clip averaged over --frame-average evenly \
+        spaced frames; layouts are read from each video's first and last frames. Default steps 20 (the video models' \
+        search default), output out/claims-video.
         """)
+
+    @Flag(name: .long, help: "The moving-shapes world: the video hard split, shapes-wan-small vs shapes-wan-large, the video verifier.")
+    var video = false
+    @Option(name: .long, help: "Frames the CLIP reward averages over on videos (--video).")
+    var frameAverage: Int = 4
 
     @Flag(name: .long, help: "Small run: 2 prompts, 2 seeds, rollouts 1,4, 5 steps, 3 methods.")
     var quick = false
@@ -38,17 +50,17 @@ struct BenchClaims: ParsableCommand {
     var prompts: Int?
     @Option(name: .long, help: "Methods, comma-separated (default: all; quick evosearch,best-of-n,particle).")
     var methods: String?
-    @OptionGroup(title: "Sampler (steps default 10, quick 5)") var sampler: SamplerOptions
-    @Option(name: .long, help: "Small model (directory or embedded name).")
-    var small: String = "shapes-sd-small"
-    @Option(name: .long, help: "Large model of the equal-wall-time claim (\"none\" skips it).")
-    var large: String = "shapes-sd-large"
+    @OptionGroup(title: "Sampler (steps default 10, --video 20, quick 5)") var sampler: SamplerOptions
+    @Option(name: .long, help: "Small model (directory or embedded name; default shapes-sd-small, --video shapes-wan-small).")
+    var small: String?
+    @Option(name: .long, help: "Large model of the equal-wall-time claim (\"none\" skips it; default shapes-sd-large, --video shapes-wan-large).")
+    var large: String?
     @Option(name: .long, help: "k of the large model's Best-of-k, comma-separated (default 1,4; quick 1).")
     var largeSamples: IntList?
     @Option(name: .long, help: "CLIP model of the generalisation claim (\"none\" leaves CLIP out).")
     var clipModel: String = "shapes-clip"
-    @Option(name: .long, help: "Output directory.")
-    var out: String = "out/claims"
+    @Option(name: .long, help: "Output directory (default out/claims, --video out/claims-video).")
+    var out: String?
     @Option(name: .long, help: "Largest number of rows per model or reward call (results do not depend on it).")
     var maxBatch: Int = 16
     @Flag(name: .long, help: "Print the plan and the estimated time, then stop.")
@@ -57,7 +69,13 @@ struct BenchClaims: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        let s = sampler.forSearch(defaultSteps: quick ? ClaimsBenchmark.Settings.quick.steps : ClaimsBenchmark.Settings().steps)
+        let kind: SampleKind = video ? .video : .image
+        let small = self.small ?? (video ? "shapes-wan-small" : "shapes-sd-small")
+        let large = self.large ?? (video ? "shapes-wan-large" : "shapes-sd-large")
+        let out = self.out ?? (video ? "out/claims-video" : "out/claims")
+        if frameAverage < 1 { throw CLIError("--frame-average: \(frameAverage) must be at least 1 frame") }
+        let defaultSteps = quick ? ClaimsBenchmark.Settings.quick.steps : video ? SamplerOptions.searchDefaults.steps : ClaimsBenchmark.Settings().steps
+        let s = sampler.forSearch(defaultSteps: defaultSteps)
         if s.width != nil || s.height != nil { throw CLIError("--width/--height: bench claims runs at the models' own size") }
         let base = quick ? ClaimsBenchmark.Settings.quick : ClaimsBenchmark.Settings()
         var claimList = ClaimsBenchmark.Claim.allCases
@@ -75,10 +93,10 @@ struct BenchClaims: ParsableCommand {
             largeSamples: largeSamples?.values ?? base.largeSamples, claims: claimList, maxBatch: maxBatch)
         if large == "none" { settings.claims.removeAll { $0 == .equalTime } }
         if let problem = settings.problem { throw CLIError("bench claims: \(problem)") }
-        let split = ClaimsBenchmark.promptSplit
         let count = prompts ?? (quick ? ClaimsBenchmark.Settings.quickPromptCount : nil)
         if let count, count < 1 { throw CLIError("--prompts: \(count) must be at least 1") }
-        let chosen = ClaimsBenchmark.prompts(split, count: count)
+        let chosen = ClaimsBenchmark.prompts(kind, count: count)
+        guard !chosen.isEmpty else { throw CLIError("bench claims: the \(kind.rawValue) world has no hard prompt split") }
 
         let resolver = EmbeddedModels()
         let smallDir = try resolver.resolvePipeline(small, option: "--small")
@@ -88,11 +106,12 @@ struct BenchClaims: ParsableCommand {
         let started = Date()
         let quiet = self.quiet
         let outDir = URL(fileURLWithPath: out)
-        var bench = ClaimsBenchmark(settings: settings, prompts: chosen, clip: clipDir.map { ShapesBenchmark.Guide.clip(directory: $0) },
-                                    isCancelled: { interrupt.isRaised })
+        let clipGuide = clipDir.map { ShapesBenchmark.Guide.clip(directory: $0, videoFrames: video ? frameAverage : nil) }
+        var bench = ClaimsBenchmark(settings: settings, prompts: chosen, clip: clipGuide, isCancelled: { interrupt.isRaised })
 
-        let smallPipeline = try loadImagePipeline(smallDir.path, command: "bench claims")
-        let largePipeline = try largeDir.map { try loadImagePipeline($0.path, command: "bench claims") }
+        try checkModelKinds([(smallDir, "--small"), (largeDir, "--large")], kind: kind, command: "bench claims")
+        let smallPipeline = try loadPipeline(smallDir.path)
+        let largePipeline = try largeDir.map { try loadPipeline($0.path) }
         // The estimate: measured throughput of each model (one Best-of-N search each) times the planned NFE.
         let smallRate: Double, largeRate: Double
         do {
@@ -101,7 +120,7 @@ struct BenchClaims: ParsableCommand {
         } catch is BenchmarkInterrupted { throw ExitCode(interrupt.exitStatus ?? 130) } catch { throw CLIError("bench claims: \(error)") }
         let plan = bench.plan(largeCostRatio: largeRate.isFinite && largeRate > 0 ? smallRate / largeRate : 2)
         let estimate = plan.seconds(smallNFEPerSecond: smallRate, largeNFEPerSecond: largeRate)
-        var lines = "bench claims: \(chosen.count) prompts of the \(split.rawValue) split × \(settings.seeds) seeds, \(settings.steps) steps, budgets \(settings.rollouts.map(String.init).joined(separator: ",")) rollouts, methods \(settings.methods.map(\.rawValue).joined(separator: ",")), claims \(settings.claims.map(\.rawValue).joined(separator: ","))\n"
+        var lines = "bench claims: \(chosen.count) prompts of the \(kind.rawValue) hard split × \(settings.seeds) seeds, \(settings.steps) steps, budgets \(settings.rollouts.map(String.init).joined(separator: ",")) rollouts, methods \(settings.methods.map(\.rawValue).joined(separator: ",")), claims \(settings.claims.map(\.rawValue).joined(separator: ","))\n"
         lines += String(format: "plan: %d searches, %d NFE on %@ (grid) + ~%d (equal time), %d NFE on %@; measured %.0f and %.0f NFE/s → about %.0f min of model time (rewards, decoding and overhead on top)\n",
                         plan.searches, plan.gridNFE, small, plan.equalTimeSmallNFE, plan.largeNFE, large, smallRate, largeRate, estimate / 60)
         for skip in plan.skipped { lines += "skipped: \(skip.method) at \(skip.rollouts) rollouts: \(skip.reason)\n" }
@@ -112,7 +131,8 @@ struct BenchClaims: ParsableCommand {
         // lets the next run skip them.
         try checkWritable(out + "/results.md", option: "--out")
         let clipUsed = settings.claims.contains(.generalisation) ? clipDir : nil
-        let models = ["small \(smallDir.path)", "large \(largeDir?.path ?? "none")", clipUsed.map { "clip \($0.path)" } ?? "no clip"]
+        let models = ["small \(smallDir.path)", "large \(largeDir?.path ?? "none")",
+                      clipUsed.map { "clip \($0.path)" + (video ? " mean of \(frameAverage) frames" : "") } ?? "no clip"]
         let journal: ClaimsBenchmarkJournal
         do {
             journal = try ClaimsBenchmarkJournal(url: outDir.appendingPathComponent("journal.jsonl"),
@@ -133,10 +153,11 @@ struct BenchClaims: ParsableCommand {
             opened[c] = h
         }
         let handles = opened
+        let verifierGuide = bench.verifierGuide.name
         bench.record = { event in
             switch event {
             case .run(let r):
-                for (c, h) in handles where ClaimsReport.holds(c, r) { h.write(Data(ClaimsReport.csvRow(r).utf8)) }
+                for (c, h) in handles where ClaimsReport.holds(c, r, verifier: verifierGuide) { h.write(Data(ClaimsReport.csvRow(r).utf8)) }
             case .equalTime(let rows):
                 handles[.equalTime]?.write(Data(rows.map(ClaimsReport.csvRow).joined().utf8))
             }
@@ -158,7 +179,7 @@ struct BenchClaims: ParsableCommand {
         let context = ClaimsReport.Context(
             command: "evosearch " + CommandLine.arguments.dropFirst().joined(separator: " "), commit: Self.gitCommit(),
             model: small, largeModel: largeDir == nil ? nil : large, clipModel: clipDir == nil ? nil : clipModel,
-            prompts: "\(chosen.count) prompt\(chosen.count == 1 ? "" : "s") of the \(split.rawValue) split")
+            prompts: "\(chosen.count) prompt\(chosen.count == 1 ? "" : "s") of the \(video ? "video " : "")hard split")
         let report = ClaimsReport(settings: settings, result: result, context: context)
         do { try report.write(to: outDir) } catch { throw CLIError("--out \(out): \(error.localizedDescription)") }
         print(report.resultsMarkdown())

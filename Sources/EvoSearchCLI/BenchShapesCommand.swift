@@ -86,14 +86,7 @@ struct BenchShapes: ParsableCommand {
         let smallDir = try resolver.resolvePipeline(small, option: "--small")
         let largeDir = large == "none" ? nil : try resolver.resolvePipeline(large, option: "--large")
         let fluxDir = flux == "none" ? nil : try resolver.resolvePipeline(flux, option: "--flux")
-        for (dir, option) in [(smallDir, "--small"), (largeDir, "--large"), (fluxDir, "--flux")] {
-            guard let dir else { continue }
-            let made: SampleKind
-            do { made = try Catalog.pipelines.family(of: dir).kind } catch { throw CLIError("\(option) \(dir.path): \(error)") }
-            if made != kind {
-                throw CLIError("\(option) \(dir.path): the model makes \(made.rawValue)s; bench shapes\(video ? " --video" : "") needs a \(kind.rawValue) model" + (video ? "" : " (add --video for video models)"))
-            }
-        }
+        try checkModelKinds([(smallDir, "--small"), (largeDir, "--large"), (fluxDir, "--flux")], kind: kind, command: "bench shapes")
         if fluxDir != nil { try checkWritable(out + "/flux/runs.csv", option: "--out") }
         let clipDir = clipModel == "none" ? nil : try resolver.resolve(clipModel, option: "--clip-model")
 

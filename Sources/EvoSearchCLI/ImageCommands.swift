@@ -18,14 +18,27 @@ func loadPipeline(_ path: String) throws -> any GeneratorPipeline {
     }
 }
 
-/// `loadPipeline` for the commands whose rewards and reports take images only (`bench claims`, `bench remote`,
-/// `shapes hard-split`): a video model is one line saying so before anything is spent.
+/// `loadPipeline` for the commands whose rewards and reports take images only (`bench remote`): a video model is one
+/// line saying so before anything is spent.
 func loadImagePipeline(_ path: String, command: String) throws -> any GeneratorPipeline {
     let pipeline = try loadPipeline(path)
     guard pipeline.sampleKind == .image else {
         throw CLIError("--model \(path): \(type(of: pipeline).className) makes videos; `evosearch \(command)` scores and reports images (make its videos with `evosearch generate --output-dir`)")
     }
     return pipeline
+}
+
+/// For the benches that run one world (`bench shapes`, `bench claims`; `--video` picks the moving-shapes world):
+/// one line naming the first model (with its flag) that makes the other kind of sample, before anything is loaded.
+func checkModelKinds(_ models: [(URL?, String)], kind: SampleKind, command: String) throws {
+    for case let (dir?, option) in models {
+        let made: SampleKind
+        do { made = try Catalog.pipelines.family(of: dir).kind } catch { throw CLIError("\(option) \(dir.path): \(error)") }
+        if made != kind {
+            let video = kind == .video
+            throw CLIError("\(option) \(dir.path): the model makes \(made.rawValue)s; \(command)\(video ? " --video" : "") needs \(video ? "a video" : "an image") model" + (video ? "" : " (add --video for video models)"))
+        }
+    }
 }
 
 /// A request error as a one-line CLI error naming the flag at fault.

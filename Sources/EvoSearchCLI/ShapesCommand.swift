@@ -128,7 +128,7 @@ struct ShapesPrompts: ParsableCommand {
         commandName: "prompts",
         abstract: "Print the fixed prompt suite (task type, tab, prompt).")
 
-    @Option(name: .long, help: "Which split: heldout, tuning or hard (heldout or tuning with --video).")
+    @Option(name: .long, help: "Which split: heldout, tuning or hard.")
     var split: String = "heldout"
     @Flag(name: .long, help: "The moving-shapes world's video prompts (ShapesVideoPromptSuite).")
     var video = false
@@ -136,7 +136,7 @@ struct ShapesPrompts: ParsableCommand {
     func run() throws {
         if video {
             guard let s = ShapesVideoPromptSuite.Split(rawValue: split) else {
-                throw CLIError("--split: \(split) is not a video split; use heldout or tuning")
+                throw CLIError("--split: \(split) is not a video split; use heldout, tuning or hard")
             }
             for p in ShapesVideoPromptSuite.prompts(s) { print("\(p.task.rawValue)\t\(p.text)") }
             return

@@ -23,7 +23,7 @@ struct ShapesEval: ParsableCommand {
 
     @Option(name: .long, help: "Pipeline: a directory or an embedded model name (shapes-sd-small, shapes-sd-large, shapes-flux-small, shapes-wan-small, shapes-wan-large).")
     var model: String = "shapes-sd-small"
-    @Option(name: .long, help: "Prompt split: heldout, tuning or hard (prompts whose plain samples rarely succeed; image models only).")
+    @Option(name: .long, help: "Prompt split: heldout, tuning or hard (prompts whose plain samples rarely succeed).")
     var split: String = "heldout"
     @Option(name: .long, help: "Images (or videos) per prompt.")
     var samples: Int = 4
@@ -50,7 +50,7 @@ struct ShapesEval: ParsableCommand {
             prompts = ShapesPromptSuite.prompts(s).map(JudgedPrompt.init(image:))
         case .video:
             guard let s = ShapesVideoPromptSuite.Split(rawValue: split) else {
-                throw CLIError("--split: \(split) is not a split of the moving-shapes suite; use heldout or tuning")
+                throw CLIError("--split: \(split) is not a split of the moving-shapes suite; use heldout, tuning or hard")
             }
             prompts = ShapesVideoPromptSuite.prompts(s).map(JudgedPrompt.init(video:))
         }
@@ -109,7 +109,9 @@ struct ShapesHardSplit: ParsableCommand {
         (a fixed pool for a given --pool-seed), generates --samples plain images of each with the seeds --seed, \
         --seed+1, … (the tuning seeds: searches and benchmarks use their own Philox streams), and keeps, per task \
         type, the --per-task prompts with the lowest accuracy above 0 and at most --max-accuracy. Prints every \
-        candidate's accuracy and the chosen prompts.
+        candidate's accuracy and the chosen prompts. A video model (shapes-wan-small) draws its candidates from the \
+        moving-shapes grammar and judges its plain videos with the video verifier; video pipelines generate with \
+        their deterministic sampler (η 0), as `shapes eval` does.
         """)
 
     @Option(name: .long, help: "Pipeline: a directory or an embedded model name.")
@@ -118,7 +120,7 @@ struct ShapesHardSplit: ParsableCommand {
     var candidates: Int = 24
     @Option(name: .long, help: "Seed of the candidate pool.")
     var poolSeed: UInt64 = 21
-    @Option(name: .long, help: "Plain images per candidate.")
+    @Option(name: .long, help: "Plain images (or videos) per candidate.")
     var samples: Int = 32
     @Option(name: .long, help: "First seed of the plain images.")
     var seed: UInt64 = 1000
@@ -138,18 +140,25 @@ struct ShapesHardSplit: ParsableCommand {
         if perTask < 1 { throw CLIError("--per-task: \(perTask) must be at least 1") }
         guard maxAccuracy > 0, maxAccuracy <= 1 else { throw CLIError("--max-accuracy: \(maxAccuracy) must be in (0, 1]") }
         if let json { try checkWritable(json, option: "--json") }
-        let pipeline = try loadImagePipeline(try EmbeddedModels().resolvePipeline(model).path, command: "shapes hard-split")
+        let pipeline = try loadPipeline(try EmbeddedModels().resolvePipeline(model).path)
         let sampler = self.sampler.forPlainSamples(of: type(of: pipeline))
-        let pool = ShapesPromptSuite.candidates(perTask: candidates, seed: poolSeed)
+        let pool: [JudgedPrompt]
+        switch pipeline.sampleKind {
+        case .image: pool = ShapesPromptSuite.candidates(perTask: candidates, seed: poolSeed).map(JudgedPrompt.init(image:))
+        case .video:
+            do { pool = try ShapesVideoPromptSuite.candidates(perTask: candidates, seed: poolSeed).map(JudgedPrompt.init(video:)) } catch {
+                throw CLIError("shapes hard-split: \(error)")
+            }
+        }
         let status = PromptStatus(quiet: quiet)
         let evaluation = PlainSampleEvaluation(samples: samples, seed: seed) { sampler.request(prompt: $0) }
         let results: [PlainSampleEvaluation.PromptResult]
         do {
             defer { status.end() }
-            results = try evaluation.run(pipeline, prompts: pool.map(JudgedPrompt.init(image:)), progress: status.update)
+            results = try evaluation.run(pipeline, prompts: pool, progress: status.update)
         } catch { throw cliError(error) }
         let chosen = HardPromptSelection.select(results, maxAccuracy: maxAccuracy, perTask: perTask)
-        print("model \(model), \(pool.count) candidates (pool seed \(poolSeed)), \(samples) images each from seed \(seed), \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
+        print("model \(model), \(pool.count) candidates (pool seed \(poolSeed)), \(samples) \(pipeline.sampleKind.rawValue)s each from seed \(seed), \(sampler.steps) steps, guidance \(sampler.guidance), \(sampler.schedulerName) η \(sampler.eta)")
         printTaskTable(results)
         print("\ncandidates (accuracy, mean fraction of constraints):")
         for r in results { print(String(format: "  %5.1f%%  %.3f  ", 100 * r.accuracy, r.meanFraction) + "\(r.prompt.task)\t\(r.prompt.text)") }

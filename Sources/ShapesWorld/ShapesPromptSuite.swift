@@ -126,14 +126,23 @@ public enum ShapesPromptSuite {
     /// split was chosen from. Drawn from `PhiloxStream`s keyed by (seed, world sampling, task, draw), so the same
     /// arguments give the same pool; a task type with fewer unused prompts (two_objects has six in all) gives fewer.
     public static func candidates(perTask: Int, seed: UInt64) -> [ShapesPrompt] {
-        let used = Set(heldout + tuning)
         let sampler = SceneSampler()
-        return ShapesTask.allCases.enumerated().flatMap { t, task -> [ShapesPrompt] in
-            var seen = used, out: [ShapesPrompt] = []
-            for draw in 0..<(50 * perTask) where out.count < perTask {
-                var rng = PhiloxStream(NoiseKey(seed: seed, purpose: .worldSampling, generation: t + 1, individual: draw))
-                let p = sampler.randomPrompt(task, &rng)
-                if seen.insert(p.text).inserted { out.append(p) }
+        return candidatePool(tasks: ShapesTask.allCases, used: Set(heldout + tuning), perTask: perTask, seed: seed, text: \.text) {
+            sampler.randomPrompt($0, &$1)
+        }
+    }
+
+    /// Up to `perTask` distinct prompts `draw` makes for each of `tasks` whose text is not in `used`: task t's draw d
+    /// uses the `PhiloxStream` keyed by (seed, world sampling, generation t + 1, individual d), 50 · perTask draws at
+    /// most. The candidate pool of either world's hard split.
+    static func candidatePool<Task, Prompt>(tasks: [Task], used: Set<String>, perTask: Int, seed: UInt64, text: (Prompt) -> String,
+                                            draw: (Task, inout PhiloxStream) -> Prompt) -> [Prompt] {
+        tasks.enumerated().flatMap { t, task -> [Prompt] in
+            var seen = used, out: [Prompt] = []
+            for d in 0..<(50 * perTask) where out.count < perTask {
+                var rng = PhiloxStream(NoiseKey(seed: seed, purpose: .worldSampling, generation: t + 1, individual: d))
+                let p = draw(task, &rng)
+                if seen.insert(text(p)).inserted { out.append(p) }
             }
             return out
         }

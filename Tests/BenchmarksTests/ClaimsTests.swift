@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import RandomStreams
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -18,7 +19,7 @@ import Testing
     static func run(_ method: String, _ rollouts: Int, unit: Int, guide: String = ClaimsBenchmark.verifierName, reward: Double,
                     clip: Double? = nil, cost: Double = 1, layouts: Int = 1, pixel: Double? = nil) -> Run {
         let (prompt, seed) = units[unit]
-        return Run(guide: guide, method: method, rollouts: rollouts, prompt: prompt, task: .singleObject, seed: seed, nfe: rollouts * 10,
+        return Run(guide: guide, method: method, rollouts: rollouts, prompt: prompt, task: "single_object", seed: seed, nfe: rollouts * 10,
                    rewardCalls: rollouts, guideReward: reward, verifierScore: reward, correct: reward == 1, clipScore: clip,
                    modelSeconds: cost, rewardSeconds: 0, wallSeconds: cost, diversitySize: 4, layouts: layouts,
                    latentDistance: nil, pixelDistance: pixel)
@@ -118,9 +119,9 @@ import Testing
     @Test func equalTimeDifferencesArePaired() throws {
         var rows: [ClaimsBenchmark.EqualTimeRun] = []
         for (i, (p, s)) in Self.units.enumerated() {
-            rows.append(.init(seed: s, largeSamples: 1, prompt: p, task: .singleObject, model: "large", method: "1 sample", nfe: 10,
+            rows.append(.init(seed: s, largeSamples: 1, prompt: p, task: "single_object", model: "large", method: "1 sample", nfe: 10,
                               score: 0.5, correct: false, seconds: 1))
-            rows.append(.init(seed: s, largeSamples: 1, prompt: p, task: .singleObject, model: "small", method: "evosearch", nfe: 30,
+            rows.append(.init(seed: s, largeSamples: 1, prompt: p, task: "single_object", model: "small", method: "evosearch", nfe: 30,
                               score: i < 2 ? 1 : 0.75, correct: i < 2, seconds: 1))
         }
         let r = Self.report([], equalTime: rows)
@@ -159,7 +160,7 @@ import Testing
 
     @Test func promptSubsetsTakeEachTaskTypeInTurn() {
         let all = ShapesPromptSuite.prompts(.hard)
-        let tasks = Set(all.map(\.task))
+        let tasks = Set(all.map(\.task.rawValue))
         let first = ClaimsBenchmark.prompts(count: tasks.count)
         #expect(Set(first.map(\.task)) == tasks)
         #expect(first[0].text == all[0].text)
@@ -286,5 +287,39 @@ import Testing
         #expect(third.runs.filter { $0.seed == 0 } == second.runs)
         #expect(third.equalTime.filter { $0.seed == 0 } == second.equalTime)
         #expect(third.runs.filter { $0.seed == 1 }.count == second.runs.count)
+    }
+
+    /// The moving-shapes world: runs on shapes-wan-small carry the video verifier's name, their layouts read the
+    /// first and last frames, and the report follows the names and speaks of that world; image models refuse the
+    /// video prompts before any search.
+    @Test func videoPromptsRunOnTheVideoModel() throws {
+        var settings = ClaimsBenchmark.Settings.quick
+        settings.claims = [.scaling, .diversity]
+        settings.seeds = 1
+        let prompts = [JudgedPrompt.heldout(.video, perTask: 1)[0]]
+        let bench = ClaimsBenchmark(settings: settings, prompts: prompts, clip: nil)
+        let result = try bench.run(small: Self.pipeline("shapes-wan-small"), large: nil)
+        #expect(result.verifierGuide == ShapesVideoVerifierReward.registryName && !result.runs.isEmpty)
+        #expect(result.runs.allSatisfy { $0.guide == result.verifierGuide && $0.task == prompts[0].task && $0.diversitySize >= 1 })
+        let report = ClaimsReport(settings: settings, result: result,
+                                  context: .init(command: "c", commit: "x", model: "shapes-wan-small", largeModel: nil, clipModel: nil, prompts: "1"))
+        #expect(report.csv(.scaling).split(separator: "\n").count == 1 + result.runs.count)
+        #expect(report.resultsMarkdown().hasPrefix("# EvoSearch's claims on the moving-shapes world"))
+        #expect { try bench.run(small: Self.pipeline("shapes-sd-small"), large: nil) } throws: { "\($0)".contains("video world") }
+    }
+
+    /// A video's layout is its first frame's and its last frame's, so a shape that moved is another layout than
+    /// one that stayed.
+    @Test func videoLayoutsReadTheFirstAndLastFrames() throws {
+        let prompt = try ShapesVideoPrompt(parsing: "a red circle moving right")
+        let judged = JudgedPrompt(video: prompt)
+        let sampler = try ClipSampler()
+        var rng = PhiloxStream(NoiseKey(seed: 3, purpose: .worldSampling, individual: 0))
+        let clip = sampler.randomClip(for: prompt, &rng)
+        let video = ShapesRenderer().renderTensor(clip)
+        let layout = try judged.layout(video)
+        let parts = layout.components(separatedBy: " → ")
+        #expect(parts.count == 2 && parts.allSatisfy { $0.hasPrefix("circle red ") })
+        #expect(parts[0] != parts[1], "\(layout)")
     }
 }

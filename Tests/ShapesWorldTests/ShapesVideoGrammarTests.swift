@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func suiteParsesCanonicallyCoversEveryTaskAndSplitsAreDisjoint() {
-        for split in ShapesVideoPromptSuite.Split.allCases {
+        for split in [ShapesVideoPromptSuite.Split.heldout, .tuning] {
             let texts = ShapesVideoPromptSuite.texts(split)
             let parsed = ShapesVideoPromptSuite.prompts(split)
             #expect(parsed.count == texts.count, "every \(split) prompt parses")
@@ -82,5 +82,30 @@ import Testing
             #expect(actions.contains(.appearing) && actions.contains(.disappearing))
         }
         #expect(Set(ShapesVideoPromptSuite.heldout).isDisjoint(with: ShapesVideoPromptSuite.tuning))
+    }
+
+    /// The hard split is the selection `shapes hard-split --model shapes-wan-small` made from the candidate pool:
+    /// every prompt parses to itself, comes from the pool (so from neither other split), and it holds several task
+    /// types.
+    @Test func videoHardSplitComesFromTheCandidatePool() throws {
+        let hard = ShapesVideoPromptSuite.prompts(.hard)
+        #expect(hard.map(\.text) == ShapesVideoPromptSuite.hard && hard.count >= 8)
+        let pool = Set(try ShapesVideoPromptSuite.candidates(perTask: 24, seed: 21).map(\.text))
+        #expect(Set(ShapesVideoPromptSuite.hard).isSubset(of: pool))
+        #expect(Set(hard.map(\.task)).count >= 3)
+    }
+
+    /// The pool a video hard split is drawn from: the same for the same seed, other for another, distinct prompts
+    /// outside both frozen splits, and every task type filled up to its count (appearance has only 30 prompts in
+    /// all, 9 of them in the splits).
+    @Test func videoCandidatePoolIsFixedDistinctAndOutsideTheSplits() throws {
+        let pool = try ShapesVideoPromptSuite.candidates(perTask: 12, seed: 21)
+        #expect(pool.map(\.text) == (try ShapesVideoPromptSuite.candidates(perTask: 12, seed: 21)).map(\.text))
+        #expect(pool.map(\.text) != (try ShapesVideoPromptSuite.candidates(perTask: 12, seed: 22)).map(\.text))
+        #expect(Set(pool.map(\.text)).count == pool.count)
+        #expect(Set(pool.map(\.text)).isDisjoint(with: ShapesVideoPromptSuite.heldout + ShapesVideoPromptSuite.tuning))
+        for task in ShapesVideoTask.allCases { #expect(pool.filter { $0.task == task }.count == 12, "\(task)") }
+        let appearance = try ShapesVideoPromptSuite.candidates(perTask: 30, seed: 21).filter { $0.task == .appearance }
+        #expect(appearance.count == 30 - 9)
     }
 }
