@@ -139,7 +139,7 @@ struct BenchClaims: ParsableCommand {
                                                  identity: ClaimsBenchmarkJournal.identity(settings, models: models))
         } catch { throw CLIError("bench claims: \(error)") }
         if journal.recorded > 0, !quiet {
-            FileHandle.standardError.write(Data("resuming from \(journal.url.path): \(journal.recorded) finished searches recorded\n".utf8))
+            FileHandle.standardError.write(Data(JournalLines.resuming(journal.url, recorded: journal.recorded).utf8))
         }
         bench.journal = journal
         var opened: [ClaimsBenchmark.Claim: FileHandle] = [:]
@@ -186,7 +186,7 @@ struct BenchClaims: ParsableCommand {
         print("wrote " + report.files.map { "\(out)/\($0.name)" }.joined(separator: ", ")
               + String(format: " (%.0f s)", Date().timeIntervalSince(started)))
         if result.interrupted {
-            FileHandle.standardError.write(Data("stopped: \(journal.recorded) finished searches in \(journal.url.path); run the same command again to resume\n".utf8))
+            FileHandle.standardError.write(Data(JournalLines.stopped([(journal.url, journal.recorded)]).utf8))
         } else {
             do { try journal.remove() } catch { throw cliError(error) }
         }

@@ -118,9 +118,8 @@ struct BenchShapes: ParsableCommand {
             fluxRuns = try fluxDir.map { try fluxBench.runGrid(on: loadPipeline($0.path)) }
             fluxSeconds = Date().timeIntervalSince(fluxStarted)
         } catch is BenchmarkInterrupted {
-            let held = [journal] + (fluxJournal.map { [$0] } ?? [])
-            FileHandle.standardError.write(Data(("stopped: " + held.map { "\($0.recorded) finished searches in \($0.url.path)" }.joined(separator: ", ")
-                                                  + "; run the same command again to resume\n").utf8))
+            let held = ([journal] + (fluxJournal.map { [$0] } ?? [])).map { (url: $0.url, recorded: $0.recorded) }
+            FileHandle.standardError.write(Data(JournalLines.stopped(held).utf8))
             throw ExitCode(interrupt.exitStatus ?? 130)
         } catch let error as ShapesBenchmarkError { throw CLIError("bench shapes: \(error)") } catch { throw cliError(error) }
 
@@ -147,7 +146,7 @@ struct BenchShapes: ParsableCommand {
                                                  identity: ShapesBenchmarkJournal.identity(settings, models: models))
         } catch { throw CLIError("bench shapes: \(error)") }
         if journal.recorded > 0, !quiet {
-            FileHandle.standardError.write(Data("resuming from \(journal.url.path): \(journal.recorded) finished searches recorded\n".utf8))
+            FileHandle.standardError.write(Data(JournalLines.resuming(journal.url, recorded: journal.recorded).utf8))
         }
         return journal
     }

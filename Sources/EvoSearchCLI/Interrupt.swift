@@ -43,3 +43,16 @@ final class InterruptFlag: @unchecked Sendable {
     /// 130 after SIGINT, 143 after SIGTERM (the shell's convention), nil when no signal came.
     var exitStatus: Int32? { lock.lock(); defer { lock.unlock() }; return first.map { 128 + $0.signal } }
 }
+
+/// The lines a resumable bench (`bench shapes`, `bench claims`) prints about its journals: on opening one that holds
+/// work, and after an interruption (each journal's path with its count of finished searches).
+enum JournalLines {
+    static func resuming(_ url: URL, recorded: Int) -> String {
+        "resuming from \(url.path): \(recorded) finished searches recorded\n"
+    }
+
+    static func stopped(_ journals: [(url: URL, recorded: Int)]) -> String {
+        "stopped: " + journals.map { "\($0.recorded) finished searches in \($0.url.path)" }.joined(separator: ", ")
+            + "; run the same command again to resume\n"
+    }
+}
