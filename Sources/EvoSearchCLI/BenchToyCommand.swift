@@ -7,7 +7,7 @@ import ToyWorlds
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: search methods compared at equal compute.",
-        subcommands: [BenchToy.self, BenchSchedules.self, BenchModels.self, BenchShapes.self, BenchRemote.self, BenchClaims.self])
+        subcommands: [BenchToy.self, BenchSchedules.self, BenchModels.self, BenchThroughput.self, BenchShapes.self, BenchRemote.self, BenchClaims.self])
 }
 
 /// `evosearch bench toy`: parses the flags, runs `ToyBenchmark` and prints `ToyBenchmarkReport`.
