@@ -9,8 +9,9 @@ import TensorCore
 
 /// The PyTorch side of `ThroughputBench`: the same work on diffusers, timed in the same run.
 public protocol ThroughputReference {
-    /// Seconds of each of `runs` UNet forwards on `rows` rows (after one untimed forward).
-    func forward(rows: Int, runs: Int) throws -> [Double]
+    /// Seconds of each of `runs` UNet forwards on `rows` rows (after one untimed forward), and the FLOPs of one
+    /// forward as PyTorch counts them (nil when not counted).
+    func forward(rows: Int, runs: Int) throws -> (seconds: [Double], gflop: Double?)
     /// Seconds to make `calls` in order: each evaluation a guided UNet call plus the sampler step, each decode
     /// the VAE.
     func replay(_ calls: [RecordingTrajectory.Call]) throws -> Double
@@ -35,8 +36,9 @@ public final class TorchThroughputChild: ThroughputReference {
 
     deinit { child.stop() }
 
-    public func forward(rows: Int, runs: Int) throws -> [Double] {
-        try seconds(child.request(["cmd": "forward", "rows": rows, "runs": runs, "warmup": 1]))
+    public func forward(rows: Int, runs: Int) throws -> (seconds: [Double], gflop: Double?) {
+        let reply = try child.request(["cmd": "forward", "rows": rows, "runs": runs, "warmup": 1])
+        return (try seconds(reply), reply["gflop"]?.doubleValue)
     }
 
     public func replay(_ calls: [RecordingTrajectory.Call]) throws -> Double {
@@ -98,6 +100,8 @@ public struct ThroughputBench {
         public var rows: Int
         public var ours: [Double]
         public var torch: [Double]
+        /// FLOPs of one forward at these rows as PyTorch's FlopCounterMode counts them.
+        public var gflop: Double? = nil
         public var oursPerRow: Double { Statistics.median(ours) / Double(rows) }
         public var torchPerRow: Double? { torch.isEmpty ? nil : Statistics.median(torch) / Double(rows) }
     }
@@ -150,7 +154,11 @@ public struct ThroughputBench {
                     _ = try unet(sample, timesteps: timesteps, context: context)
                     rows[i].ours.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
                 }
-                if let reference { rows[i].torch += try reference.forward(rows: r, runs: settings.forwardRuns) }
+                if let reference {
+                    let timing = try reference.forward(rows: r, runs: settings.forwardRuns)
+                    rows[i].torch += timing.seconds
+                    rows[i].gflop = timing.gflop ?? rows[i].gflop
+                }
             }
         }
         return rows
@@ -198,10 +206,13 @@ public struct ThroughputReport {
     public var search: [ThroughputBench.SearchRow]
     /// The reference's versions, nil without one.
     public var reference: String?
+    /// Our sgemm rate (GFLOP/s, `sgemmPeakGFLOPs`), the ceiling the forward rates are read against.
+    public var sgemmPeak: Double?
 
     public init(model: String, settings: ThroughputBench.Settings, forward: [ThroughputBench.ForwardRow],
-                search: [ThroughputBench.SearchRow], reference: String?) {
+                search: [ThroughputBench.SearchRow], reference: String?, sgemmPeak: Double? = nil) {
         self.model = model; self.settings = settings; self.forward = forward; self.search = search; self.reference = reference
+        self.sgemmPeak = sgemmPeak
     }
 
     /// Per-row time at `rows` over per-row time at `base` rows, ours; nil when either was not measured.
@@ -215,13 +226,20 @@ public struct ThroughputReport {
         func ratio(_ a: Double, _ b: Double?) -> String { b.map { String(format: "%.2f", a / $0) } ?? "–" }
         let s = settings
         var t = "### \(model): the UNet's forward per row\n\n"
-        t += "| rows | ours ms | ours ms/row | PyTorch ms | PyTorch ms/row | ours / PyTorch |\n|---|---|---|---|---|---|\n"
+        t += "| rows | GFLOP | ours ms | ours ms/row | ours GFLOP/s | of sgemm peak | PyTorch ms | PyTorch ms/row | ours / PyTorch |\n"
+        t += "|---|---|---|---|---|---|---|---|---|\n"
         for r in forward {
-            t += "| \(r.rows) | \(ms(Statistics.median(r.ours))) | \(ms(r.oursPerRow)) | \(ms(r.torch.isEmpty ? nil : Statistics.median(r.torch))) "
-                + "| \(ms(r.torchPerRow)) | \(ratio(r.oursPerRow, r.torchPerRow)) |\n"
+            let rate = r.gflop.map { $0 / Statistics.median(r.ours) }
+            var share = "–"
+            if let rate, let peak = sgemmPeak { share = String(format: "%.0f%%", 100 * rate / peak) }
+            t += "| \(r.rows) | \(r.gflop.map { String(format: "%.3f", $0) } ?? "–") | \(ms(Statistics.median(r.ours))) | \(ms(r.oursPerRow)) "
+                + "| \(rate.map { String(format: "%.1f", $0) } ?? "–") | \(share) "
+                + "| \(ms(r.torch.isEmpty ? nil : Statistics.median(r.torch))) | \(ms(r.torchPerRow)) | \(ratio(r.oursPerRow, r.torchPerRow)) |\n"
         }
         let rounds = s.rounds == 1 ? "one round" : "\(s.rounds) rounds"
-        t += "\nMedians of \(rounds) × \(s.forwardRuns) forwards per side, the sides alternating per row count.\n"
+        t += "\nMedians of \(rounds) × \(s.forwardRuns) forwards per side, the sides alternating per row count. GFLOP: "
+            + "PyTorch's FlopCounterMode count of one forward (direct convolutions; our 3×3 convolutions run Winograd, "
+            + "which needs fewer multiply-adds than counted)\(sgemmPeak.map { String(format: "; sgemm peak %.0f GFLOP/s (2048³)", $0) } ?? "").\n"
         if let r = perRowRatio(32, over: 2) {
             t += String(format: "Per-row time at 32 rows / at 2 rows: %.2f (target ≤ 0.50: %@).\n", r, r <= 0.5 ? "pass" : "not yet")
         }

@@ -75,10 +75,12 @@ struct BenchThroughput: ParsableCommand {
                 note("PyTorch reference unavailable (\(error)); our timings only")
             }
         }
+        note("sgemm peak (2048³)")
+        let peak = sgemmPeakGFLOPs()
         let bench = ThroughputBench(settings: settings, progress: note)
         let forward = try bench.forward(unet: sd.unet, contextTokens: sd.textEncoder.config.maxPositions, reference: reference)
         let search = try bench.search(pipeline: pipeline, reward: judged.verifierReward, reference: reference)
         print(ThroughputReport(model: directory.lastPathComponent, settings: settings, forward: forward, search: search,
-                               reference: reference?.versions).markdown)
+                               reference: reference?.versions, sgemmPeak: peak).markdown)
     }
 }

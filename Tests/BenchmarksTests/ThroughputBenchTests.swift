@@ -11,9 +11,9 @@ import Testing
 private final class FakeReference: ThroughputReference, @unchecked Sendable {
     var forwardRows: [Int] = []
     var replays: [[RecordingTrajectory.Call]] = []
-    func forward(rows: Int, runs: Int) throws -> [Double] {
+    func forward(rows: Int, runs: Int) throws -> (seconds: [Double], gflop: Double?) {
         forwardRows.append(rows)
-        return [Double](repeating: 0.01 * Double(rows), count: runs)
+        return ([Double](repeating: 0.01 * Double(rows), count: runs), 0.25 * Double(rows))
     }
     func replay(_ calls: [RecordingTrajectory.Call]) throws -> Double {
         replays.append(calls)
@@ -67,6 +67,7 @@ private final class FakeReference: ThroughputReference, @unchecked Sendable {
         #expect(fake.forwardRows == [1, 3, 1, 3])
         #expect(rows.allSatisfy { $0.ours.count == 4 && $0.torch.count == 4 })
         #expect(abs(rows[1].torchPerRow! - 0.01) < 1e-12)
+        #expect(rows.map(\.gflop) == [0.25, 0.75])
     }
 
     /// The targets are read from the measured figures: per-row 32 vs 2 rows, 1 row vs PyTorch, 16 samples per call.
@@ -75,12 +76,13 @@ private final class FakeReference: ThroughputReference, @unchecked Sendable {
         typealias S = ThroughputBench.SearchRow
         let search = [S(samplesPerCall: 16, nfe: 2048, modelCalls: 300, largestCall: 16, ours: [3], torch: [10], bestReward: 1)]
         let fast = ThroughputReport(model: "m", settings: Self.settings(),
-                                    forward: [F(rows: 1, ours: [0.002], torch: [0.01]), F(rows: 2, ours: [0.010], torch: []),
+                                    forward: [F(rows: 1, ours: [0.002], torch: [0.01], gflop: 0.1), F(rows: 2, ours: [0.010], torch: []),
                                               F(rows: 32, ours: [0.064], torch: [])],
-                                    search: search, reference: "torch test")
+                                    search: search, reference: "torch test", sgemmPeak: 100)
         #expect(fast.perRowRatio(32, over: 2).map { abs($0 - 0.4) < 1e-9 } == true)
         #expect(fast.markdown.contains("Per-row time at 32 rows / at 2 rows: 0.40 (target ≤ 0.50: pass)"))
         #expect(fast.markdown.contains("At 1 row, ours / PyTorch: 0.20 (target ≤ 0.25: pass)"))
+        #expect(fast.markdown.contains("| 1 | 0.100 | 2.00 | 2.00 | 50.0 | 50% |"))   // 0.1 GFLOP in 2 ms of a 100 GFLOP/s peak
         #expect(fast.markdown.contains("At 16 samples per call, ours / diffusers: 0.30 (target ≤ 0.40: pass)"))
         let slow = ThroughputReport(model: "m", settings: Self.settings(),
                                     forward: [F(rows: 1, ours: [0.003], torch: [0.01]), F(rows: 2, ours: [0.010], torch: []),
@@ -99,8 +101,10 @@ private final class FakeReference: ThroughputReference, @unchecked Sendable {
         let script = Self.repository.appendingPathComponent("tools/bench/torch_throughput.py").path
         let child = try TorchThroughputChild(python: "python3", script: script, pipeline: Self.model, settings: Self.settings(), threads: 1)
         #expect(child.versions.contains("diffusers"))
-        let times = try child.forward(rows: 2, runs: 3)
-        #expect(times.count == 3 && times.allSatisfy { $0 > 0 })
+        let timing = try child.forward(rows: 2, runs: 3)
+        #expect(timing.seconds.count == 3 && timing.seconds.allSatisfy { $0 > 0 })
+        let gflop = try #require(timing.gflop)
+        #expect(gflop > 0.3 && gflop < 0.6)   // the small UNet at 16×16: ≈ 0.22 GFLOP per row
         let seconds = try child.replay([.init(rows: 2, step: 0), .init(rows: 2, step: 2), .init(rows: 2, step: nil)])
         #expect(seconds > 0)
         #expect(throws: (any Error).self) { try child.replay([.init(rows: 1, step: 99)]) }

@@ -12,7 +12,8 @@ Two measurements, each on the same batch shapes the Swift side ran:
 
 Serves one JSON command per line on stdin, one JSON reply per line on stdout (the first line is {"type": "meta"}):
   {"cmd": "load", "model": DIR, "prompt": P, "steps": T, "guidance": G, "eta": E}    -> {"type": "loaded", ...}
-  {"cmd": "forward", "rows": R, "runs": N, "warmup": W}                              -> {"type": "times", "seconds": [...]}
+  {"cmd": "forward", "rows": R, "runs": N, "warmup": W}    -> {"type": "times", "seconds": [...], "gflop": F}
+    (F: FLOPs of one forward as torch's FlopCounterMode counts them)
   {"cmd": "replay", "calls": [[rows, step], ...], "runs": N}  (step -1: a decode)     -> {"type": "times", "seconds": [...]}
   {"cmd": "quit"}
 Failures reply {"type": "error", "message": ...}.
@@ -31,11 +32,10 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from torchvision_compat import ensure_torchvision_if_installed  # noqa: E402
-
-ensure_torchvision_if_installed()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models  # noqa: E402,F401  (registers the FLOP formula of the CPU attention kernel; torchvision shim)
 
 import diffusers  # noqa: E402
 from diffusers import DDIMScheduler, StableDiffusionPipeline  # noqa: E402
@@ -128,8 +128,11 @@ def serve():
             elif c in ("forward", "replay") and loaded is None:
                 reply = {"type": "error", "message": "no model loaded (send load first)"}
             elif c == "forward":
-                seconds = timed(loaded.forward(int(cmd["rows"])), int(cmd["runs"]), int(cmd.get("warmup", 1)))
-                reply = {"type": "times", "seconds": seconds}
+                fn = loaded.forward(int(cmd["rows"]))
+                with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+                    fn()
+                seconds = timed(fn, int(cmd["runs"]), int(cmd.get("warmup", 1)))
+                reply = {"type": "times", "seconds": seconds, "gflop": counter.get_total_flops() / 1e9}
             elif c == "replay":
                 calls = [(int(r), int(s)) for r, s in cmd["calls"]]
                 reply = {"type": "times", "seconds": timed(lambda: loaded.replay(calls), int(cmd["runs"]))}
