@@ -117,3 +117,24 @@ struct MemoryOptions: ParsableArguments {
         do { try plan.check(limit: limit, limitSource: source) } catch { throw CLIError(error.description) }
     }
 }
+
+/// `--max-batch`: a number of samples per model call, or `auto` (`BatchSizeProbe`).
+enum MaxBatch: ExpressibleByArgument, Equatable, CustomStringConvertible {
+    case auto
+    case fixed(Int)
+
+    init?(argument: String) {
+        if argument == "auto" { self = .auto; return }
+        guard let n = Int(argument) else { return nil }
+        self = .fixed(n)
+    }
+
+    var description: String {
+        switch self {
+        case .auto: "auto"
+        case .fixed(let n): "\(n)"
+        }
+    }
+
+    var defaultValueDescription: String { description }
+}

@@ -64,8 +64,8 @@ struct SearchCommand: ParsableCommand {
     @OptionGroup var memory: MemoryOptions
     @Option(name: .long, parsing: .unconditional, help: "Seed of every random stream of the search.")
     var seed: UInt64 = 0
-    @Option(name: .long, help: "Largest batch per model call; the result does not depend on it.")
-    var maxBatch: Int = 8
+    @Option(name: .long, help: ArgumentHelp("Largest batch per model call, or auto: the fastest per sample, timed on the model at start-up within what --max-memory allows (8 for a search too short to be worth timing, or with a zscore() reward). The result does not depend on it, except through a zscore() reward, which standardises over each batch.", valueName: "n|auto"))
+    var maxBatch: MaxBatch = .auto
     @Option(name: .long, help: "Output directory.")
     var outputDir: String = "out/search"
     @Option(name: .long, parsing: .unconditional, help: "How many of the best images to write as top-1.png … top-K.png.")
@@ -131,7 +131,7 @@ struct SearchCommand: ParsableCommand {
 
         let sampler = self.sampler.forSearch()
         let steps = sampler.steps
-        if maxBatch < 1 { throw CLIError("--max-batch: \(maxBatch) must be at least 1") }
+        if case .fixed(let n) = maxBatch, n < 1 { throw CLIError("--max-batch: \(n) must be at least 1, or auto") }
         if keepTop < 0 { throw CLIError("--keep-top: \(keepTop) must be 0 or more") }
         let budget = self.budget ?? 16 * steps
         if budget < 1 { throw CLIError("--budget: \(budget) must be positive") }
@@ -201,11 +201,14 @@ struct SearchCommand: ParsableCommand {
         let prompt = plan.prompt
         let pipeline = try loadPipeline(plan.modelDirectory.path)
         let request = plan.sampler.request(prompt: prompt, negativePrompt: negativePrompt)
-        let memoryPlan: MemoryPlan
-        do {
-            memoryPlan = .search(try pipeline.memoryEstimate(for: request), budget: plan.budget, maxBatch: maxBatch, decodeBatch: maxBatch)
-        } catch { throw cliError(error) }
-        try memory.check(memoryPlan)
+        let estimate: MemoryEstimate
+        do { estimate = try pipeline.memoryEstimate(for: request) } catch { throw cliError(error) }
+        func memoryPlan(_ batch: Int) -> MemoryPlan { .search(estimate, budget: plan.budget, maxBatch: batch, decodeBatch: batch) }
+        // auto: the largest batch the probe may try halves until its plan fits; the smallest is checked as usual.
+        var largestBatch = BatchSizeProbe().largest
+        if case .fixed(let n) = maxBatch { largestBatch = n }
+        while case .auto = maxBatch, largestBatch > 1, (try? memory.check(memoryPlan(largestBatch))) == nil { largestBatch /= 2 }
+        try memory.check(memoryPlan(largestBatch))
         var trajectory: any Trajectory
         var network: RemoteNetwork? = nil
         if plan.endpoints.isEmpty {
@@ -240,12 +243,28 @@ struct SearchCommand: ParsableCommand {
         let setupWarnings = sampler.warnings + pipeline.promptWarnings(for: request)
         for w in setupWarnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
 
+        var batch = largestBatch, batchNote: String?
+        if case .auto = maxBatch, (scorer as? WeightedSumReward)?.dependsOnBatch == true {
+            // A z-scored reward's scores depend on the batch: no timing, so the result stays the same on any machine.
+            batch = min(BatchSizeProbe().fallback, largestBatch)
+            batchNote = "auto: \(batch), not timed: the z-scored reward depends on the batch"
+            if !quiet { FileHandle.standardError.write(Data("max batch \(batchNote ?? "")\n".utf8)) }
+        } else if case .auto = maxBatch {
+            do {
+                let probe = try BatchSizeProbe(largest: largestBatch).run(trajectory, budget: plan.budget, seed: seed)
+                batch = probe.batch
+                batchNote = "auto: " + probe.summary
+            } catch { throw CLIError("--max-batch auto: timing the model failed (\(error)); give --max-batch N to skip the timing") }
+            if !quiet { FileHandle.standardError.write(Data("max batch \(batchNote ?? "")\n".utf8)) }
+        }
+        let memoryPlan = memoryPlan(batch)
+
         let printer = ProgressPrinter(quiet: quiet)
         printer.start(budget: plan.budget)
         var result: SearchResult
         do {
             result = try plan.strategy.search(trajectory, reward: reward, budget: plan.budget,
-                                              options: SearchOptions(seed: seed, maxBatch: maxBatch, progress: { printer.report($0) },
+                                              options: SearchOptions(seed: seed, maxBatch: batch, progress: { printer.report($0) },
                                                                      isCancelled: { interrupt.isRaised },
                                                                      spent: { printer.spent(nfe: $0, budget: $1) }))
         } catch { throw CLIError(error.description) }
@@ -254,9 +273,9 @@ struct SearchCommand: ParsableCommand {
 
         let shape = trajectory.sampleShape
         let size = (width: shape.last ?? 0, height: shape.dropLast().last ?? 0, frames: shape.count == 4 ? shape[0] : 1)
-        let output = SearchOutput(result: result, decode: { try trajectory.decode($0) }, decodeBatch: maxBatch, prompt: prompt,
-                                  parameters: reportParameters(plan: plan, size: size),
-                                  keepTop: keepTop, json: jsonSettings(plan: plan).merging(["memory_estimate_bytes": memoryPlan.total]) { a, _ in a },
+        let output = SearchOutput(result: result, decode: { try trajectory.decode($0) }, decodeBatch: batch, prompt: prompt,
+                                  parameters: reportParameters(plan: plan, size: size, batch: batch, batchNote: batchNote),
+                                  keepTop: keepTop, json: jsonSettings(plan: plan, batch: batch, batchNote: batchNote).merging(["memory_estimate_bytes": memoryPlan.total]) { a, _ in a },
                                   mp4: MP4Writer.available())
         let files: [String]
         do { files = try output.write(to: URL(fileURLWithPath: outputDir)) } catch { throw CLIError("--output-dir: \(error.description)") }
@@ -275,16 +294,16 @@ struct SearchCommand: ParsableCommand {
     }
 
     /// The command's settings for result.json (the method's derived settings are in the result itself).
-    func jsonSettings(plan: Plan) -> [String: Any] {
+    func jsonSettings(plan: Plan, batch: Int, batchNote: String?) -> [String: Any] {
         ["prompt": plan.prompt, "frame_average": frameAverage.map { $0 as Any } ?? NSNull(), "negative_prompt": negativePrompt, "model": model, "model_directory": plan.modelDirectory.path,
          "reward": plan.reward, "reward_model": plan.rewardModels, "seed": seed, "steps": plan.sampler.steps,
          "guidance": Double(plan.sampler.guidance), "eta": Double(plan.sampler.eta), "scheduler": plan.sampler.schedulerName,
-         "max_batch": maxBatch, "denoiser_endpoints": plan.endpoints.map(\.description),
+         "max_batch": batch, "max_batch_choice": batchNote ?? "given", "denoiser_endpoints": plan.endpoints.map(\.description),
          "reward_endpoints": plan.rewardEndpoints.map(\.description), "decoder_endpoints": plan.decoderEndpoints.map(\.description)]
     }
 
     /// The report's settings table, before the method's own settings.
-    func reportParameters(plan: Plan, size: (width: Int, height: Int, frames: Int)) -> [ReportParameter] {
+    func reportParameters(plan: Plan, size: (width: Int, height: Int, frames: Int), batch: Int, batchNote: String?) -> [ReportParameter] {
         var out = [ReportParameter("model", model == plan.modelDirectory.path ? model : "\(model) (\(plan.modelDirectory.path))")]
         if !negativePrompt.isEmpty { out.append(ReportParameter("negative prompt", negativePrompt)) }
         out += [ReportParameter("method", method.method.rawValue),
@@ -297,7 +316,7 @@ struct SearchCommand: ParsableCommand {
             ReportParameter("guidance", "\(plan.sampler.guidance)"),
             plan.kind == .video ? ReportParameter("video size", "\(size.frames) frames of \(size.width)×\(size.height)")
                 : ReportParameter("image size", "\(size.width)×\(size.height)"),
-            ReportParameter("max batch", "\(maxBatch)"),
+            ReportParameter("max batch", batchNote.map { "\(batch) (\($0))" } ?? "\(batch)"),
         ]
         if !plan.endpoints.isEmpty {
             out.append(ReportParameter("denoiser endpoints", plan.endpoints.map(\.description).joined(separator: ", ")))

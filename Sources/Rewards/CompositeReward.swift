@@ -33,6 +33,9 @@ public struct WeightedSumReward: Reward {
         }.joined(separator: ",")
     }
 
+    /// Whether a sample's score depends on the rest of its batch (a z-scored term), so on `--max-batch`.
+    public var dependsOnBatch: Bool { terms.contains { $0.zScore } }
+
     /// What every term takes.
     public var takes: RewardInput { terms.reduce([.images, .videos]) { $0.intersection($1.reward.takes) } }
 

@@ -68,8 +68,9 @@ enum GEMM {
     /// the same product, C = α·op(A)·op(B) + β·C (+ bias, + addend). The half operand is widened as it is read,
     /// never as a whole matrix: by `SmallGEMM` a 16-column panel of B or a band of A's rows at a time; for
     /// OpenBLAS a block of up to 16 MB at a time (`blockedBLAS`). Widening is exact, so the result equals `sgemm`
-    /// on the widened operand bit for bit (for OpenBLAS products whose half operand exceeds one block, up to
-    /// OpenBLAS's choice of kernels for the narrower products).
+    /// on the widened operand bit for bit (for OpenBLAS products that take the half operand in several blocks —
+    /// cache-sized blocks per core, or more than one widened block — up to OpenBLAS's kernels and summation order
+    /// for the narrower products).
     static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                      a: MatrixElements, lda: Int, b: MatrixElements, ldb: Int, beta: Float,
                      c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>? = nil,
