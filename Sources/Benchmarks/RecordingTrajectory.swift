@@ -2,10 +2,10 @@ import Sampling
 import TensorCore
 import Foundation
 
-/// A trajectory that passes everything through to `base` and records, in order, each model call it serves: a
-/// denoiser evaluation (its rows and step index) or a decode (its rows). What `ThroughputBench` replays on the
-/// PyTorch side, so both sides run the same batch shapes in the same order. Thread-safe.
-public final class RecordingTrajectory: Trajectory, @unchecked Sendable {
+/// A trajectory that is `base` and records, in order, each model call it serves: a denoiser evaluation (its rows
+/// and step index) or a decode (its rows). What `ThroughputBench` replays on the PyTorch side, so both sides run the
+/// same batch shapes in the same order. Thread-safe.
+public final class RecordingTrajectory: TrajectoryWrapper, @unchecked Sendable {
     /// One model call: `step` is the state index of an evaluation, nil for a decode.
     public struct Call: Sendable, Equatable {
         public var rows: Int
@@ -22,29 +22,10 @@ public final class RecordingTrajectory: Trajectory, @unchecked Sendable {
     /// The calls served so far, in order.
     public var calls: [Call] { lock.withLock { recorded } }
 
-    public var stepCount: Int { base.stepCount }
-    public var stateShape: [Int] { base.stateShape }
-    public var sampleStateShape: [Int] { base.sampleStateShape }
-    public var sampleShape: [Int] { base.sampleShape }
-    public var passesPerNFE: Int { base.passesPerNFE }
-    public var isStochastic: Bool { base.isStochastic }
-
-    public func initialState(noise: Tensor) -> Tensor { base.initialState(noise: noise) }
-
     public func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) throws -> Tensor {
         let out = try base.evaluate(states, at: index, cancellation: cancellation)
         lock.withLock { recorded.append(Call(rows: states.shape[0], step: index)) }
         return out
-    }
-
-    public func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
-        base.advance(states, modelOutput: modelOutput, at: index, noise: noise)
-    }
-
-    public func noiseStd(stepIndex: Int) -> Float { base.noiseStd(stepIndex: stepIndex) }
-
-    public func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor {
-        base.renoise(states, from: from, to: to, noise: noise)
     }
 
     public func decode(_ states: Tensor) throws -> Tensor {

@@ -6,7 +6,7 @@ import TensorCore
 /// image pipelines whose states are `[C, h, w]` latents and whose samples are `[3, H, W]` images (Stable Diffusion,
 /// FLUX.1). Rows are split across the endpoints as for a served denoiser; a decode no endpoint can serve throws
 /// (the search stops, keeping what was scored).
-public struct RemotelyDecodedTrajectory: Trajectory {
+public struct RemotelyDecodedTrajectory: TrajectoryWrapper {
     public let base: any Trajectory
     public let network: RemoteNetwork
 
@@ -19,23 +19,6 @@ public struct RemotelyDecodedTrajectory: Trajectory {
         }
         self.base = base
         network = try RemoteNetwork(endpoints: endpoints, signature: .vaeDecoder(latentChannels: base.stateShape[0]), policy: policy)
-    }
-
-    public var stepCount: Int { base.stepCount }
-    public var stateShape: [Int] { base.stateShape }
-    public var sampleShape: [Int] { base.sampleShape }
-    public var passesPerNFE: Int { base.passesPerNFE }
-    public var isStochastic: Bool { base.isStochastic }
-    public func initialState(noise: Tensor) -> Tensor { base.initialState(noise: noise) }
-    public func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) throws -> Tensor {
-        try base.evaluate(states, at: index, cancellation: cancellation)
-    }
-    public func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
-        base.advance(states, modelOutput: modelOutput, at: index, noise: noise)
-    }
-    public func noiseStd(stepIndex: Int) -> Float { base.noiseStd(stepIndex: stepIndex) }
-    public func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor {
-        base.renoise(states, from: from, to: to, noise: noise)
     }
 
     public func decode(_ states: Tensor) throws -> Tensor {

@@ -69,6 +69,33 @@ extension Trajectory {
     }
 }
 
+/// A trajectory that is another one with some of its calls changed (decoding served elsewhere, calls recorded):
+/// every requirement the conforming type does not implement is `base`'s.
+public protocol TrajectoryWrapper: Trajectory {
+    var base: any Trajectory { get }
+}
+
+extension TrajectoryWrapper {
+    public var stepCount: Int { base.stepCount }
+    public var stateShape: [Int] { base.stateShape }
+    public var sampleStateShape: [Int] { base.sampleStateShape }
+    public var sampleShape: [Int] { base.sampleShape }
+    public var passesPerNFE: Int { base.passesPerNFE }
+    public var isStochastic: Bool { base.isStochastic }
+    public func initialState(noise: Tensor) -> Tensor { base.initialState(noise: noise) }
+    public func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) throws -> Tensor {
+        try base.evaluate(states, at: index, cancellation: cancellation)
+    }
+    public func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
+        base.advance(states, modelOutput: modelOutput, at: index, noise: noise)
+    }
+    public func noiseStd(stepIndex: Int) -> Float { base.noiseStd(stepIndex: stepIndex) }
+    public func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor {
+        base.renoise(states, from: from, to: to, noise: noise)
+    }
+    public func decode(_ states: Tensor) throws -> Tensor { try base.decode(states) }
+}
+
 /// The result of one sampler update.
 public struct TrajectoryStep: Sendable {
     /// States at `index + 1`.

@@ -6,8 +6,8 @@ import Testing
 import ToyWorlds
 
 /// A toy trajectory whose model calls advance a fake clock by `cost(rows)` seconds, and which counts its calls.
-private final class CostedTrajectory: Trajectory, @unchecked Sendable {
-    let base: DenoisingTrajectory
+private final class CostedTrajectory: TrajectoryWrapper, @unchecked Sendable {
+    let base: any Trajectory
     let cost: (Int) -> Double
     var now = 0.0
     var calls: [Int] = []
@@ -15,23 +15,11 @@ private final class CostedTrajectory: Trajectory, @unchecked Sendable {
         base = try ToyScenario.builtin(named: "rare-mode-bump").makeTrajectory()
         self.cost = cost
     }
-    var stepCount: Int { base.stepCount }
-    var stateShape: [Int] { base.stateShape }
-    var sampleShape: [Int] { base.sampleShape }
-    var passesPerNFE: Int { base.passesPerNFE }
-    var isStochastic: Bool { base.isStochastic }
-    func initialState(noise: Tensor) -> Tensor { base.initialState(noise: noise) }
     func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) throws -> Tensor {
         calls.append(states.shape[0])
         now += cost(states.shape[0])
         return try base.evaluate(states, at: index, cancellation: cancellation)
     }
-    func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
-        base.advance(states, modelOutput: modelOutput, at: index, noise: noise)
-    }
-    func noiseStd(stepIndex: Int) -> Float { base.noiseStd(stepIndex: stepIndex) }
-    func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor { base.renoise(states, from: from, to: to, noise: noise) }
-    func decode(_ states: Tensor) throws -> Tensor { try base.decode(states) }
 }
 
 @Suite struct BatchSizeProbeTests {

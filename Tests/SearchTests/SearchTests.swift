@@ -282,19 +282,13 @@ final class StopFlag: @unchecked Sendable {
 
 /// A toy trajectory whose `failAt`-th evaluation (1-based) misbehaves inside the call: it raises `stop` and polls
 /// its cancellation check, as Ctrl-C arriving during a long forward, or (without `stop`) throws a model error.
-struct InterruptedTrajectory: Trajectory {
+struct InterruptedTrajectory: TrajectoryWrapper {
     struct ModelGone: Error, CustomStringConvertible { var description: String { "server gone" } }
-    let base: DenoisingTrajectory
+    let base: any Trajectory
     let failAt: Int
     let stop: StopFlag?
     let calls = StopFlagCounter()
 
-    var stepCount: Int { base.stepCount }
-    var stateShape: [Int] { base.stateShape }
-    var sampleShape: [Int] { base.sampleShape }
-    var passesPerNFE: Int { base.passesPerNFE }
-    var isStochastic: Bool { base.isStochastic }
-    func initialState(noise: Tensor) -> Tensor { base.initialState(noise: noise) }
     func evaluate(_ states: Tensor, at index: Int, cancellation: CancellationCheck) throws -> Tensor {
         if calls.next() == failAt {
             guard let stop else { throw ModelGone() }
@@ -304,12 +298,6 @@ struct InterruptedTrajectory: Trajectory {
         }
         return try base.evaluate(states, at: index, cancellation: cancellation)
     }
-    func advance(_ states: Tensor, modelOutput: Tensor, at index: Int, noise: Tensor?) -> TrajectoryStep {
-        base.advance(states, modelOutput: modelOutput, at: index, noise: noise)
-    }
-    func noiseStd(stepIndex: Int) -> Float { base.noiseStd(stepIndex: stepIndex) }
-    func renoise(_ states: Tensor, from: Int, to: Int, noise: Tensor) -> Tensor { base.renoise(states, from: from, to: to, noise: noise) }
-    func decode(_ states: Tensor) throws -> Tensor { try base.decode(states) }
 }
 
 final class StopFlagCounter: @unchecked Sendable {

@@ -420,39 +420,50 @@ def measure_load(case, cache):
             "peak_rss_before_kb": before, "params": sum(p.numel() for p in model.parameters())}
 
 
-def serve(args, by_name):
-    """Line protocol for the Swift command (stdin: one JSON command per line; stdout: one JSON reply per line):
-    {"cmd": "sgemm"} · {"cmd": "load", "case": NAME} · {"cmd": "time", "runs": N, "warmup": W} ·
-    {"cmd": "release"} · {"cmd": "quit"}. Replies carry "type"; failures reply {"type": "error", "message": …}."""
-    loaded = None
+def serve_json_lines(handle):
+    """Answers one JSON command per line on stdin with `handle(cmd)`'s reply, one JSON line on stdout, until
+    {"cmd": "quit"} or end of input. An exception becomes {"type": "error", "message": …} (the caller decides)."""
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
         try:
             cmd = json.loads(line)
-            c = cmd.get("cmd")
-            if c == "quit":
+            if cmd.get("cmd") == "quit":
                 break
-            elif c == "sgemm":
-                reply = {"type": "sgemm", "n": 2048, "gflops": sgemm_peak()}
-            elif c == "load":
-                loaded = None
-                loaded = Loaded(by_name[cmd["case"]], args.cache_dir)
-                reply = loaded.info
-            elif c == "time":
-                times, cores = loaded.time(int(cmd["runs"]), int(cmd.get("warmup", 0)))
-                reply = {"type": "times", "seconds": times, "cpu_per_wall": cores}
-                if loaded.peak_reset:
-                    reply["peak_rss_kb"] = peak_rss_kb()
-            elif c == "release":
-                loaded = None
-                reply = {"type": "released"}
-            else:
-                reply = {"type": "error", "message": f"unknown command {c!r}"}
-        except Exception as e:  # reported to the caller, which decides
+            reply = handle(cmd)
+        except Exception as e:
             reply = {"type": "error", "message": f"{type(e).__name__}: {e}"}
         print(json.dumps(reply), flush=True)
+
+
+def serve(args, by_name):
+    """Line protocol for the Swift command (stdin: one JSON command per line; stdout: one JSON reply per line):
+    {"cmd": "sgemm"} · {"cmd": "load", "case": NAME} · {"cmd": "time", "runs": N, "warmup": W} ·
+    {"cmd": "release"} · {"cmd": "quit"}. Replies carry "type"; failures reply {"type": "error", "message": …}."""
+    state = {"loaded": None}
+
+    def handle(cmd):
+        c = cmd.get("cmd")
+        if c == "sgemm":
+            return {"type": "sgemm", "n": 2048, "gflops": sgemm_peak()}
+        if c == "load":
+            state["loaded"] = None
+            state["loaded"] = Loaded(by_name[cmd["case"]], args.cache_dir)
+            return state["loaded"].info
+        if c == "time":
+            loaded = state["loaded"]
+            times, cores = loaded.time(int(cmd["runs"]), int(cmd.get("warmup", 0)))
+            reply = {"type": "times", "seconds": times, "cpu_per_wall": cores}
+            if loaded.peak_reset:
+                reply["peak_rss_kb"] = peak_rss_kb()
+            return reply
+        if c == "release":
+            state["loaded"] = None
+            return {"type": "released"}
+        return {"type": "error", "message": f"unknown command {c!r}"}
+
+    serve_json_lines(handle)
 
 
 def log(msg):

@@ -35,7 +35,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torch_models  # noqa: E402,F401  (registers the FLOP formula of the CPU attention kernel; torchvision shim)
+import torch_models  # noqa: E402  (its line server; it registers the FLOP formula of the CPU attention kernel)
 
 import diffusers  # noqa: E402
 from diffusers import DDIMScheduler, StableDiffusionPipeline  # noqa: E402
@@ -111,36 +111,29 @@ def timed(fn, runs, warmup=0):
 
 
 def serve():
-    loaded = None
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            cmd = json.loads(line)
-            c = cmd.get("cmd")
-            if c == "quit":
-                break
-            if c == "load":
-                loaded = None
-                loaded = Loaded(cmd["model"], cmd["prompt"], int(cmd["steps"]), float(cmd["guidance"]), float(cmd["eta"]))
-                reply = loaded.info()
-            elif c in ("forward", "replay") and loaded is None:
-                reply = {"type": "error", "message": "no model loaded (send load first)"}
-            elif c == "forward":
-                fn = loaded.forward(int(cmd["rows"]))
-                with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-                    fn()
-                seconds = timed(fn, int(cmd["runs"]), int(cmd.get("warmup", 1)))
-                reply = {"type": "times", "seconds": seconds, "gflop": counter.get_total_flops() / 1e9}
-            elif c == "replay":
-                calls = [(int(r), int(s)) for r, s in cmd["calls"]]
-                reply = {"type": "times", "seconds": timed(lambda: loaded.replay(calls), int(cmd["runs"]))}
-            else:
-                reply = {"type": "error", "message": f"unknown command {c!r}"}
-        except Exception as e:  # reported to the caller, which decides
-            reply = {"type": "error", "message": f"{type(e).__name__}: {e}"}
-        print(json.dumps(reply), flush=True)
+    state = {"loaded": None}
+
+    def handle(cmd):
+        c = cmd.get("cmd")
+        if c == "load":
+            state["loaded"] = None
+            state["loaded"] = Loaded(cmd["model"], cmd["prompt"], int(cmd["steps"]), float(cmd["guidance"]), float(cmd["eta"]))
+            return state["loaded"].info()
+        loaded = state["loaded"]
+        if c in ("forward", "replay") and loaded is None:
+            return {"type": "error", "message": "no model loaded (send load first)"}
+        if c == "forward":
+            fn = loaded.forward(int(cmd["rows"]))
+            with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+                fn()
+            seconds = timed(fn, int(cmd["runs"]), int(cmd.get("warmup", 1)))
+            return {"type": "times", "seconds": seconds, "gflop": counter.get_total_flops() / 1e9}
+        if c == "replay":
+            calls = [(int(r), int(s)) for r, s in cmd["calls"]]
+            return {"type": "times", "seconds": timed(lambda: loaded.replay(calls), int(cmd["runs"]))}
+        return {"type": "error", "message": f"unknown command {c!r}"}
+
+    torch_models.serve_json_lines(handle)
 
 
 def main():
