@@ -61,8 +61,8 @@ struct BenchClaims: ParsableCommand {
     var clipModel: String = "shapes-clip"
     @Option(name: .long, help: "Output directory (default out/claims, --video out/claims-video).")
     var out: String?
-    @Option(name: .long, help: "Largest number of rows per model or reward call (results do not depend on it).")
-    var maxBatch: Int = 16
+    @Option(name: .long, help: "Largest number of rows per model or reward call (results do not depend on it; 8 is the fastest for the embedded models here, docs/BENCHMARKS.md).")
+    var maxBatch: Int = 8
     @Flag(name: .long, help: "Print the plan and the estimated time, then stop.")
     var dryRun = false
     @Flag(name: .long, help: "No progress output.")
