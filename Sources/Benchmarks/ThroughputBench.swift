@@ -150,9 +150,9 @@ public struct ThroughputBench {
                 let timesteps = [Float](repeating: timestep, count: r)
                 _ = try unet(sample, timesteps: timesteps, context: context)
                 for _ in 0..<settings.forwardRuns {
-                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    let t0 = Clock.wallSeconds()
                     _ = try unet(sample, timesteps: timesteps, context: context)
-                    rows[i].ours.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+                    rows[i].ours.append(Clock.wallSeconds() - t0)
                 }
                 if let reference {
                     let timing = try reference.forward(rows: r, runs: settings.forwardRuns)
@@ -185,8 +185,8 @@ public struct ThroughputBench {
                     first = result
                 }
                 let calls = trajectory.calls
-                let denoise = calls.filter { $0.step != nil }
                 if round == 0 {
+                    let denoise = calls.filter { $0.step != nil }
                     rows.append(SearchRow(samplesPerCall: b, nfe: result.nfe, modelCalls: denoise.count,
                                           largestCall: denoise.map(\.rows).max() ?? 0, ours: [], torch: [], bestReward: result.best.reward))
                 }

@@ -244,18 +244,19 @@ struct SearchCommand: ParsableCommand {
         for w in setupWarnings { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
 
         var batch = largestBatch, batchNote: String?
-        if case .auto = maxBatch, (scorer as? WeightedSumReward)?.dependsOnBatch == true {
-            // A z-scored reward's scores depend on the batch: no timing, so the result stays the same on any machine.
-            batch = min(BatchSizeProbe().fallback, largestBatch)
-            batchNote = "auto: \(batch), not timed: the z-scored reward depends on the batch"
-            if !quiet { FileHandle.standardError.write(Data("max batch \(batchNote ?? "")\n".utf8)) }
-        } else if case .auto = maxBatch {
-            do {
-                let probe = try BatchSizeProbe(largest: largestBatch).run(trajectory, budget: plan.budget, seed: seed)
-                batch = probe.batch
-                batchNote = "auto: " + probe.summary
-            } catch { throw CLIError("--max-batch auto: timing the model failed (\(error)); give --max-batch N to skip the timing") }
-            if !quiet { FileHandle.standardError.write(Data("max batch \(batchNote ?? "")\n".utf8)) }
+        if case .auto = maxBatch {
+            if reward.dependsOnBatch {
+                // Its scores depend on the batch: no timing, so the result stays the same on any machine.
+                batch = min(BatchSizeProbe().fallback, largestBatch)
+                batchNote = "auto: \(batch), not timed: the z-scored reward depends on the batch"
+            } else {
+                do {
+                    let probe = try BatchSizeProbe(largest: largestBatch).run(trajectory, budget: plan.budget, seed: seed)
+                    batch = probe.batch
+                    batchNote = "auto: " + probe.summary
+                } catch { throw CLIError("--max-batch auto: timing the model failed (\(error)); give --max-batch N to skip the timing") }
+            }
+            if !quiet, let batchNote { FileHandle.standardError.write(Data("max batch \(batchNote)\n".utf8)) }
         }
         let memoryPlan = memoryPlan(batch)
 

@@ -33,7 +33,7 @@ public struct WeightedSumReward: Reward {
         }.joined(separator: ",")
     }
 
-    /// Whether a sample's score depends on the rest of its batch (a z-scored term), so on `--max-batch`.
+    /// True with a z-scored term.
     public var dependsOnBatch: Bool { terms.contains { $0.zScore } }
 
     /// What every term takes.

@@ -16,6 +16,7 @@ public struct FrameAveragedReward: Reward {
     }
 
     public var name: String { "\(base.name)@\(frames)frames" }
+    public var dependsOnBatch: Bool { base.dependsOnBatch }
 
     /// `reward` as a search of a model making `samples` (`.images` or `.videos`) runs it: an image reward averaged
     /// over `frameAverage` frames for videos when that is given; a reward that does not take what the model makes

@@ -15,6 +15,9 @@ public protocol Reward: Sendable {
     func scores(_ samples: Tensor) throws -> [Float]
     /// Why `scores` gives NaN for a sample, per sample (nil where it scores, or where the reward cannot say).
     func unscoredReasons(_ samples: Tensor) -> [String?]
+    /// Whether a sample's score depends on the rest of the batch it is scored in (a z-scored sum), and so on a
+    /// search's `maxBatch`. Default: false.
+    var dependsOnBatch: Bool { get }
 }
 
 /// The kinds of decoded samples a reward scores.
@@ -36,6 +39,7 @@ public struct RewardInput: OptionSet, Sendable, Hashable, CustomStringConvertibl
 
 extension Reward {
     public var takes: RewardInput { .images }
+    public var dependsOnBatch: Bool { false }
 
     public func unscoredReasons(_ samples: Tensor) -> [String?] { Array(repeating: nil, count: samples.rank > 0 ? samples.shape[0] : 0) }
 

@@ -88,8 +88,8 @@ public struct BatchSizeProbe: Sendable {
             _ = try trajectory.evaluate(x, at: index, cancellation: .never)
             return clock() - t0
         }
-        _ = try trajectory.evaluate(states(1), at: index, cancellation: .never)
         let one = states(1)
+        _ = try trajectory.evaluate(one, at: index, cancellation: .never)
         let t1 = Swift.min(try timed(one), try timed(one))
         var measurements = [Measurement(batch: 1, secondsPerSample: t1)]
         let limit = timeShare * t1 * Double(Swift.max(1, budget))

@@ -20,6 +20,15 @@ private struct FirstValueReward: Reward {
         #expect(FrameAveragedReward(FirstValueReward(), frames: 2).frameIndices(count: 9) == [0, 8])
     }
 
+    /// A z-scored sum depends on its batch, averaged over frames too; a plain reward or sum does not.
+    @Test func batchDependenceIsTheBaseRewards() {
+        let zscored = WeightedSumReward([.init(reward: FirstValueReward(), weight: 1, zScore: true)])
+        let plain = WeightedSumReward([.init(reward: FirstValueReward(), weight: 1)])
+        #expect(zscored.dependsOnBatch && !plain.dependsOnBatch && !FirstValueReward().dependsOnBatch)
+        #expect(FrameAveragedReward(zscored, frames: 3).dependsOnBatch)
+        #expect(!FrameAveragedReward(plain, frames: 3).dependsOnBatch)
+    }
+
     /// Two videos of 9 frames whose frame t holds the value 10·v + t: the score is the mean over frames 0, 4, 8.
     @Test func scoreIsTheMeanOverTheChosenFrames() throws {
         let (f, per) = (9, 3 * 2 * 2)
